@@ -1,0 +1,214 @@
+//! The classifier users hold: a loaded model that predicts, embeds and evaluates.
+
+use crate::config::ModelConfig;
+use crate::data::Example;
+use crate::error::{Error, Result};
+use crate::metrics::Evaluation;
+use crate::model::{Batch, Model, Weights};
+use crate::model_dir::{self, ModelFiles};
+use crate::tokenizer::TextTokenizer;
+use candle_core::{Device, Tensor};
+use serde::Serialize;
+use std::path::Path;
+
+/// How many texts go through the network at once when predicting many.
+const PREDICT_BATCH: usize = 256;
+
+/// One text's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    /// The most probable label.
+    pub label: String,
+    /// Its probability.
+    pub score: f32,
+    /// Every label with its probability, in the model's label order.
+    pub probs: Vec<(String, f32)>,
+}
+
+/// A loaded model. It is `Send + Sync`: share one (e.g. in an `Arc`) across threads.
+///
+/// ```
+/// let classifier = lstm_sentiment::Classifier::builtin()?;
+/// let p = classifier.predict("A wonderful, moving film. I loved every minute of it.")?;
+/// assert_eq!(p.label, "positive");
+/// # Ok::<(), lstm_sentiment::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Classifier {
+    config: ModelConfig,
+    tokenizer: TextTokenizer,
+    weights: Weights,
+    model: Model,
+    device: Device,
+}
+
+impl Classifier {
+    /// Loads a model directory (config.json, tokenizer.json, model.safetensors).
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
+        let device = Device::Cpu;
+        Self::from_files(model_dir::load(dir.as_ref(), &device)?, device)
+    }
+
+    /// The sentiment model built into this crate (labels `negative`, `positive`).
+    pub fn builtin() -> Result<Self> {
+        let device = Device::Cpu;
+        Self::from_files(crate::builtin::files(&device)?, device)
+    }
+
+    pub(crate) fn from_files(files: ModelFiles, device: Device) -> Result<Self> {
+        let model = Model::from_weights(&files.config, &files.weights)?;
+        Ok(Self {
+            config: files.config,
+            tokenizer: files.tokenizer,
+            weights: files.weights,
+            model,
+            device,
+        })
+    }
+
+    /// Writes the model directory; each file is replaced atomically.
+    pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        model_dir::save(dir.as_ref(), &self.config, &self.tokenizer, &self.weights)
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.config.labels
+    }
+
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    /// Named weights, as saved.
+    pub fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
+    /// Classifies one text.
+    pub fn predict(&self, text: &str) -> Result<Prediction> {
+        let mut out = self.predict_batch(&[text])?;
+        Ok(out.remove(0))
+    }
+
+    /// Classifies many texts; results come back in input order.
+    pub fn predict_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Prediction>> {
+        let probs = self.run(texts, |out| {
+            Ok(candle_nn::ops::softmax_last_dim(&out.logits)?)
+        })?;
+        Ok(probs.into_iter().map(|p| self.prediction(&p)).collect())
+    }
+
+    /// Raw logits (before softmax), one row per text.
+    pub fn logits<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
+        self.run(texts, |out| Ok(out.logits.clone()))
+    }
+
+    /// Sentence vectors: the encoder's final hidden state per text (forward then backward).
+    pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
+        self.run(texts, |out| Ok(out.features.clone()))
+    }
+
+    /// Scores labelled examples. Every example's label must be one of the model's.
+    pub fn evaluate(&self, examples: &[Example]) -> Result<Evaluation> {
+        let gold = examples
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                self.label_index(&e.label).ok_or_else(|| {
+                    Error::Config(format!(
+                        "example {} has label `{}`, which the model does not know (its labels: {:?}{})",
+                        i + 1,
+                        e.label,
+                        self.config.labels,
+                        if self.config.label_aliases.is_empty() { String::new() } else { format!(", aliases: {:?}", self.config.label_aliases) }
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+        let predicted = self
+            .logits(&texts)?
+            .iter()
+            .map(|row| argmax(row))
+            .collect::<Vec<_>>();
+        Evaluation::from_predictions(&self.config.labels, &gold, &predicted)
+    }
+
+    /// The index of a label, or of the label an alias in config.json stands for.
+    pub fn label_index(&self, label: &str) -> Option<usize> {
+        self.config.resolve_label(label)
+    }
+
+    /// Records other names for the labels (see [`ModelConfig::label_aliases`]).
+    pub fn set_label_aliases(
+        &mut self,
+        aliases: std::collections::BTreeMap<String, String>,
+    ) -> Result<()> {
+        let mut config = self.config.clone();
+        config.label_aliases = aliases;
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+
+    /// Encodes, sorts by length (less padding), runs in batches, and restores input order.
+    fn run<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        f: impl Fn(&crate::model::Output) -> Result<Tensor>,
+    ) -> Result<Vec<Vec<f32>>> {
+        let ids = texts
+            .iter()
+            .map(|t| self.tokenizer.encode(t.as_ref(), self.config.max_length))
+            .collect::<Result<Vec<_>>>()?;
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        let mut rows = vec![Vec::new(); ids.len()];
+        for chunk in order.chunks(PREDICT_BATCH) {
+            let seqs: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
+            let batch = Batch::new(&seqs, &self.device)?;
+            let out = self.model.forward(&batch, None)?;
+            let values = f(&out)?.to_vec2::<f32>()?;
+            for (&i, row) in chunk.iter().zip(values) {
+                rows[i] = row;
+            }
+        }
+        Ok(rows)
+    }
+
+    fn prediction(&self, probs: &[f32]) -> Prediction {
+        let best = argmax(probs);
+        Prediction {
+            label: self.config.labels[best].clone(),
+            score: probs[best],
+            probs: self
+                .config
+                .labels
+                .iter()
+                .cloned()
+                .zip(probs.iter().copied())
+                .collect(),
+        }
+    }
+}
+
+/// Index of the largest value; the first one on ties.
+pub(crate) fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Classifier>();
+}

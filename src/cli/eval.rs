@@ -1,0 +1,109 @@
+//! `eval` and `info`: figures on labelled data, and what a model holds.
+
+use super::{parse_label_map, DataFormatArgs, ModelArg};
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// Labelled data (TSV, CSV, JSONL or fastText).
+    #[arg(long, short = 'd', value_name = "FILE")]
+    data: PathBuf,
+    #[command(flatten)]
+    format: DataFormatArgs,
+    /// Read the data's labels as the model's, e.g. `0=negative,1=positive` (adds to the model's own aliases).
+    #[arg(long, value_name = "MAP")]
+    label_map: Option<String>,
+    /// Print one JSON object with accuracy, macro_f1, n, per-label figures and the confusion matrix.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run_eval(args: EvalArgs) -> Result<()> {
+    let mut classifier = args.model.load()?;
+    if let Some(spec) = &args.label_map {
+        let mut aliases = classifier.config().label_aliases.clone();
+        aliases.extend(parse_label_map(spec)?);
+        classifier.set_label_aliases(aliases)?;
+    }
+    let examples = args.format.read(&args.data)?;
+    let evaluation = classifier
+        .evaluate(&examples)
+        .with_context(|| format!("cannot evaluate on {}", args.data.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&evaluation)?);
+    } else {
+        print!("{}", evaluation.to_table());
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// Print the model's config.json instead.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run_info(args: InfoArgs) -> Result<()> {
+    let classifier = args.model.load()?;
+    let c = classifier.config();
+    if args.json {
+        println!("{}", c.to_json());
+        return Ok(());
+    }
+    let source = match &args.model.model {
+        Some(dir) => dir.display().to_string(),
+        None => "built-in".to_string(),
+    };
+    println!("model:          {source}");
+    println!("format version: {}", c.format_version);
+    println!(
+        "encoder:        {} x{} layer(s), hidden {}{}",
+        c.cell,
+        c.num_layers,
+        c.hidden_size,
+        if c.bidirectional {
+            ", bidirectional"
+        } else {
+            ""
+        }
+    );
+    println!("embedding:      {} x {}", c.vocab_size, c.embedding_dim);
+    println!("labels:         {}", c.labels.join(", "));
+    if !c.label_aliases.is_empty() {
+        let aliases: Vec<String> = c
+            .label_aliases
+            .iter()
+            .map(|(a, l)| format!("{a}={l}"))
+            .collect();
+        println!("label aliases:  {}", aliases.join(", "));
+    }
+    println!("max length:     {} tokens", c.max_length);
+    println!("lowercase:      {}", c.tokenizer.lowercase);
+    println!("parameters:     {}", c.parameter_count());
+    if let Some(t) = &c.training {
+        let f = |k: &str| t.get(k).cloned().unwrap_or_default();
+        println!(
+            "training:       {} train / {} dev examples, best epoch {} of {}, {:.1} s",
+            f("train_examples"),
+            f("dev_examples"),
+            f("best_epoch"),
+            t.get("epochs")
+                .and_then(|e| e.as_array())
+                .map_or(0, Vec::len),
+            f("seconds").as_f64().unwrap_or(0.0)
+        );
+        println!(
+            "dev figures:    accuracy {:.4}, macro-F1 {:.4}",
+            f("dev_accuracy").as_f64().unwrap_or(0.0),
+            f("dev_macro_f1").as_f64().unwrap_or(0.0)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! Command-line arguments and dispatch; each subcommand lives in its own file.
+
+mod eval;
+mod predict;
+mod train;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use lstm_sentiment::{Classifier, Format, ReadOptions};
+use std::path::{Path, PathBuf};
+
+/// Sentiment and text classification with LSTM, GRU or RNN encoders.
+///
+/// Without --model, every command uses the built-in English/Chinese sentiment model.
+#[derive(Parser)]
+#[command(name = "lstm-sentiment", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a classifier on labelled data and save it as a model directory.
+    Train(train::TrainArgs),
+    /// Classify texts (arguments, --input FILE, or one per line on stdin).
+    Predict(predict::PredictArgs),
+    /// Score a model on labelled data: accuracy, per-label precision/recall/F1, confusion matrix.
+    Eval(eval::EvalArgs),
+    /// Print sentence vectors (the encoder's final hidden state) as JSON lines.
+    Embed(predict::EmbedArgs),
+    /// Describe a model: cell, sizes, labels, vocabulary, parameters, training figures.
+    Info(eval::InfoArgs),
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Predict(a) => predict::run_predict(a),
+        Command::Eval(a) => eval::run_eval(a),
+        Command::Embed(a) => predict::run_embed(a),
+        Command::Info(a) => eval::run_info(a),
+    }
+}
+
+/// Which model to use.
+#[derive(Args)]
+struct ModelArg {
+    /// Model directory (config.json, tokenizer.json, model.safetensors); default: the built-in model.
+    #[arg(long, short = 'm', value_name = "DIR")]
+    model: Option<PathBuf>,
+}
+
+impl ModelArg {
+    fn load(&self) -> Result<Classifier> {
+        match &self.model {
+            Some(dir) => Classifier::load(dir)
+                .with_context(|| format!("cannot load the model in {}", dir.display())),
+            None => Classifier::builtin().context("cannot load the built-in model"),
+        }
+    }
+}
+
+/// How to read a labelled data file.
+#[derive(Args)]
+struct DataFormatArgs {
+    /// File format; by default guessed from the extension (.tsv .csv .jsonl .ft) or the first line.
+    #[arg(long, value_enum)]
+    format: Option<FormatName>,
+    /// CSV: the column holding the text.
+    #[arg(long, default_value = "text", value_name = "NAME")]
+    text_column: String,
+    /// CSV: the column holding the label.
+    #[arg(long, default_value = "label", value_name = "NAME")]
+    label_column: String,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FormatName {
+    /// label<TAB>text, no header
+    Tsv,
+    /// comma-separated with a header; see --text-column and --label-column
+    Csv,
+    /// one {"text": ..., "label": ...} object per line
+    Jsonl,
+    /// __label__X text
+    Fasttext,
+}
+
+impl DataFormatArgs {
+    fn options(&self) -> ReadOptions {
+        let format = self.format.map(|f| match f {
+            FormatName::Tsv => Format::Tsv,
+            FormatName::Csv => Format::Csv {
+                text_column: self.text_column.clone(),
+                label_column: self.label_column.clone(),
+            },
+            FormatName::Jsonl => Format::Jsonl,
+            FormatName::Fasttext => Format::FastText,
+        });
+        ReadOptions {
+            format,
+            text_column: self.text_column.clone(),
+            label_column: self.label_column.clone(),
+        }
+    }
+
+    fn read(&self, path: &Path) -> Result<Vec<lstm_sentiment::Example>> {
+        Ok(lstm_sentiment::read_examples(path, &self.options())?)
+    }
+}
+
+/// Parses `0=negative,1=positive` into (from, to) pairs.
+fn parse_label_map(spec: &str) -> Result<Vec<(String, String)>> {
+    spec.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            let (from, to) = pair
+                .split_once('=')
+                .with_context(|| format!("label map entry `{pair}` is not FROM=TO"))?;
+            let (from, to) = (from.trim(), to.trim());
+            anyhow::ensure!(
+                !from.is_empty() && !to.is_empty(),
+                "label map entry `{pair}` has an empty side"
+            );
+            Ok((from.to_string(), to.to_string()))
+        })
+        .collect()
+}

@@ -1,0 +1,37 @@
+//! lstm-sentiment: text classification with recurrent encoders on candle.
+//!
+//! The pipeline, one module per stage:
+//! text -> [`tokenizer`] -> token ids -> [`embedding`] -> [`encoder`] (lstm, gru or rnn) ->
+//! final hidden state -> [`head`] (the projection "V") -> logits -> softmax.
+//!
+//! ```
+//! use lstm_sentiment::Classifier;
+//! let classifier = Classifier::builtin()?;
+//! let p = classifier.predict("The food was cold and the staff were rude.")?;
+//! assert_eq!(p.label, "negative");
+//! # Ok::<(), lstm_sentiment::Error>(())
+//! ```
+
+mod builtin;
+pub mod classifier;
+pub mod config;
+pub mod data;
+mod dropout;
+pub mod embedding;
+pub mod encoder;
+pub mod error;
+pub mod fsutil;
+pub mod head;
+pub mod metrics;
+pub mod model;
+pub mod model_dir;
+pub mod tokenizer;
+pub mod train;
+
+pub use classifier::{Classifier, Prediction};
+pub use config::{Cell, ModelConfig};
+pub use data::{read_examples, Example, Format, ReadOptions};
+pub use error::{Error, Result};
+pub use metrics::Evaluation;
+pub use tokenizer::TokenizerConfig;
+pub use train::{train, TrainConfig, TrainEvent, TrainReport};

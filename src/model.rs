@@ -1,0 +1,156 @@
+//! The network: embedding -> encoder -> final hidden state -> head, and its weights by name.
+
+use crate::config::{tensor_suffix, Cell, ModelConfig};
+use crate::dropout::Dropout;
+use crate::embedding::Embedding;
+use crate::encoder::{padded_time, DirectionWeights, Encoder, Steps};
+use crate::head::Head;
+use crate::tokenizer::PAD_ID;
+use candle_core::{DType, Device, Result, Tensor};
+use rand::rngs::StdRng;
+use rand::Rng;
+use rand_distr::{Distribution, Normal};
+use std::collections::BTreeMap;
+
+/// Weights by PyTorch state_dict name, in name order (so saving is deterministic).
+pub type Weights = BTreeMap<String, Tensor>;
+
+/// A padded batch of token ids, time-major.
+pub struct Batch {
+    /// (time, batch) u32, padded with [PAD].
+    pub ids: Tensor,
+    pub steps: Steps,
+}
+
+impl Batch {
+    pub fn new(sequences: &[Vec<u32>], device: &Device) -> Result<Self> {
+        let lengths: Vec<usize> = sequences.iter().map(Vec::len).collect();
+        let time = padded_time(&lengths);
+        let batch = sequences.len();
+        let mut ids = vec![PAD_ID; time * batch];
+        for (b, seq) in sequences.iter().enumerate() {
+            for (t, &id) in seq.iter().enumerate() {
+                ids[t * batch + b] = id;
+            }
+        }
+        Ok(Self {
+            ids: Tensor::from_vec(ids, (time, batch), device)?,
+            steps: Steps::new(&lengths, time, device)?,
+        })
+    }
+
+    pub fn token_count(&self) -> usize {
+        self.steps.lengths().iter().sum()
+    }
+}
+
+/// The classifier's network.
+#[derive(Debug, Clone)]
+pub struct Model {
+    embedding: Embedding,
+    encoder: Encoder,
+    head: Head,
+}
+
+/// What one forward pass gives.
+pub struct Output {
+    /// (batch, directions * hidden): the sentence vectors.
+    pub features: Tensor,
+    /// (batch, labels)
+    pub logits: Tensor,
+}
+
+impl Model {
+    /// Builds the network from named weights; the names must be those of `config.expected_tensors()`.
+    pub fn from_weights(config: &ModelConfig, weights: &Weights) -> Result<Self> {
+        let get = |name: &str| {
+            weights
+                .get(name)
+                .cloned()
+                .ok_or_else(|| candle_core::Error::Msg(format!("missing tensor {name}")))
+        };
+        let mut layers = Vec::with_capacity(config.num_layers);
+        for l in 0..config.num_layers {
+            let mut dirs = Vec::new();
+            for d in 0..config.num_directions() {
+                let s = tensor_suffix(l, d == 1);
+                dirs.push(DirectionWeights {
+                    weight_ih: get(&format!("encoder.weight_ih{s}"))?,
+                    weight_hh: get(&format!("encoder.weight_hh{s}"))?,
+                    bias_ih: get(&format!("encoder.bias_ih{s}"))?,
+                    bias_hh: get(&format!("encoder.bias_hh{s}"))?,
+                });
+            }
+            layers.push(dirs);
+        }
+        Ok(Self {
+            embedding: Embedding::new(get("embedding.weight")?),
+            encoder: Encoder::new(config.cell, config.hidden_size, layers),
+            head: Head::new(get("head.weight")?, get("head.bias")?),
+        })
+    }
+
+    /// Runs the network; with `dropout` (training) it drops embeddings, between layers and
+    /// before the head.
+    pub fn forward(&self, batch: &Batch, mut dropout: Option<&mut Dropout>) -> Result<Output> {
+        let mut xs = self.embedding.forward(&batch.ids)?; // (time, batch, dim)
+        if let Some(d) = dropout.as_deref_mut() {
+            xs = d.apply(&xs)?;
+        }
+        let features = self
+            .encoder
+            .forward(&xs, &batch.steps, dropout.as_deref_mut())?;
+        let dropped = match dropout {
+            Some(d) => d.apply(&features)?,
+            None => features.clone(),
+        };
+        let logits = self.head.forward(&dropped)?;
+        Ok(Output { features, logits })
+    }
+}
+
+/// Fresh weights, drawn from `rng` so that a seed fixes them. The recurrent and head weights
+/// follow PyTorch's defaults (uniform in +-1/sqrt(fan)); word vectors start small and [PAD] at zero.
+pub fn init_weights(config: &ModelConfig, rng: &mut StdRng, device: &Device) -> Result<Weights> {
+    let mut weights = Weights::new();
+    for (name, shape) in config.expected_tensors() {
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = if name == "embedding.weight" {
+            let normal = Normal::new(0.0f32, 0.1).expect("valid normal");
+            let dim = config.embedding_dim;
+            (0..n)
+                .map(|i| {
+                    if i / dim == PAD_ID as usize {
+                        0.0
+                    } else {
+                        normal.sample(rng)
+                    }
+                })
+                .collect()
+        } else {
+            let fan = if name.starts_with("head.") {
+                config.feature_size()
+            } else {
+                config.hidden_size
+            };
+            let bound = 1.0 / (fan as f32).sqrt();
+            let mut v: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
+            // A forget-gate bias of 1 lets gradients through long texts from the first step.
+            if config.cell == Cell::Lstm && name.starts_with("encoder.bias_ih") {
+                let h = config.hidden_size;
+                v[h..2 * h].iter_mut().for_each(|x| *x = 1.0);
+            }
+            v
+        };
+        weights.insert(name, Tensor::from_vec(values, shape, device)?);
+    }
+    Ok(weights)
+}
+
+/// Copies every tensor into fresh storage (a snapshot that later updates do not touch).
+pub fn snapshot(weights: &Weights) -> Result<Weights> {
+    weights
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), v.detach().copy()?.to_dtype(DType::F32)?)))
+        .collect()
+}

@@ -1,0 +1,582 @@
+//! Text -> token ids: a `tokenizers` pipeline with a word-level vocabulary built from training text.
+//!
+//! Only stock `tokenizers` components are used, so the saved `tokenizer.json` loads unchanged in
+//! Python (`tokenizers.Tokenizer.from_file`) and gives the same ids there.
+
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use tokenizers::models::wordlevel::{WordLevel, WordLevelTrainer};
+use tokenizers::normalizers::{BertNormalizer, Sequence as NormalizerSequence, NFKC};
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::pre_tokenizers::digits::Digits;
+use tokenizers::pre_tokenizers::sequence::Sequence as PreTokenizerSequence;
+use tokenizers::{
+    AddedToken, ModelWrapper, NormalizerWrapper, OffsetReferential, OffsetType, PreTokenizer,
+    Tokenizer, Trainer,
+};
+
+/// Id of the padding token; batches are padded with it.
+pub const PAD_ID: u32 = 0;
+/// Id every out-of-vocabulary word maps to.
+pub const UNK_ID: u32 = 1;
+/// The padding token's text.
+pub const PAD: &str = "[PAD]";
+/// The unknown-word token's text.
+pub const UNK: &str = "[UNK]";
+
+/// How the vocabulary is built; saved in the model's config.json.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenizerConfig {
+    /// Lowercase text before splitting it into words.
+    pub lowercase: bool,
+    /// Words seen fewer times than this in the training texts map to [`UNK`].
+    pub min_count: usize,
+    /// Largest vocabulary, counting the two special tokens.
+    pub max_vocab: usize,
+}
+
+impl Default for TokenizerConfig {
+    fn default() -> Self {
+        Self {
+            lowercase: true,
+            min_count: 1,
+            max_vocab: 50_000,
+        }
+    }
+}
+
+/// A word-level tokenizer: NFKC + BERT normalization, words/punctuation/digit-runs as tokens,
+/// one id per known word and [`UNK_ID`] for every other one.
+#[derive(Clone)]
+pub struct TextTokenizer {
+    inner: Tokenizer,
+}
+
+impl std::fmt::Debug for TextTokenizer {
+    // The full vocabulary would drown any log line the tokenizer shows up in.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextTokenizer")
+            .field("vocab_size", &self.vocab_size())
+            .field("lowercase", &self.lowercase())
+            .finish()
+    }
+}
+
+fn tokenizer_error(e: impl std::fmt::Display) -> Error {
+    Error::Tokenizer(e.to_string())
+}
+
+/// The pipeline minus the model. Counting during `build` and encoding both run through it, so
+/// the vocabulary is made of exactly the strings that encoding later looks up.
+fn pipeline(lowercase: bool) -> Result<Tokenizer> {
+    let mut tokenizer = Tokenizer::new(
+        WordLevel::builder()
+            .unk_token(UNK.to_string())
+            .build()
+            .map_err(tokenizer_error)?,
+    );
+    // NFKC first so full-width forms and ligatures are folded before BERT's cleaning sees them;
+    // accents are kept explicitly because BERT would otherwise strip them whenever it lowercases.
+    let normalizer = NormalizerSequence::new(vec![
+        NFKC.into(),
+        BertNormalizer::new(true, true, Some(false), lowercase).into(),
+    ]);
+    tokenizer
+        .with_normalizer(Some(normalizer))
+        .map_err(tokenizer_error)?;
+    let pre_tokenizer =
+        PreTokenizerSequence::new(vec![BertPreTokenizer.into(), Digits::new(false).into()]);
+    tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
+    Ok(tokenizer)
+}
+
+/// Normalized, pre-tokenized words of `text`, split the same way `Tokenizer::encode` splits it.
+fn split_words(tokenizer: &Tokenizer, text: &str) -> Result<Vec<String>> {
+    let mut pretokenized = tokenizer
+        .get_added_vocabulary()
+        .extract_and_normalize(tokenizer.get_normalizer(), text);
+    if let Some(pre_tokenizer) = tokenizer.get_pre_tokenizer() {
+        pre_tokenizer
+            .pre_tokenize(&mut pretokenized)
+            .map_err(tokenizer_error)?;
+    }
+    Ok(pretokenized
+        .get_splits(OffsetReferential::Original, OffsetType::None)
+        .into_iter()
+        .map(|(word, _, _)| word.to_owned())
+        .collect())
+}
+
+fn normalizer_lowercases(normalizer: &NormalizerWrapper) -> bool {
+    match normalizer {
+        NormalizerWrapper::BertNormalizer(bert) => bert.lowercase,
+        NormalizerWrapper::Lowercase(_) => true,
+        NormalizerWrapper::Sequence(sequence) => {
+            sequence.as_ref().iter().any(normalizer_lowercases)
+        }
+        _ => false,
+    }
+}
+
+impl TextTokenizer {
+    /// Builds the vocabulary from `texts`.
+    ///
+    /// Ids: [`PAD`] = 0, [`UNK`] = 1, then words by count descending, ties by word (byte order)
+    /// ascending, keeping words seen at least `min_count` times, up to `max_vocab` ids in all.
+    /// The result does not depend on thread scheduling.
+    pub fn build<'a, I: IntoIterator<Item = &'a str>>(
+        texts: I,
+        config: &TokenizerConfig,
+    ) -> Result<Self> {
+        if config.max_vocab < 2 {
+            return Err(Error::Tokenizer(format!(
+                "max_vocab must be at least 2 (room for {PAD} and {UNK}), got {}",
+                config.max_vocab
+            )));
+        }
+        let mut tokenizer = pipeline(config.lowercase)?;
+
+        // The trainer sorts by (count desc, word asc) and prepends the specials in order, which is
+        // exactly the id layout wanted. Its counting may run in parallel, but sums of counts do
+        // not depend on the order they are added in.
+        let mut trainer = WordLevelTrainer::builder()
+            .min_frequency(config.min_count as u64)
+            .vocab_size(config.max_vocab)
+            .show_progress(false)
+            .special_tokens(vec![
+                AddedToken::from(PAD, true),
+                AddedToken::from(UNK, true),
+            ])
+            .build()
+            .map_err(tokenizer_error)?;
+        // `feed` wants a Send iterator; the caller's iterator need not be one.
+        let texts: Vec<&str> = texts.into_iter().collect();
+        trainer
+            .feed(texts.into_iter(), |text| {
+                split_words(&tokenizer, text).map_err(|e| e.to_string().into())
+            })
+            .map_err(tokenizer_error)?;
+        let mut model = WordLevel::builder()
+            .unk_token(UNK.to_string())
+            .build()
+            .map_err(tokenizer_error)?;
+        // The returned special tokens are deliberately not registered as added tokens: that would
+        // make a literal "[PAD]" in a review encode as padding. They are ordinary vocabulary
+        // entries, and the pre-tokenizer splits "[" and "]" off, so no text can produce them.
+        trainer.train(&mut model).map_err(tokenizer_error)?;
+        tokenizer.with_model(model);
+        Self::checked(tokenizer).map_err(|message| Error::Tokenizer(message.to_string()))
+    }
+
+    /// Accepts a tokenizer only if its ids mean what the rest of the crate assumes, and removes
+    /// padding and truncation because `encode` must return exactly the text's ids.
+    fn checked(mut tokenizer: Tokenizer) -> std::result::Result<Self, &'static str> {
+        match tokenizer.get_model() {
+            ModelWrapper::WordLevel(model) if model.unk_token == UNK => {}
+            _ => return Err("expected a WordLevel model with unk_token \"[UNK]\""),
+        }
+        if tokenizer.token_to_id(PAD) != Some(PAD_ID) || tokenizer.token_to_id(UNK) != Some(UNK_ID)
+        {
+            return Err("expected [PAD] with id 0 and [UNK] with id 1");
+        }
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|_| "cannot disable truncation")?;
+        Ok(Self { inner: tokenizer })
+    }
+
+    /// Loads a tokenizer from the text of a tokenizer.json; `origin` names it in errors.
+    pub fn from_json(json: &str, origin: &Path) -> Result<Self> {
+        let tokenizer: Tokenizer = json
+            .parse()
+            .map_err(|e| Error::model(origin, format!("not a tokenizer.json: {e}")))?;
+        Self::checked(tokenizer)
+            .map_err(|message| Error::model(origin, format!("not a tokenizer.json: {message}")))
+    }
+
+    /// Loads a tokenizer.json file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let json = std::fs::read_to_string(path).map_err(|e| Error::io(path, "cannot read", e))?;
+        Self::from_json(&json, path)
+    }
+
+    /// The tokenizer as pretty-printed tokenizer.json text.
+    pub fn to_json(&self) -> Result<String> {
+        self.inner.to_string(true).map_err(tokenizer_error)
+    }
+
+    /// Writes the tokenizer.json to `path` atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, self.to_json()?.as_bytes())
+    }
+
+    /// Token ids of `text`, keeping at most the first `max_len`. Empty text gives no ids.
+    pub fn encode(&self, text: &str, max_len: usize) -> Result<Vec<u32>> {
+        let encoding = self.inner.encode(text, false).map_err(tokenizer_error)?;
+        let mut ids = encoding.get_ids().to_vec();
+        ids.truncate(max_len);
+        Ok(ids)
+    }
+
+    /// [`encode`](Self::encode) for many texts at once, in parallel; results keep input order.
+    pub fn encode_batch(&self, texts: &[&str], max_len: usize) -> Result<Vec<Vec<u32>>> {
+        let encodings = self
+            .inner
+            .encode_batch(texts.to_vec(), false)
+            .map_err(tokenizer_error)?;
+        Ok(encodings
+            .iter()
+            .map(|encoding| {
+                let ids = encoding.get_ids();
+                ids[..ids.len().min(max_len)].to_vec()
+            })
+            .collect())
+    }
+
+    /// The words `text` splits into (normalized, before vocabulary lookup, so unknown words are
+    /// shown as themselves rather than as [`UNK`]).
+    pub fn tokens(&self, text: &str) -> Result<Vec<String>> {
+        split_words(&self.inner, text)
+    }
+
+    /// Number of ids, the two special tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// The id of a vocabulary entry (no normalization is applied to `token`).
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    /// The vocabulary entry with this id.
+    pub fn id_to_token(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
+    }
+
+    /// Whether text is lowercased, as read from the normalizer.
+    pub fn lowercase(&self) -> bool {
+        self.inner
+            .get_normalizer()
+            .is_some_and(normalizer_lowercases)
+    }
+
+    /// The underlying `tokenizers` tokenizer.
+    pub fn inner(&self) -> &Tokenizer {
+        &self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(texts: &[&str]) -> TextTokenizer {
+        TextTokenizer::build(texts.iter().copied(), &TokenizerConfig::default()).unwrap()
+    }
+
+    fn vocab_in_id_order(tokenizer: &TextTokenizer) -> Vec<String> {
+        (0..tokenizer.vocab_size() as u32)
+            .map(|id| tokenizer.id_to_token(id).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn specials_first_then_count_descending_then_word_ascending() {
+        let tokenizer = build(&["b a c a", "c b a", "d"]);
+        // a:3, b:2, c:2, d:1
+        assert_eq!(
+            vocab_in_id_order(&tokenizer),
+            ["[PAD]", "[UNK]", "a", "b", "c", "d"]
+        );
+        assert_eq!(tokenizer.token_to_id(PAD), Some(PAD_ID));
+        assert_eq!(tokenizer.token_to_id(UNK), Some(UNK_ID));
+        assert_eq!(tokenizer.encode("a b c d", 10).unwrap(), [2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn build_is_deterministic() {
+        let texts: Vec<String> = (0..2000)
+            .map(|i| format!("w{} w{} common tie{}", i % 97, i % 13, i % 2))
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let first = build(&refs).to_json().unwrap();
+        for _ in 0..3 {
+            assert_eq!(build(&refs).to_json().unwrap(), first);
+        }
+    }
+
+    #[test]
+    fn min_count_drops_rare_words() {
+        let config = TokenizerConfig {
+            min_count: 2,
+            ..TokenizerConfig::default()
+        };
+        let tokenizer = TextTokenizer::build(["x y y z z z"], &config).unwrap();
+        assert_eq!(vocab_in_id_order(&tokenizer), ["[PAD]", "[UNK]", "z", "y"]);
+        assert_eq!(tokenizer.encode("x y z", 10).unwrap(), [UNK_ID, 3, 2]);
+    }
+
+    #[test]
+    fn max_vocab_counts_the_specials() {
+        let config = TokenizerConfig {
+            max_vocab: 4,
+            ..TokenizerConfig::default()
+        };
+        let tokenizer = TextTokenizer::build(["a a a a b b b c c d"], &config).unwrap();
+        assert_eq!(vocab_in_id_order(&tokenizer), ["[PAD]", "[UNK]", "a", "b"]);
+        assert_eq!(
+            tokenizer.encode("a b c d", 10).unwrap(),
+            [2, 3, UNK_ID, UNK_ID]
+        );
+    }
+
+    #[test]
+    fn max_vocab_too_small_is_an_error() {
+        let config = TokenizerConfig {
+            max_vocab: 1,
+            ..TokenizerConfig::default()
+        };
+        assert!(matches!(
+            TextTokenizer::build(["a"], &config),
+            Err(Error::Tokenizer(_))
+        ));
+    }
+
+    #[test]
+    fn empty_corpus_gives_only_specials() {
+        let tokenizer = TextTokenizer::build([], &TokenizerConfig::default()).unwrap();
+        assert_eq!(tokenizer.vocab_size(), 2);
+        assert_eq!(tokenizer.encode("anything", 5).unwrap(), [UNK_ID]);
+    }
+
+    #[test]
+    fn lowercase_on_and_off() {
+        let lower = build(&["Good GOOD good"]);
+        assert!(lower.lowercase());
+        assert_eq!(lower.tokens("Good GOOD").unwrap(), ["good", "good"]);
+        assert_eq!(lower.vocab_size(), 3);
+
+        let config = TokenizerConfig {
+            lowercase: false,
+            ..TokenizerConfig::default()
+        };
+        let cased = TextTokenizer::build(["Good GOOD good"], &config).unwrap();
+        assert!(!cased.lowercase());
+        assert_eq!(cased.tokens("Good GOOD").unwrap(), ["Good", "GOOD"]);
+        assert_eq!(cased.vocab_size(), 5);
+        assert_eq!(cased.encode("Good gOOd", 5).unwrap()[1], UNK_ID);
+    }
+
+    #[test]
+    fn accents_are_kept() {
+        let tokenizer = build(&["Café"]);
+        assert_eq!(tokenizer.tokens("CAFÉ cafe").unwrap(), ["café", "cafe"]);
+    }
+
+    #[test]
+    fn nfkc_folds_full_width_forms() {
+        let tokenizer = build(&["abc"]);
+        assert_eq!(tokenizer.tokens("ＡＢＣ").unwrap(), ["abc"]);
+        assert_eq!(
+            tokenizer.encode("ＡＢＣ", 5).unwrap(),
+            tokenizer.encode("abc", 5).unwrap()
+        );
+        assert_ne!(tokenizer.encode("abc", 5).unwrap(), [UNK_ID]);
+    }
+
+    #[test]
+    fn chinese_is_split_into_characters() {
+        let tokenizer = build(&["这家店很好吃"]);
+        assert_eq!(
+            tokenizer.tokens("这家店很好吃").unwrap(),
+            ["这", "家", "店", "很", "好", "吃"]
+        );
+        let ids = tokenizer.encode("这家店很好吃", 100).unwrap();
+        assert_eq!(ids.len(), 6);
+        assert!(ids.iter().all(|&id| id > UNK_ID));
+        // Mixed scripts and full-width punctuation split cleanly too.
+        assert_eq!(
+            tokenizer.tokens("好吃！good").unwrap(),
+            ["好", "吃", "!", "good"]
+        );
+    }
+
+    #[test]
+    fn digits_and_punctuation_are_split() {
+        let tokenizer = build(&["x"]);
+        assert_eq!(tokenizer.tokens("abc123").unwrap(), ["abc", "123"]);
+        assert_eq!(tokenizer.tokens("great!!").unwrap(), ["great", "!", "!"]);
+        assert_eq!(
+            tokenizer.tokens("It's 3.5 stars, don't").unwrap(),
+            ["it", "'", "s", "3", ".", "5", "stars", ",", "don", "'", "t"]
+        );
+        assert_eq!(tokenizer.tokens("[PAD]").unwrap(), ["[", "pad", "]"]);
+    }
+
+    #[test]
+    fn whitespace_and_control_characters_are_cleaned() {
+        let tokenizer = build(&["x"]);
+        assert_eq!(
+            tokenizer.tokens("  a\tb\r\n\u{0}c\u{200b} ").unwrap(),
+            ["a", "b", "c"]
+        );
+        assert!(tokenizer.tokens(" \n\t").unwrap().is_empty());
+    }
+
+    #[test]
+    fn truncation_keeps_the_first_ids() {
+        let tokenizer = build(&["a b c d e"]);
+        let all = tokenizer.encode("a b c d e", 100).unwrap();
+        assert_eq!(all.len(), 5);
+        assert_eq!(tokenizer.encode("a b c d e", 3).unwrap(), all[..3]);
+        assert!(tokenizer.encode("a b c d e", 0).unwrap().is_empty());
+        assert!(tokenizer.encode("", 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn unknown_words_map_to_unk() {
+        let tokenizer = build(&["good movie"]);
+        assert_eq!(
+            tokenizer.encode("terrible awful", 10).unwrap(),
+            [UNK_ID, UNK_ID]
+        );
+        let ids = tokenizer.encode("good terrible", 10).unwrap();
+        assert_eq!(ids, [tokenizer.token_to_id("good").unwrap(), UNK_ID]);
+        // Literal special-token text is just punctuation and a word, never padding.
+        assert!(!tokenizer.encode("[PAD]", 10).unwrap().contains(&PAD_ID));
+    }
+
+    #[test]
+    fn encode_batch_matches_encode() {
+        let tokenizer = build(&["the movie was great", "这家店很好吃", "10 out of 10!"]);
+        let texts = [
+            "The movie was GREAT!!",
+            "",
+            "这家店很好吃 123",
+            "unknown words only",
+        ];
+        let batch = tokenizer.encode_batch(&texts, 4).unwrap();
+        assert_eq!(batch.len(), texts.len());
+        for (text, ids) in texts.iter().zip(&batch) {
+            assert_eq!(ids, &tokenizer.encode(text, 4).unwrap());
+        }
+        assert!(tokenizer.encode_batch(&[], 4).unwrap().is_empty());
+    }
+
+    #[test]
+    fn json_round_trip_gives_identical_ids() {
+        let tokenizer = build(&["The movie was great", "这家店很好吃", "rated 10/10!"]);
+        let json = tokenizer.to_json().unwrap();
+        let loaded = TextTokenizer::from_json(&json, Path::new("model/tokenizer.json")).unwrap();
+        assert_eq!(loaded.vocab_size(), tokenizer.vocab_size());
+        assert_eq!(loaded.lowercase(), tokenizer.lowercase());
+        for text in ["The MOVIE was great!", "这家店很好吃", "10/10 unseen", ""] {
+            assert_eq!(
+                loaded.encode(text, 64).unwrap(),
+                tokenizer.encode(text, 64).unwrap()
+            );
+        }
+        assert_eq!(loaded.to_json().unwrap(), json);
+    }
+
+    #[test]
+    fn save_and_load_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokenizer.json");
+        let tokenizer = build(&["a b c"]);
+        tokenizer.save(&path).unwrap();
+        let loaded = TextTokenizer::from_file(&path).unwrap();
+        assert_eq!(
+            loaded.encode("c b a z", 10).unwrap(),
+            tokenizer.encode("c b a z", 10).unwrap()
+        );
+    }
+
+    #[test]
+    fn bad_json_names_the_file() {
+        let path = Path::new("some/dir/tokenizer.json");
+        for json in ["", "not json", "{}", "[1, 2]", r#"{"model": 3}"#] {
+            let err = TextTokenizer::from_json(json, path).unwrap_err();
+            let message = err.to_string();
+            assert!(message.contains("some/dir/tokenizer.json"), "{message}");
+            assert!(message.contains("not a tokenizer.json"), "{message}");
+        }
+    }
+
+    #[test]
+    fn foreign_vocabulary_layout_is_rejected() {
+        let json = build(&["a"]).to_json().unwrap();
+        let swapped = json
+            .replace("\"[PAD]\": 0", "\"[PAD]\": 9")
+            .replace("\"a\": 2", "\"a\": 0");
+        assert_ne!(swapped, json);
+        let err = TextTokenizer::from_json(&swapped, Path::new("t.json")).unwrap_err();
+        assert!(err.to_string().contains("[PAD]"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_is_an_io_error() {
+        let err = TextTokenizer::from_file(Path::new("/nonexistent/tokenizer.json")).unwrap_err();
+        assert!(matches!(err, Error::Io { .. }));
+        assert!(err.to_string().contains("/nonexistent/tokenizer.json"));
+    }
+
+    #[test]
+    fn config_defaults_fill_missing_fields() {
+        let config: TokenizerConfig = serde_json::from_str(r#"{"min_count": 3}"#).unwrap();
+        assert_eq!(
+            config,
+            TokenizerConfig {
+                min_count: 3,
+                ..TokenizerConfig::default()
+            }
+        );
+    }
+}
+#[cfg(test)]
+mod scratch_perf {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn perf() {
+        let words = [
+            "good",
+            "bad",
+            "movie",
+            "plot",
+            "acting",
+            "这家",
+            "店",
+            "很好吃",
+            "123",
+            "wasn't",
+            "great!!",
+            "Terrible.",
+        ];
+        let texts: Vec<String> = (0..100_000usize)
+            .map(|i| {
+                (0..40)
+                    .map(|j| format!("{}{}", words[(i * 7 + j * 13) % words.len()], (i * j) % 500))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let t = std::time::Instant::now();
+        let tok = TextTokenizer::build(refs.iter().copied(), &TokenizerConfig::default()).unwrap();
+        let b = t.elapsed();
+        let t = std::time::Instant::now();
+        let ids = tok.encode_batch(&refs, 256).unwrap();
+        let e = t.elapsed();
+        eprintln!(
+            "build {b:?} encode_batch {e:?} vocab {} ids {}",
+            tok.vocab_size(),
+            ids.len()
+        );
+    }
+}
