@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Writes the golden-parity fixtures under tests/fixtures/golden/<name>/.
+
+Each fixture is a small model directory with random float32 weights
+(config.json, tokenizer.json, model.safetensors) plus expected.json holding
+a batch of texts, their token ids, and the PyTorch twin's logits, features
+and probabilities for them (scripts/torch_twin.py). tests/golden.rs checks
+that the Rust classifier reproduces them.
+
+Regenerate (from the repository root):
+    python3 -m venv /work/venv-torch
+    /work/venv-torch/bin/pip install -r scripts/requirements.txt
+    /work/venv-torch/bin/python scripts/make_golden.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import torch
+from tokenizers import Tokenizer, normalizers, pre_tokenizers
+from tokenizers.models import WordLevel
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_twin  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUT = os.path.join(ROOT, "tests", "fixtures", "golden")
+
+# The vocabulary after [PAD] and [UNK]. Lowercase models see everything lowercased;
+# the cased model keeps "Great" and "great" apart.
+WORDS = [
+    ".", "the", ",", "movie", "film", "a", "was", "good", "bad", "great", "not",
+    "and", "plot", "acting", "boring", "!", "it", "'", "s", "i", "loved", "hated",
+    "10", "café", "这", "好", "very", "story",
+]
+CASED_EXTRA = ["Great", "The", "I"]
+
+TEXTS = [
+    "The movie was great!",
+    "",
+    "bad",
+    "I loved it, the acting was very good.",
+    "Not good. Not good at all: zxqv blorf wibble!",  # unknown words -> [UNK]
+    "ＧＲＥＡＴ café 这好 10/10",  # NFKC, accents kept, CJK split, digits split
+    "   \t ",  # only whitespace: no tokens
+    "boring",
+    "unseen",
+    " ".join(
+        # 80 tokens, longer than max_length (64): truncated
+        ("the plot was boring and the acting was bad , but i loved the film ! " * 6).split()[:80]
+    ),
+    "a good story . a bad story .",
+]
+
+MAX_LENGTH = 64
+
+# name, cell, layers, bidirectional, embedding_dim, hidden, labels, lowercase
+FIXTURES = [
+    ("lstm_1l_uni", "lstm", 1, False, 5, 7, ["negative", "positive"], True),
+    ("lstm_2l_bi", "lstm", 2, True, 5, 7, ["negative", "positive"], True),
+    ("lstm_1l_bi", "lstm", 1, True, 6, 5, ["negative", "positive"], True),
+    ("lstm_3l_bi_3labels", "lstm", 3, True, 5, 4, ["negative", "neutral", "positive"], True),
+    ("gru_1l_uni", "gru", 1, False, 5, 7, ["negative", "positive"], True),
+    ("gru_2l_bi", "gru", 2, True, 5, 7, ["negative", "positive"], True),
+    ("gru_2l_uni_cased_3labels", "gru", 2, False, 6, 5, ["neg", "mixed", "pos"], False),
+    ("rnn_1l_uni", "rnn", 1, False, 5, 7, ["negative", "positive"], True),
+    ("rnn_2l_bi", "rnn", 2, True, 5, 7, ["negative", "positive"], True),
+]
+
+
+def make_tokenizer(lowercase: bool) -> Tokenizer:
+    """The same pipeline src/tokenizer.rs builds: NFKC + BERT normalizer (accents kept),
+    BERT pre-tokenizer then digit runs, WordLevel with [PAD]=0 and [UNK]=1."""
+    words = WORDS + ([] if lowercase else CASED_EXTRA)
+    vocab = {"[PAD]": 0, "[UNK]": 1}
+    for w in words:
+        assert w not in vocab, w
+        vocab[w] = len(vocab)
+    tokenizer = Tokenizer(WordLevel(vocab=vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.Sequence(
+        [
+            normalizers.NFKC(),
+            normalizers.BertNormalizer(
+                clean_text=True,
+                handle_chinese_chars=True,
+                strip_accents=False,
+                lowercase=lowercase,
+            ),
+        ]
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.BertPreTokenizer(), pre_tokenizers.Digits(individual_digits=False)]
+    )
+    return tokenizer
+
+
+def floats(t: torch.Tensor) -> list:
+    # float32 -> Python float is exact; json writes the shortest repr of that double.
+    return t.to(torch.float32).tolist()
+
+
+def make_fixture(out_dir: str, seed: int, spec) -> int:
+    name, cell, layers, bidi, emb, hidden, labels, lowercase = spec
+    torch.manual_seed(seed)
+    tokenizer = make_tokenizer(lowercase)
+    vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
+    config = {
+        "format_version": torch_twin.FORMAT_VERSION,
+        "cell": cell,
+        "vocab_size": vocab_size,
+        "embedding_dim": emb,
+        "hidden_size": hidden,
+        "num_layers": layers,
+        "bidirectional": bidi,
+        "labels": labels,
+        "max_length": MAX_LENGTH,
+        "tokenizer": {"lowercase": lowercase, "min_count": 1, "max_vocab": 50000},
+    }
+    model = torch_twin.Classifier.from_config(config).float()
+    with torch.no_grad():
+        # Default init everywhere (uniform +-1/sqrt(hidden) for the recurrent weights),
+        # word vectors scaled down from N(0, 1). [PAD]'s row is left random on purpose:
+        # padding must never reach a result.
+        model.embedding.weight.mul_(0.5)
+        # Spread the head so logits differ visibly between texts.
+        model.head.weight.mul_(2.0)
+    model.eval()
+
+    path = os.path.join(out_dir, name)
+    if os.path.exists(path):
+        shutil.rmtree(path)
+    torch_twin.save_model_dir(path, model, tokenizer, config)
+
+    # Reload exactly as a user would, so expected values come from the saved files.
+    model, tokenizer, config = torch_twin.load_model_dir(path)
+    ids, logits, features = torch_twin.run(model, tokenizer, config, TEXTS)
+    assert any(len(x) == 0 for x in ids), "an empty text is wanted"
+    assert max(len(x) for x in ids) == MAX_LENGTH, "a truncated text is wanted"
+    assert any(torch_twin.UNK_ID in x for x in ids), "unknown words are wanted"
+    probs = torch.softmax(logits, dim=-1)
+    expected = {
+        "generator": "scripts/make_golden.py",
+        "torch_version": torch.__version__,
+        "seed": seed,
+        "texts": TEXTS,
+        "ids": ids,
+        "logits": floats(logits),
+        "features": floats(features),
+        "probs": floats(probs),
+    }
+    with open(os.path.join(path, "expected.json"), "w", encoding="utf-8") as f:
+        json.dump(expected, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    return len(ids)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=DEFAULT_OUT, help="fixtures directory")
+    parser.add_argument("--seed", type=int, default=20240611)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    os.makedirs(args.out, exist_ok=True)
+    for i, spec in enumerate(FIXTURES):
+        make_fixture(args.out, args.seed + i, spec)
+        print(f"wrote {os.path.join(args.out, spec[0])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

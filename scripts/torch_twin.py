@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""A PyTorch twin of lstm-sentiment's classifier, for parity checks.
+
+It reads and writes the same model directory (config.json, tokenizer.json,
+model.safetensors) with no renaming: the safetensors names are exactly the
+state_dict of `Classifier` below (`embedding`, `encoder`, `head`).
+
+The network: token ids -> nn.Embedding -> nn.LSTM / nn.GRU / nn.RNN (tanh),
+batch_first, stacked, optionally bidirectional -> the last layer's final hidden
+state(s) at each text's own length (forward, then reverse) -> nn.Linear -> logits.
+Texts of different lengths go through pack_padded_sequence, so padding never
+changes a result and the reverse direction reads each text from its last token
+to its first. Empty texts (no tokens) keep the zero initial state, as the Rust
+side does.
+
+Usage:
+    python scripts/torch_twin.py predict --model DIR "some text" "another text"
+    python scripts/torch_twin.py predict --model DIR --input texts.txt
+    python scripts/torch_twin.py embed --model DIR "some text"
+
+Requirements: scripts/requirements.txt (torch, safetensors, tokenizers, numpy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Iterable, Sequence
+
+import torch
+from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+CONFIG_FILE = "config.json"
+TOKENIZER_FILE = "tokenizer.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT_VERSION = 1
+PAD_ID = 0
+UNK_ID = 1
+
+CELLS = {
+    "lstm": nn.LSTM,
+    "gru": nn.GRU,
+    "rnn": nn.RNN,
+}
+
+
+class Classifier(nn.Module):
+    """embedding -> encoder -> final hidden state(s) -> head."""
+
+    def __init__(
+        self,
+        cell: str,
+        vocab_size: int,
+        embedding_dim: int,
+        hidden_size: int,
+        num_layers: int,
+        bidirectional: bool,
+        num_labels: int,
+    ):
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"unknown cell {cell!r} (expected lstm, gru or rnn)")
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.num_directions = 2 if bidirectional else 1
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        kwargs = dict(
+            input_size=embedding_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bias=True,
+            batch_first=True,
+            bidirectional=bidirectional,
+        )
+        if cell == "rnn":
+            kwargs["nonlinearity"] = "tanh"
+        self.encoder = CELLS[cell](**kwargs)
+        self.head = nn.Linear(self.feature_size, num_labels)
+
+    @property
+    def feature_size(self) -> int:
+        return self.hidden_size * self.num_directions
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Classifier":
+        return cls(
+            cell=config["cell"],
+            vocab_size=config["vocab_size"],
+            embedding_dim=config["embedding_dim"],
+            hidden_size=config["hidden_size"],
+            num_layers=config["num_layers"],
+            bidirectional=config["bidirectional"],
+            num_labels=len(config["labels"]),
+        )
+
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """ids (batch, time) int64 padded with PAD_ID, lengths (batch,) -> (batch, D * hidden).
+
+        Forward final state of the last layer, then (if bidirectional) the reverse one,
+        i.e. h_n[-2], h_n[-1]. Rows with length 0 stay zero.
+        """
+        batch = ids.shape[0]
+        out = torch.zeros(batch, self.feature_size, dtype=self.head.weight.dtype)
+        lengths = lengths.to(torch.int64).cpu()
+        nonempty = torch.nonzero(lengths > 0, as_tuple=False).flatten()
+        if nonempty.numel() == 0:
+            return out
+        sub_lengths = lengths[nonempty]
+        sub_ids = ids[nonempty][:, : int(sub_lengths.max())]
+        xs = self.embedding(sub_ids)
+        packed = pack_padded_sequence(xs, sub_lengths, batch_first=True, enforce_sorted=False)
+        _, hidden = self.encoder(packed)
+        h_n = hidden[0] if self.cell == "lstm" else hidden  # (layers * D, batch', hidden)
+        # With enforce_sorted=False PyTorch returns h_n in the input order.
+        last = h_n[-self.num_directions :]
+        out[nonempty] = torch.cat(list(last), dim=1)
+        return out
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor):
+        """Returns (logits, features)."""
+        features = self.features(ids, lengths)
+        return self.head(features), features
+
+
+def read_config(model_dir: str) -> dict:
+    with open(os.path.join(model_dir, CONFIG_FILE), encoding="utf-8") as f:
+        config = json.load(f)
+    version = config.get("format_version", 0)
+    if version > FORMAT_VERSION:
+        raise ValueError(f"{model_dir}: format version {version} is newer than {FORMAT_VERSION}")
+    return config
+
+
+def load_model_dir(model_dir: str):
+    """Returns (model, tokenizer, config); the model is in eval mode, float32, on the CPU."""
+    config = read_config(model_dir)
+    tokenizer = Tokenizer.from_file(os.path.join(model_dir, TOKENIZER_FILE))
+    if tokenizer.get_vocab_size(with_added_tokens=True) != config["vocab_size"]:
+        raise ValueError(
+            f"{model_dir}: tokenizer has {tokenizer.get_vocab_size(True)} entries, "
+            f"config says vocab_size {config['vocab_size']}"
+        )
+    model = Classifier.from_config(config)
+    state = load_file(os.path.join(model_dir, WEIGHTS_FILE))
+    model.load_state_dict(state, strict=True)  # no renaming: names are the state_dict's
+    model.float().eval()
+    return model, tokenizer, config
+
+
+def save_model_dir(model_dir: str, model: Classifier, tokenizer: Tokenizer, config: dict) -> None:
+    """Writes config.json, tokenizer.json and model.safetensors (float32, contiguous)."""
+    os.makedirs(model_dir, exist_ok=True)
+    state = {k: v.detach().to(torch.float32).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, os.path.join(model_dir, WEIGHTS_FILE))
+    tokenizer.save(os.path.join(model_dir, TOKENIZER_FILE), pretty=True)
+    with open(os.path.join(model_dir, CONFIG_FILE), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+def encode(tokenizer: Tokenizer, texts: Iterable[str], max_length: int) -> list[list[int]]:
+    """Token ids per text: no special tokens, the first max_length kept."""
+    return [tokenizer.encode(t, add_special_tokens=False).ids[:max_length] for t in texts]
+
+
+def pad(ids: Sequence[Sequence[int]]):
+    """Lists of ids -> (ids (batch, time) int64 padded with PAD_ID, lengths (batch,))."""
+    lengths = torch.tensor([len(x) for x in ids], dtype=torch.int64)
+    time = max([1] + [len(x) for x in ids])
+    batch = torch.full((len(ids), time), PAD_ID, dtype=torch.int64)
+    for i, x in enumerate(ids):
+        if x:
+            batch[i, : len(x)] = torch.tensor(x, dtype=torch.int64)
+    return batch, lengths
+
+
+@torch.no_grad()
+def run(model: Classifier, tokenizer: Tokenizer, config: dict, texts: Sequence[str]):
+    """Returns (ids, logits (batch, labels), features (batch, D * hidden))."""
+    ids = encode(tokenizer, texts, config["max_length"])
+    if not ids:
+        n = len(config["labels"])
+        return ids, torch.zeros(0, n), torch.zeros(0, model.feature_size)
+    batch, lengths = pad(ids)
+    logits, features = model(batch, lengths)
+    return ids, logits, features
+
+
+def predict(model_dir: str, texts: Sequence[str]) -> list[list[float]]:
+    """Probabilities per text, in the model's label order."""
+    model, tokenizer, config = load_model_dir(model_dir)
+    _, logits, _ = run(model, tokenizer, config, texts)
+    return torch.softmax(logits, dim=-1).tolist()
+
+
+def _read_texts(args) -> list[str]:
+    if args.texts:
+        return list(args.texts)
+    f = sys.stdin if args.input in (None, "-") else open(args.input, encoding="utf-8")
+    with f:
+        lines = [line.rstrip("\n").removesuffix("\r") for line in f]
+    if lines:
+        lines[0] = lines[0].lstrip("\ufeff")
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in [
+        ("predict", "print {text, label, score, probs} per text"),
+        ("embed", "print {text, vector} per text"),
+    ]:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--model", required=True, help="model directory")
+        p.add_argument("--input", "-i", help="file with one text per line (- for stdin)")
+        p.add_argument("texts", nargs="*", metavar="TEXT")
+    args = parser.parse_args(argv)
+
+    model, tokenizer, config = load_model_dir(args.model)
+    texts = _read_texts(args)
+    _, logits, features = run(model, tokenizer, config, texts)
+    labels = config["labels"]
+    if args.command == "predict":
+        probs = torch.softmax(logits, dim=-1)
+        for text, row in zip(texts, probs.tolist()):
+            best = max(range(len(row)), key=lambda i: (row[i], -i))
+            line = {
+                "text": text,
+                "label": labels[best],
+                "score": row[best],
+                "probs": dict(zip(labels, row)),
+            }
+            print(json.dumps(line, ensure_ascii=False))
+    else:
+        for text, row in zip(texts, features.tolist()):
+            print(json.dumps({"text": text, "vector": row}, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

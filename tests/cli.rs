@@ -1,0 +1,179 @@
+//! End-to-end tests that drive the real binary in fresh temporary directories.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lstm-sentiment"))
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    bin().current_dir(dir).args(args).output().expect("binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A small separable task: the label follows the sentiment word, fillers are noise.
+fn write_data(dir: &Path) {
+    let pos = ["good", "great", "lovely", "superb"];
+    let neg = ["bad", "awful", "boring", "poor"];
+    let filler = ["the", "film", "food", "was", "really", "quite", "service", "plot"];
+    let mut train = String::new();
+    let mut dev = String::new();
+    for i in 0..240 {
+        let positive = i % 2 == 0;
+        let word = if positive { pos[i / 2 % 4] } else { neg[i / 2 % 4] };
+        let text = format!(
+            "{} {} {} {}",
+            filler[i % 8],
+            filler[(i / 3) % 8],
+            word,
+            filler[(i / 5) % 8]
+        );
+        let line = format!("{}\t{}\n", if positive { 1 } else { 0 }, text);
+        if i % 6 == 5 {
+            dev.push_str(&line);
+        } else {
+            train.push_str(&line);
+        }
+    }
+    std::fs::write(dir.join("train.tsv"), train).unwrap();
+    std::fs::write(dir.join("dev.tsv"), dev).unwrap();
+}
+
+#[test]
+fn train_predict_eval_embed_info_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_data(dir);
+    let out = run(
+        dir,
+        &[
+            "train", "--train", "train.tsv", "--dev", "dev.tsv", "--out", "model",
+            "--label-map", "0=negative,1=positive", "--embedding-dim", "16", "--hidden", "16",
+            "--epochs", "8", "--lr", "0.01", "--dropout", "0", "--seed", "3", "-q",
+        ],
+    );
+    assert!(out.status.success(), "train failed: {}", stderr(&out));
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        assert!(dir.join("model").join(f).is_file(), "missing {f}");
+    }
+    assert!(stdout(&out).contains("kept epoch"), "{}", stdout(&out));
+
+    let out = run(
+        dir,
+        &["predict", "--model", "model", "--json", "the food was great", "the plot was awful"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["label"], "positive");
+    assert_eq!(lines[1]["label"], "negative");
+    assert_eq!(lines[0]["text"], "the food was great");
+    let probs = lines[0]["probs"].as_object().unwrap();
+    let sum: f64 = probs.values().map(|v| v.as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-5);
+    assert_eq!(lines[0]["score"], probs["positive"]);
+
+    // Labels as written in the data file ("0"/"1") are read through the saved aliases.
+    let out = run(dir, &["eval", "--model", "model", "--data", "dev.tsv", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let eval: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(eval["n"], 40);
+    assert!(eval["accuracy"].as_f64().unwrap() >= 0.9, "{eval}");
+    assert!(eval["macro_f1"].as_f64().is_some());
+
+    let out = run(dir, &["eval", "--model", "model", "--data", "dev.tsv"]);
+    assert!(stdout(&out).contains("accuracy"), "{}", stdout(&out));
+
+    let mut child = bin()
+        .current_dir(dir)
+        .args(["embed", "--model", "model"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"good film\n\nbad food\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let vectors: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(vectors.len(), 3, "one line per input line, empty ones included");
+    assert_eq!(vectors[0]["vector"].as_array().unwrap().len(), 16);
+
+    let out = run(dir, &["info", "--model", "model"]);
+    assert!(out.status.success());
+    let info = stdout(&out);
+    assert!(info.contains("lstm") && info.contains("negative, positive"), "{info}");
+}
+
+#[test]
+fn predict_reads_an_input_file_in_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let texts = "I loved it\r\nterrible waste of time\r\n\r\nsuperb\r\n";
+    std::fs::write(tmp.path().join("in.txt"), texts).unwrap();
+    let out = run(tmp.path(), &["predict", "--input", "in.txt"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<String> = stdout(&out).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines[1].ends_with("\tterrible waste of time"), "{lines:?}");
+}
+
+#[test]
+fn builtin_model_classifies_clear_sentences_from_an_empty_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(
+        tmp.path(),
+        &[
+            "predict",
+            "A wonderful film with superb acting. I loved it.",
+            "Terrible, boring and far too long. A waste of money.",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let labels: Vec<&str> = text.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(labels, ["positive", "negative"], "{text}");
+}
+
+#[test]
+fn usage_errors_exit_2_and_runtime_errors_exit_1_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), &["train", "--out", "m"]);
+    assert_eq!(out.status.code(), Some(2), "missing --train is a usage error");
+
+    let out = run(tmp.path(), &["train", "--train", "nope.tsv", "--out", "m"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.starts_with("lstm-sentiment: ") && err.contains("nope.tsv"), "{err}");
+
+    std::fs::write(tmp.path().join("bad.tsv"), "1\tfine\nno tab here\n").unwrap();
+    let out = run(tmp.path(), &["train", "--train", "bad.tsv", "--out", "m"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("bad.tsv:2"), "{}", stderr(&out));
+
+    let out = run(tmp.path(), &["predict", "--model", "missing-dir", "hi"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("missing-dir"), "{}", stderr(&out));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for cmd in ["train", "predict", "eval", "embed", "info"] {
+        let out = bin().args([cmd, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{cmd} --help");
+        assert!(stdout(&out).contains("Usage"), "{cmd}");
+    }
+}
