@@ -25,6 +25,7 @@ pub mod head;
 pub mod metrics;
 pub mod model;
 pub mod model_dir;
+mod optim;
 pub mod tokenizer;
 pub mod train;
 

@@ -92,14 +92,23 @@ impl Model {
 
     /// Runs the network; with `dropout` (training) it drops embeddings, between layers and
     /// before the head.
-    pub fn forward(&self, batch: &Batch, mut dropout: Option<&mut Dropout>) -> Result<Output> {
-        let mut xs = self.embedding.forward(&batch.ids)?; // (time, batch, dim)
+    pub fn forward(&self, batch: &Batch, dropout: Option<&mut Dropout>) -> Result<Output> {
+        let xs = self.embedding.forward(&batch.ids)?; // (time, batch, dim)
+        self.forward_embedded(xs, &batch.steps, dropout)
+    }
+
+    /// The network after the embedding lookup: xs is (time, batch, dim). Training looks rows up
+    /// itself (only the batch's rows are trained) and enters here.
+    pub fn forward_embedded(
+        &self,
+        mut xs: Tensor,
+        steps: &Steps,
+        mut dropout: Option<&mut Dropout>,
+    ) -> Result<Output> {
         if let Some(d) = dropout.as_deref_mut() {
             xs = d.apply(&xs)?;
         }
-        let features = self
-            .encoder
-            .forward(&xs, &batch.steps, dropout.as_deref_mut())?;
+        let features = self.encoder.forward(&xs, steps, dropout.as_deref_mut())?;
         let dropped = match dropout {
             Some(d) => d.apply(&features)?,
             None => features.clone(),

@@ -6,12 +6,14 @@ use crate::classifier::{argmax, Classifier};
 use crate::config::{Cell, ModelConfig, FORMAT_VERSION};
 use crate::data::{label_set, Example};
 use crate::dropout::Dropout;
+use crate::embedding::Embedding;
 use crate::error::{Error, Result};
 use crate::metrics::Evaluation;
 use crate::model::{init_weights, snapshot, Batch, Model, Weights};
 use crate::model_dir::ModelFiles;
+use crate::optim::{clip_factor, compact_ids, global_norm, SparseRows};
 use crate::tokenizer::{TextTokenizer, TokenizerConfig};
-use candle_core::{backprop::GradStore, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -181,7 +183,18 @@ pub fn train(
         training: None,
     };
     model_config.validate()?;
-    let init = init_weights(&model_config, &mut rng, &device)?;
+    let mut init = init_weights(&model_config, &mut rng, &device)?;
+    let adamw = ParamsAdamW {
+        lr: config.lr,
+        weight_decay: config.weight_decay,
+        ..Default::default()
+    };
+    let table = init
+        .remove(EMBEDDING)
+        .expect("init_weights makes the embedding")
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    let mut embedding = SparseRows::new(table, config.embedding_dim, adamw.clone());
     // Vars in name order: the optimizer then visits them in the same order every run.
     let vars: Vec<(String, Var)> = init
         .into_iter()
@@ -191,17 +204,17 @@ pub fn train(
         .iter()
         .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
         .collect();
-    let frozen_view: Weights = live.iter().map(|(k, t)| (k.clone(), t.detach())).collect();
-    let model = Model::from_weights(&model_config, &live)?;
-    let eval_model = Model::from_weights(&model_config, &frozen_view)?;
-    let mut optimizer = AdamW::new(
-        vars.iter().map(|(_, v)| v.clone()).collect(),
-        ParamsAdamW {
-            lr: config.lr,
-            weight_decay: config.weight_decay,
-            ..Default::default()
-        },
+    // Training enters the model after the lookup, so its embedding is a placeholder.
+    let model = Model::from_weights(
+        &model_config,
+        &with_embedding(&live, Tensor::zeros((1, 1), DType::F32, &device)?),
     )?;
+    let mut optimizer = AdamW::new(vars.iter().map(|(_, v)| v.clone()).collect(), adamw)?;
+    // The current weights without the autograd graph, for dev evaluation and snapshots.
+    let current = |embedding: &SparseRows| -> Result<Weights> {
+        let detached = live.iter().map(|(k, t)| (k.clone(), t.detach())).collect();
+        Ok(with_embedding(&detached, embedding.to_tensor(&device)?))
+    };
 
     let steps_per_epoch = train_ids.len().div_ceil(config.batch_size);
     let _ = on_event(&TrainEvent::Started {
@@ -224,14 +237,33 @@ pub fn train(
         for (step, idx) in batches.iter().enumerate() {
             let seqs: Vec<Vec<u32>> = idx.iter().map(|&i| train_ids[i].clone()).collect();
             let y: Vec<u32> = idx.iter().map(|&i| train_y[i]).collect();
-            let batch = Batch::new(&seqs, &device)?;
+            let (rows, local) = compact_ids(&seqs);
+            let batch = Batch::new(&local, &device)?;
             let targets = Tensor::new(y.as_slice(), &device)?;
+            let batch_rows = Var::from_tensor(&embedding.gather(&rows, &device)?)?;
+            let xs = Embedding::new(batch_rows.as_tensor().clone()).forward(&batch.ids)?;
             let mut dropout = Dropout::new(config.dropout, &mut rng);
-            let out = model.forward(&batch, Some(&mut dropout))?;
+            let out = model.forward_embedded(xs, &batch.steps, Some(&mut dropout))?;
             let loss = candle_nn::loss::cross_entropy(&out.logits, &targets)?;
             let mut grads = loss.backward()?;
-            clip_gradients(&mut grads, &vars, config.clip_norm)?;
+            let row_grad = grads
+                .remove(batch_rows.as_tensor())
+                .ok_or_else(|| Error::Config("the embedding received no gradient".into()))?;
+            let norm = global_norm(
+                vars.iter()
+                    .filter_map(|(_, v)| grads.get(v.as_tensor()))
+                    .chain(std::iter::once(&row_grad)),
+            )?;
+            let factor = clip_factor(norm, config.clip_norm);
+            if factor < 1.0 {
+                for (_, var) in &vars {
+                    if let Some(g) = grads.remove(var.as_tensor()) {
+                        grads.insert(var.as_tensor(), g.affine(factor, 0.0)?);
+                    }
+                }
+            }
             optimizer.step(&grads)?;
+            embedding.update(&rows, &row_grad.affine(factor, 0.0)?)?;
 
             let loss_value = f64::from(loss.to_scalar::<f32>()?);
             loss_sum += loss_value * idx.len() as f64;
@@ -252,15 +284,17 @@ pub fn train(
                 interrupted = true;
                 if best.is_none() {
                     // Nothing evaluated yet: keep what we have rather than nothing.
-                    let (dev_loss, eval) =
-                        evaluate(&eval_model, &dev_ids, &dev_y, &labels, &device)?;
-                    let _ = dev_loss;
-                    best = Some((epoch, snapshot(&live)?, eval));
+                    let weights = snapshot(&current(&embedding)?)?;
+                    let eval_model = Model::from_weights(&model_config, &weights)?;
+                    let (_, eval) = evaluate(&eval_model, &dev_ids, &dev_y, &labels, &device)?;
+                    best = Some((epoch, weights, eval));
                 }
                 break 'epochs;
             }
         }
         let train_seconds = epoch_start.elapsed().as_secs_f64();
+        let weights = current(&embedding)?;
+        let eval_model = Model::from_weights(&model_config, &weights)?;
         let (dev_loss, eval) = evaluate(&eval_model, &dev_ids, &dev_y, &labels, &device)?;
         let improved = best
             .as_ref()
@@ -279,7 +313,7 @@ pub fn train(
         records.push(record.clone());
         let flow = on_event(&TrainEvent::Epoch(record));
         if improved {
-            best = Some((epoch, snapshot(&live)?, eval));
+            best = Some((epoch, snapshot(&weights)?, eval));
             since_best = 0;
         } else {
             since_best += 1;
@@ -386,29 +420,6 @@ fn length_buckets(ids: &[Vec<u32>], batch_size: usize, rng: &mut StdRng) -> Vec<
     batches
 }
 
-/// Scales all gradients by one factor so their global L2 norm is at most `max_norm`.
-fn clip_gradients(grads: &mut GradStore, vars: &[(String, Var)], max_norm: f64) -> Result<()> {
-    if max_norm <= 0.0 {
-        return Ok(());
-    }
-    let mut total = 0.0f64;
-    for (_, var) in vars {
-        if let Some(g) = grads.get(var.as_tensor()) {
-            total += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
-        }
-    }
-    let norm = total.sqrt();
-    if norm > max_norm {
-        let scale = max_norm / (norm + 1e-6);
-        for (_, var) in vars {
-            if let Some(g) = grads.remove(var.as_tensor()) {
-                grads.insert(var.as_tensor(), g.affine(scale, 0.0)?);
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Dev loss and figures, without dropout or gradients.
 fn evaluate(
     model: &Model,
@@ -436,4 +447,12 @@ fn evaluate(
     let gold: Vec<usize> = y.iter().map(|&v| v as usize).collect();
     let eval = Evaluation::from_predictions(labels, &gold, &predicted)?;
     Ok((loss_sum / ids.len().max(1) as f64, eval))
+}
+
+const EMBEDDING: &str = "embedding.weight";
+
+fn with_embedding(weights: &Weights, table: Tensor) -> Weights {
+    let mut all = weights.clone();
+    all.insert(EMBEDDING.to_string(), table);
+    all
 }

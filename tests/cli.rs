@@ -8,7 +8,11 @@ fn bin() -> Command {
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    bin().current_dir(dir).args(args).output().expect("binary runs")
+    bin()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("binary runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -23,12 +27,18 @@ fn stderr(o: &Output) -> String {
 fn write_data(dir: &Path) {
     let pos = ["good", "great", "lovely", "superb"];
     let neg = ["bad", "awful", "boring", "poor"];
-    let filler = ["the", "film", "food", "was", "really", "quite", "service", "plot"];
+    let filler = [
+        "the", "film", "food", "was", "really", "quite", "service", "plot",
+    ];
     let mut train = String::new();
     let mut dev = String::new();
     for i in 0..240 {
         let positive = i % 2 == 0;
-        let word = if positive { pos[i / 2 % 4] } else { neg[i / 2 % 4] };
+        let word = if positive {
+            pos[i / 2 % 4]
+        } else {
+            neg[i / 2 % 4]
+        };
         let text = format!(
             "{} {} {} {}",
             filler[i % 8],
@@ -55,9 +65,28 @@ fn train_predict_eval_embed_info_end_to_end() {
     let out = run(
         dir,
         &[
-            "train", "--train", "train.tsv", "--dev", "dev.tsv", "--out", "model",
-            "--label-map", "0=negative,1=positive", "--embedding-dim", "16", "--hidden", "16",
-            "--epochs", "8", "--lr", "0.01", "--dropout", "0", "--seed", "3", "-q",
+            "train",
+            "--train",
+            "train.tsv",
+            "--dev",
+            "dev.tsv",
+            "--out",
+            "model",
+            "--label-map",
+            "0=negative,1=positive",
+            "--embedding-dim",
+            "16",
+            "--hidden",
+            "16",
+            "--epochs",
+            "8",
+            "--lr",
+            "0.01",
+            "--dropout",
+            "0",
+            "--seed",
+            "3",
+            "-q",
         ],
     );
     assert!(out.status.success(), "train failed: {}", stderr(&out));
@@ -68,7 +97,14 @@ fn train_predict_eval_embed_info_end_to_end() {
 
     let out = run(
         dir,
-        &["predict", "--model", "model", "--json", "the food was great", "the plot was awful"],
+        &[
+            "predict",
+            "--model",
+            "model",
+            "--json",
+            "the food was great",
+            "the plot was awful",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let lines: Vec<serde_json::Value> = stdout(&out)
@@ -85,7 +121,10 @@ fn train_predict_eval_embed_info_end_to_end() {
     assert_eq!(lines[0]["score"], probs["positive"]);
 
     // Labels as written in the data file ("0"/"1") are read through the saved aliases.
-    let out = run(dir, &["eval", "--model", "model", "--data", "dev.tsv", "--json"]);
+    let out = run(
+        dir,
+        &["eval", "--model", "model", "--data", "dev.tsv", "--json"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let eval: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(eval["n"], 40);
@@ -103,20 +142,32 @@ fn train_predict_eval_embed_info_end_to_end() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"good film\n\nbad food\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"good film\n\nbad food\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let vectors: Vec<serde_json::Value> = stdout(&out)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(vectors.len(), 3, "one line per input line, empty ones included");
+    assert_eq!(
+        vectors.len(),
+        3,
+        "one line per input line, empty ones included"
+    );
     assert_eq!(vectors[0]["vector"].as_array().unwrap().len(), 16);
 
     let out = run(dir, &["info", "--model", "model"]);
     assert!(out.status.success());
     let info = stdout(&out);
-    assert!(info.contains("lstm") && info.contains("negative, positive"), "{info}");
+    assert!(
+        info.contains("lstm") && info.contains("negative, positive"),
+        "{info}"
+    );
 }
 
 #[test]
@@ -144,7 +195,10 @@ fn builtin_model_classifies_clear_sentences_from_an_empty_directory() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    let labels: Vec<&str> = text.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    let labels: Vec<&str> = text
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
     assert_eq!(labels, ["positive", "negative"], "{text}");
 }
 
@@ -152,12 +206,19 @@ fn builtin_model_classifies_clear_sentences_from_an_empty_directory() {
 fn usage_errors_exit_2_and_runtime_errors_exit_1_naming_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(tmp.path(), &["train", "--out", "m"]);
-    assert_eq!(out.status.code(), Some(2), "missing --train is a usage error");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "missing --train is a usage error"
+    );
 
     let out = run(tmp.path(), &["train", "--train", "nope.tsv", "--out", "m"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.starts_with("lstm-sentiment: ") && err.contains("nope.tsv"), "{err}");
+    assert!(
+        err.starts_with("lstm-sentiment: ") && err.contains("nope.tsv"),
+        "{err}"
+    );
 
     std::fs::write(tmp.path().join("bad.tsv"), "1\tfine\nno tab here\n").unwrap();
     let out = run(tmp.path(), &["train", "--train", "bad.tsv", "--out", "m"]);
