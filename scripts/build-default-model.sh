@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Rebuilds the built-in model in assets/default/ from the data sets in ../shared/data.
+#
+#   scripts/build-default-model.sh [OUT_DIR]     (default OUT_DIR: assets/default)
+#
+# Training data: SST-2's phrase-level train set (GLUE), IMDB train reviews (HTML breaks
+# removed, cut to their first 150 words to bound training time) and the Chinese takeaway
+# reviews (zh-waimai train minus 600 rows held out). Dev, for choosing the epoch: SST-2 dev
+# plus those 600 zh-waimai rows. Nothing from SST-2 test, MR (same snippets as SST-2) or
+# zh-waimai test is used. Labels 0/1 become negative/positive; 0/1 stay readable in eval.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+data="${DATA:-$root/../shared/data}"
+out="${1:-$root/assets/default}"
+bin="${BIN:-$root/target/release/lstm-sentiment}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+[ -x "$bin" ] || (cd "$root" && cargo build --release)
+
+zh_rows=$(wc -l < "$data/zh-waimai/train.tsv")
+head -n $((zh_rows - 600)) "$data/zh-waimai/train.tsv" > "$work/zh-train.tsv"
+tail -n 600 "$data/zh-waimai/train.tsv" > "$work/zh-dev.tsv"
+sed 's#<br */*>#  #g' "$data/imdb/train.tsv" \
+  | awk -F'\t' -v OFS='\t' '{ n = split($2, w, " "); t = w[1]; for (i = 2; i <= n && i <= 150; i++) t = t " " w[i]; print $1, t }' \
+  > "$work/imdb.tsv"
+cat "$data/sst2/train_phrases.tsv" "$work/imdb.tsv" "$work/zh-train.tsv" > "$work/train.tsv"
+cat "$data/sst2/dev.tsv" "$work/zh-dev.tsv" > "$work/dev.tsv"
+
+"$bin" train --train "$work/train.tsv" --dev "$work/dev.tsv" --out "$out" \
+  --label-map 0=negative,1=positive \
+  --cell lstm --embedding-dim "${EMBEDDING_DIM:-128}" --hidden "${HIDDEN:-128}" \
+  --dropout "${DROPOUT:-0.4}" --epochs "${EPOCHS:-8}" --patience 2 --batch-size 64 --lr 2e-3 \
+  --min-count "${MIN_COUNT:-2}" --max-vocab "${MAX_VOCAB:-30000}" --seed "${SEED:-1}" \
+  ${EXTRA:-}
