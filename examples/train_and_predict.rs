@@ -7,8 +7,18 @@ use std::ops::ControlFlow;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A toy task: the label follows the sentiment word.
-    let words = [("great", "pos"), ("lovely", "pos"), ("awful", "neg"), ("boring", "neg")];
-    let fillers = ["the film was", "our dinner was", "this phone is", "the hotel felt"];
+    let words = [
+        ("great", "pos"),
+        ("lovely", "pos"),
+        ("awful", "neg"),
+        ("boring", "neg"),
+    ];
+    let fillers = [
+        "the film was",
+        "our dinner was",
+        "this phone is",
+        "the hotel felt",
+    ];
     let examples: Vec<Example> = (0..200)
         .map(|i| {
             let (word, label) = words[i % 4];

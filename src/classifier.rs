@@ -49,6 +49,15 @@ impl Classifier {
         Self::from_files(model_dir::load(dir.as_ref(), &device)?, device)
     }
 
+    /// Loads `hf:owner/name[@revision]` from the Hugging Face Hub (through its local cache; with
+    /// `offline`, only the cache), or else a local directory.
+    pub fn load_any(spec: &str, offline: bool) -> Result<Self> {
+        match crate::hub::HubModel::parse(spec) {
+            Some(hub) => Self::load(hub?.fetch(offline)?),
+            None => Self::load(spec),
+        }
+    }
+
     /// The sentiment model built into this crate (labels `negative`, `positive`).
     pub fn builtin() -> Result<Self> {
         let device = Device::Cpu;

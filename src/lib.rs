@@ -22,12 +22,15 @@ pub mod encoder;
 pub mod error;
 pub mod fsutil;
 pub mod head;
+pub mod hub;
 pub mod metrics;
 pub mod model;
 pub mod model_dir;
 mod optim;
 pub mod tokenizer;
 pub mod train;
+pub mod vectors;
+pub mod word2vec;
 
 pub use classifier::{Classifier, Prediction};
 pub use config::{Cell, ModelConfig};

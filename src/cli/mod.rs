@@ -46,16 +46,23 @@ pub fn run(cli: Cli) -> Result<()> {
 /// Which model to use.
 #[derive(Args)]
 struct ModelArg {
-    /// Model directory (config.json, tokenizer.json, model.safetensors); default: the built-in model.
-    #[arg(long, short = 'm', value_name = "DIR")]
+    /// Model directory (config.json, tokenizer.json, model.safetensors), or a Hugging Face Hub
+    /// repository as hf:owner/name[@revision]; default: the built-in model.
+    #[arg(long, short = 'm', value_name = "DIR|hf:REPO")]
     model: Option<PathBuf>,
+    /// Use only the local Hub cache, never the network (also: HF_HUB_OFFLINE=1).
+    #[arg(long)]
+    offline: bool,
 }
 
 impl ModelArg {
     fn load(&self) -> Result<Classifier> {
         match &self.model {
-            Some(dir) => Classifier::load(dir)
-                .with_context(|| format!("cannot load the model in {}", dir.display())),
+            Some(dir) => {
+                let offline = self.offline || lstm_sentiment::hub::offline_from_env();
+                Classifier::load_any(&dir.to_string_lossy(), offline)
+                    .with_context(|| format!("cannot load the model {}", dir.display()))
+            }
             None => Classifier::builtin().context("cannot load the built-in model"),
         }
     }

@@ -1,0 +1,256 @@
+//! Word vectors: the [`Embeddings`] table, the standard files it is stored in, nearest-neighbour
+//! queries, and the bridge to a classifier's embedding table.
+//!
+//! Formats are read from any `BufRead` and written to any `Write`, never from paths, so tests run
+//! on in-memory buffers and callers choose files, stdin or compression. Readers stream record by
+//! record and name the line (text formats) or byte offset (binary format) of anything malformed;
+//! `origin` only names the source in those errors.
+//!
+//! | format | layout |
+//! | --- | --- |
+//! | [`VectorFormat::Word2VecBinary`] | `N DIM\n`, then per word `word ` + DIM little-endian f32, optionally `\n` |
+//! | [`VectorFormat::Word2VecText`] | `N DIM\n`, then `word v1 ... vDIM\n` (also fastText's `.vec`) |
+//! | [`VectorFormat::Glove`] | `word v1 ... vDIM\n`, no header; DIM is read off the first line |
+//!
+//! ```
+//! use lstm_sentiment::vectors::{Embeddings, Utf8, VectorFormat};
+//! use std::path::Path;
+//!
+//! let vectors = Embeddings::new(vec!["good".into(), "bad".into()], 2, vec![1.0, 0.5, -1.0, 0.25])?;
+//! let mut file = Vec::new();
+//! vectors.write(&mut file, VectorFormat::Word2VecText).unwrap();
+//! assert_eq!(file, b"2 2\ngood 1 0.5\nbad -1 0.25\n");
+//! let read = Embeddings::read(&file[..], VectorFormat::Word2VecText, Utf8::Strict, Path::new("mem"))?;
+//! assert_eq!(read.vector("bad"), Some(&[-1.0, 0.25][..]));
+//! # Ok::<(), lstm_sentiment::Error>(())
+//! ```
+
+mod binary;
+mod classifier;
+mod query;
+mod text;
+
+pub use classifier::{classifier_embeddings, embedding_init, Coverage};
+pub use query::Neighbour;
+
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+/// The file formats of word vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VectorFormat {
+    /// word2vec's binary format; written with the `\n` after each vector that word2vec.c writes.
+    Word2VecBinary,
+    /// word2vec's text format with its `N DIM` header; fastText's `.vec` files are this format.
+    Word2VecText,
+    /// GloVe's text format: no header.
+    Glove,
+}
+
+/// What a reader does with a word that is not valid UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Utf8 {
+    /// Reject the file, naming the line or byte.
+    #[default]
+    Strict,
+    /// Replace the bad bytes with U+FFFD, as vectors trained on byte-split text often need.
+    Lossy,
+}
+
+/// Words with one vector each, stored row-major in one array.
+///
+/// Files may repeat a word; every row is kept (so files round-trip), and lookups by word find
+/// the first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    words: Vec<String>,
+    dim: usize,
+    data: Vec<f32>,
+    index: HashMap<String, usize>,
+}
+
+impl Embeddings {
+    /// Builds a table from its words and their vectors, `data` holding `words.len() * dim` values.
+    pub fn new(words: Vec<String>, dim: usize, data: Vec<f32>) -> Result<Self> {
+        if dim == 0 {
+            return Err(Error::Config(
+                "word vectors need at least one dimension".into(),
+            ));
+        }
+        if Some(data.len()) != words.len().checked_mul(dim) {
+            return Err(Error::Config(format!(
+                "{} words of dimension {dim} need {} values, got {}",
+                words.len(),
+                words.len().saturating_mul(dim),
+                data.len()
+            )));
+        }
+        let mut index = HashMap::with_capacity(words.len());
+        for (i, word) in words.iter().enumerate() {
+            index.entry(word.clone()).or_insert(i);
+        }
+        Ok(Self {
+            words,
+            dim,
+            data,
+            index,
+        })
+    }
+
+    /// Number of rows (words).
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The words, in row order.
+    pub fn words(&self) -> &[String] {
+        &self.words
+    }
+
+    /// All vectors, row-major: row `i` is `data[i * dim..(i + 1) * dim]`.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The row of `word` (its first, if the file repeats it).
+    pub fn index_of(&self, word: &str) -> Option<usize> {
+        self.index.get(word).copied()
+    }
+
+    /// The vector of row `i`.
+    pub fn row(&self, i: usize) -> Option<&[f32]> {
+        self.data.get(i * self.dim..(i + 1) * self.dim)
+    }
+
+    /// The vector of `word`.
+    pub fn vector(&self, word: &str) -> Option<&[f32]> {
+        self.row(self.index_of(word)?)
+    }
+
+    /// The words, the dimension and the row-major values.
+    pub fn into_parts(self) -> (Vec<String>, usize, Vec<f32>) {
+        (self.words, self.dim, self.data)
+    }
+
+    /// Reads vectors in `format`; `origin` names the source in errors.
+    pub fn read<R: BufRead>(
+        reader: R,
+        format: VectorFormat,
+        utf8: Utf8,
+        origin: &Path,
+    ) -> Result<Self> {
+        match format {
+            VectorFormat::Word2VecBinary => Self::read_word2vec_binary(reader, utf8, origin),
+            VectorFormat::Word2VecText => Self::read_word2vec_text(reader, utf8, origin),
+            VectorFormat::Glove => Self::read_glove(reader, utf8, origin),
+        }
+    }
+
+    /// Reads word2vec's binary format, with or without a `\n` after each vector.
+    pub fn read_word2vec_binary<R: BufRead>(reader: R, utf8: Utf8, origin: &Path) -> Result<Self> {
+        binary::read(reader, utf8, origin)
+    }
+
+    /// Reads word2vec's text format (and fastText's `.vec`).
+    pub fn read_word2vec_text<R: BufRead>(reader: R, utf8: Utf8, origin: &Path) -> Result<Self> {
+        text::read(reader, utf8, origin, true)
+    }
+
+    /// Reads GloVe's text format; the dimension is the number of values on the first line.
+    pub fn read_glove<R: BufRead>(reader: R, utf8: Utf8, origin: &Path) -> Result<Self> {
+        text::read(reader, utf8, origin, false)
+    }
+
+    /// Writes the vectors in `format`. Fails with `InvalidInput` on an empty word or one holding
+    /// ASCII whitespace, since no format could read it back.
+    pub fn write<W: Write>(&self, writer: W, format: VectorFormat) -> std::io::Result<()> {
+        match format {
+            VectorFormat::Word2VecBinary => self.write_word2vec_binary(writer, true),
+            VectorFormat::Word2VecText => text::write(self, writer, true),
+            VectorFormat::Glove => text::write(self, writer, false),
+        }
+    }
+
+    /// Writes word2vec's binary format; `newline` adds the `\n` after each vector that
+    /// word2vec.c writes and gensim leaves out (both read either).
+    pub fn write_word2vec_binary<W: Write>(&self, writer: W, newline: bool) -> std::io::Result<()> {
+        binary::write(self, writer, newline)
+    }
+
+    /// Checks, before anything is written, that every word can be read back.
+    fn check_writable(&self) -> std::io::Result<()> {
+        for (i, word) in self.words.iter().enumerate() {
+            if word.is_empty() || word.bytes().any(|b| b.is_ascii_whitespace()) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("word {} ({word:?}) is empty or holds whitespace", i + 1),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Guesses the format from the first bytes of a file (a few KB are plenty; a line cut short at
+/// the end of `head` is judged on what is there). `None` when it looks like none of them.
+///
+/// A `N DIM` header followed by a line of a word and DIM numbers is word2vec text, a header
+/// followed by anything else is binary, and a first line of a word and numbers is GloVe.
+pub fn detect_format(head: &[u8]) -> Option<VectorFormat> {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let (first, rest) = split_line(head);
+    let first = std::str::from_utf8(first).ok()?;
+    if let Some((_, dim)) = text::parse_header(first) {
+        let (second, _) = split_line(rest);
+        let second = String::from_utf8_lossy(second);
+        let fields: Vec<&str> = second.split_ascii_whitespace().collect();
+        let is_text = rest.is_empty()
+            || (fields.len() == dim + 1 && fields[1..].iter().all(|v| v.parse::<f32>().is_ok()));
+        return Some(if is_text {
+            VectorFormat::Word2VecText
+        } else {
+            VectorFormat::Word2VecBinary
+        });
+    }
+    let fields: Vec<&str> = first.split_ascii_whitespace().collect();
+    (fields.len() >= 2 && fields[1..].iter().all(|v| v.parse::<f32>().is_ok()))
+        .then_some(VectorFormat::Glove)
+}
+
+fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
+    match bytes.iter().position(|&b| b == b'\n') {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (bytes, &[]),
+    }
+}
+
+/// At most this many words and values are reserved from a header's promise, so that a corrupt
+/// header cannot make the reader allocate more than the file could hold.
+const RESERVE_WORDS: usize = 1 << 20;
+const RESERVE_VALUES: usize = 1 << 26;
+
+fn with_capacity(count: usize, dim: usize) -> (Vec<String>, Vec<f32>) {
+    (
+        Vec::with_capacity(count.min(RESERVE_WORDS)),
+        Vec::with_capacity(count.saturating_mul(dim).min(RESERVE_VALUES)),
+    )
+}
+
+/// Decodes a word, or says at which byte of it the UTF-8 goes wrong.
+fn decode(bytes: &[u8], utf8: Utf8) -> std::result::Result<String, usize> {
+    match (std::str::from_utf8(bytes), utf8) {
+        (Ok(word), _) => Ok(word.to_string()),
+        (Err(_), Utf8::Lossy) => Ok(String::from_utf8_lossy(bytes).into_owned()),
+        (Err(e), Utf8::Strict) => Err(e.valid_up_to()),
+    }
+}
