@@ -80,6 +80,14 @@ impl Classifier {
         model_dir::save(dir.as_ref(), &self.config, &self.tokenizer, &self.weights)
     }
 
+    /// Writes the model directory with the weights stored as `dtype` (float16 and bfloat16 halve
+    /// the file; predictions move by at most about 1e-3 and 1e-2 in probability respectively).
+    pub fn save_as(&self, dir: impl AsRef<Path>, dtype: crate::config::WeightDtype) -> Result<()> {
+        let mut config = self.config.clone();
+        config.dtype = Some(dtype);
+        model_dir::save(dir.as_ref(), &config, &self.tokenizer, &self.weights)
+    }
+
     pub fn config(&self) -> &ModelConfig {
         &self.config
     }
@@ -202,6 +210,19 @@ impl Classifier {
                 .zip(probs.iter().copied())
                 .collect(),
         }
+    }
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("cell", &self.config.cell)
+            .field("layers", &self.config.num_layers)
+            .field("hidden_size", &self.config.hidden_size)
+            .field("bidirectional", &self.config.bidirectional)
+            .field("labels", &self.config.labels)
+            .field("vocab_size", &self.config.vocab_size)
+            .finish()
     }
 }
 

@@ -61,6 +61,48 @@ impl std::fmt::Display for Cell {
     }
 }
 
+/// How model.safetensors stores the weights. They are float32 in memory whatever the file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightDtype {
+    Float32,
+    Float16,
+    Bfloat16,
+}
+
+impl WeightDtype {
+    pub fn dtype(self) -> candle_core::DType {
+        match self {
+            WeightDtype::Float32 => candle_core::DType::F32,
+            WeightDtype::Float16 => candle_core::DType::F16,
+            WeightDtype::Bfloat16 => candle_core::DType::BF16,
+        }
+    }
+
+    pub fn from_dtype(dtype: candle_core::DType) -> Option<Self> {
+        match dtype {
+            candle_core::DType::F32 => Some(WeightDtype::Float32),
+            candle_core::DType::F16 => Some(WeightDtype::Float16),
+            candle_core::DType::BF16 => Some(WeightDtype::Bfloat16),
+            _ => None,
+        }
+    }
+}
+
+impl std::str::FromStr for WeightDtype {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" | "float32" => Ok(WeightDtype::Float32),
+            "f16" | "float16" | "half" => Ok(WeightDtype::Float16),
+            "bf16" | "bfloat16" => Ok(WeightDtype::Bfloat16),
+            other => Err(Error::Config(format!(
+                "unknown dtype `{other}` (expected f32, f16 or bf16)"
+            ))),
+        }
+    }
+}
+
 /// The architecture and everything needed to turn text into the model's input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
@@ -83,6 +125,9 @@ pub struct ModelConfig {
     /// Texts are truncated to this many tokens.
     pub max_length: usize,
     pub tokenizer: TokenizerConfig,
+    /// The weights' type in model.safetensors; when absent, float32, float16 and bfloat16 all load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<WeightDtype>,
     /// What training recorded (hyperparameters and figures); absent for hand-made models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<serde_json::Value>,
@@ -249,6 +294,7 @@ mod tests {
             label_aliases: BTreeMap::new(),
             max_length: 512,
             tokenizer: TokenizerConfig::default(),
+            dtype: None,
             training: None,
         }
     }

@@ -4,10 +4,21 @@
 //! text's state stops changing after its own last token (so padding never changes a result), and
 //! the backward direction reads each text from its own last token to its first, as PyTorch's
 //! `pack_padded_sequence` does.
+//!
+//! Two implementations compute the same thing: on the CPU in f32 a fused kernel ([`fused`]:
+//! one product for the input side of all steps, then the recurrence as one custom op with its
+//! own backward), elsewhere plain candle ops step by step ([`reference`]).
+
+mod activation;
+mod cells;
+mod fused;
+mod matmul;
+mod recurrence;
+mod reference;
 
 use crate::config::Cell;
 use crate::dropout::Dropout;
-use candle_core::{Device, Result, Tensor, D};
+use candle_core::{DType, Device, Result, Tensor, D};
 
 /// The four tensors PyTorch keeps per layer and direction. In the tutorial's notation
 /// U = weight_ih^T (m x n per gate) and W = weight_hh^T (n x n per gate).
@@ -25,6 +36,18 @@ pub struct Encoder {
     cell: Cell,
     hidden: usize,
     layers: Vec<Vec<DirectionWeights>>,
+    kernel: Kernel,
+}
+
+/// Which implementation runs the recurrence. Both give the same values and gradients (to float
+/// rounding); the choice is about speed, and about having a reference to test against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kernel {
+    /// The fused kernel for CPU f32 tensors, the reference for everything else.
+    #[default]
+    Auto,
+    /// Plain candle ops, one step at a time.
+    Reference,
 }
 
 /// Per-batch bookkeeping shared by every layer and direction.
@@ -85,7 +108,13 @@ impl Encoder {
             cell,
             hidden,
             layers,
+            kernel: Kernel::Auto,
         }
+    }
+
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = kernel;
+        self
     }
 
     /// xs (time, batch, input) -> final states (batch, directions * hidden): for each text the
@@ -96,6 +125,7 @@ impl Encoder {
         steps: &Steps,
         mut dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
+        let fused = self.kernel == Kernel::Auto && xs.device().is_cpu() && xs.dtype() == DType::F32;
         let mut input = xs.clone();
         let mut finals = Vec::new();
         for (l, layer) in self.layers.iter().enumerate() {
@@ -109,7 +139,13 @@ impl Encoder {
                 } else {
                     input.clone()
                 };
-                let (h, outs) = self.run(weights, &xin, steps, !last)?;
+                let (h, outs) = if fused {
+                    // (time, batch, hidden); the last step holds every text's final state.
+                    let outs = fused::run(self.cell, weights, &xin, steps.lengths())?;
+                    (outs.get(outs.dim(0)? - 1)?, (!last).then_some(outs))
+                } else {
+                    reference::run(self.cell, self.hidden, weights, &xin, steps, !last)?
+                };
                 finals.push(h);
                 if let Some(outs) = outs {
                     outputs.push(if reverse { steps.reverse(&outs)? } else { outs });
@@ -123,93 +159,6 @@ impl Encoder {
             }
         }
         Tensor::cat(&finals, D::Minus1)
-    }
-
-    /// One direction of one layer: the final state and, if asked, the state at every step.
-    fn run(
-        &self,
-        w: &DirectionWeights,
-        xs: &Tensor,
-        steps: &Steps,
-        keep_outputs: bool,
-    ) -> Result<(Tensor, Option<Tensor>)> {
-        let (time, batch, _) = xs.dims3()?;
-        let hs = self.hidden;
-        let zeros = Tensor::zeros((batch, hs), xs.dtype(), xs.device())?;
-        let mut h = zeros.clone();
-        let mut c = zeros;
-        let w_ih = w.weight_ih.t()?;
-        let w_hh = w.weight_hh.t()?;
-        // GRU keeps b_hh apart: it sits inside r * (W_hn h + b_hn).
-        let bias = match self.cell {
-            Cell::Gru => None,
-            _ => Some(w.bias_ih.add(&w.bias_hh)?.unsqueeze(0)?),
-        };
-        let mut outputs = Vec::with_capacity(if keep_outputs { time } else { 0 });
-        for t in 0..time {
-            let x = xs.get(t)?; // (batch, input)
-            let gi = x.matmul(&w_ih)?; // (batch, gates * hidden)
-            let gh = h.matmul(&w_hh)?;
-            let (h_new, c_new) = match self.cell {
-                Cell::Rnn => {
-                    let pre = gi
-                        .add(&gh)?
-                        .broadcast_add(bias.as_ref().expect("rnn bias"))?;
-                    (pre.tanh()?, None)
-                }
-                Cell::Lstm => {
-                    let gates = gi
-                        .add(&gh)?
-                        .broadcast_add(bias.as_ref().expect("lstm bias"))?;
-                    let i = candle_nn::ops::sigmoid(&gates.narrow(1, 0, hs)?)?;
-                    let f = candle_nn::ops::sigmoid(&gates.narrow(1, hs, hs)?)?;
-                    let g = gates.narrow(1, 2 * hs, hs)?.tanh()?;
-                    let o = candle_nn::ops::sigmoid(&gates.narrow(1, 3 * hs, hs)?)?;
-                    let c_new = f.mul(&c)?.add(&i.mul(&g)?)?;
-                    (o.mul(&c_new.tanh()?)?, Some(c_new))
-                }
-                Cell::Gru => {
-                    let gi = gi.broadcast_add(&w.bias_ih)?;
-                    let gh = gh.broadcast_add(&w.bias_hh)?;
-                    let rz = candle_nn::ops::sigmoid(
-                        &gi.narrow(1, 0, 2 * hs)?.add(&gh.narrow(1, 0, 2 * hs)?)?,
-                    )?;
-                    let r = rz.narrow(1, 0, hs)?;
-                    let z = rz.narrow(1, hs, hs)?;
-                    let n = gi
-                        .narrow(1, 2 * hs, hs)?
-                        .add(&r.mul(&gh.narrow(1, 2 * hs, hs)?)?)?
-                        .tanh()?;
-                    // (1 - z) * n + z * h
-                    (n.add(&z.mul(&h.sub(&n)?)?)?, None)
-                }
-            };
-            // Past a text's end its state is carried unchanged; where_cond keeps it bit-exact.
-            match &steps.masks[t] {
-                None => {
-                    h = h_new;
-                    if let Some(c_new) = c_new {
-                        c = c_new;
-                    }
-                }
-                Some(mask) => {
-                    let mask = mask.broadcast_as((batch, hs))?;
-                    h = mask.where_cond(&h_new, &h)?;
-                    if let Some(c_new) = c_new {
-                        c = mask.where_cond(&c_new, &c)?;
-                    }
-                }
-            }
-            if keep_outputs {
-                outputs.push(h.clone());
-            }
-        }
-        let outputs = if keep_outputs {
-            Some(Tensor::stack(&outputs, 0)?)
-        } else {
-            None
-        };
-        Ok((h, outputs))
     }
 }
 

@@ -25,6 +25,7 @@ pub mod head;
 pub mod hub;
 pub mod metrics;
 pub mod model;
+pub mod model_card;
 pub mod model_dir;
 mod optim;
 pub mod tokenizer;
@@ -33,7 +34,7 @@ pub mod vectors;
 pub mod word2vec;
 
 pub use classifier::{Classifier, Prediction};
-pub use config::{Cell, ModelConfig};
+pub use config::{Cell, ModelConfig, WeightDtype};
 pub use data::{read_examples, Example, Format, ReadOptions};
 pub use error::{Error, Result};
 pub use metrics::Evaluation;

@@ -1,16 +1,19 @@
 //! The model directory: config.json, tokenizer.json and model.safetensors, read and written whole.
 
-use crate::config::ModelConfig;
+use crate::config::{ModelConfig, WeightDtype};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::model::Weights;
 use crate::tokenizer::TextTokenizer;
 use candle_core::{DType, Device, Tensor};
+use std::collections::HashMap;
 use std::path::Path;
 
 pub const CONFIG_FILE: &str = "config.json";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The Hub's model card, written beside the model so the directory can be uploaded as is.
+pub const CARD_FILE: &str = "README.md";
 
 /// The three parts of a model, checked against each other.
 pub struct ModelFiles {
@@ -67,6 +70,10 @@ pub fn from_parts(
 }
 
 /// Parses safetensors and checks every name, shape and dtype against the config.
+///
+/// Two allowances for files saved from PyTorch: a prefix shared by every name (such as `model.`
+/// from a wrapper module) is dropped when the names then match, and float16 / bfloat16 tensors
+/// are widened to float32 (unless config.json's `dtype` names another type).
 pub fn read_weights(
     config: &ModelConfig,
     bytes: &[u8],
@@ -75,18 +82,24 @@ pub fn read_weights(
 ) -> Result<Weights> {
     let tensors = candle_core::safetensors::load_buffer(bytes, device)
         .map_err(|e| Error::model(origin, format!("not a valid safetensors file: {e}")))?;
+    let tensors = strip_wrapper_prefix(tensors);
     let expected = config.expected_tensors();
+    let mismatch = |what: String| {
+        let want: Vec<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
+        Error::model(
+            origin,
+            format!(
+                "{what}; expected tensors [{}], found {}",
+                want.join(", "),
+                names(&tensors)
+            ),
+        )
+    };
     let mut weights = Weights::new();
     for (name, shape) in &expected {
-        let tensor = tensors.get(name).ok_or_else(|| {
-            Error::model(
-                origin,
-                format!(
-                    "missing tensor `{name}` (expected shape {shape:?}); found {}",
-                    names(&tensors)
-                ),
-            )
-        })?;
+        let tensor = tensors
+            .get(name)
+            .ok_or_else(|| mismatch(format!("missing tensor `{name}` (shape {shape:?})")))?;
         if tensor.dims() != shape.as_slice() {
             return Err(Error::model(
                 origin,
@@ -96,41 +109,69 @@ pub fn read_weights(
                 ),
             ));
         }
-        if tensor.dtype() != DType::F32 {
-            return Err(Error::model(
+        let stored = WeightDtype::from_dtype(tensor.dtype()).ok_or_else(|| {
+            Error::model(
                 origin,
                 format!(
-                    "tensor `{name}` has dtype {:?}, expected F32",
+                    "tensor `{name}` has dtype {:?}, expected float32, float16 or bfloat16",
                     tensor.dtype()
                 ),
+            )
+        })?;
+        if let Some(want) = config.dtype.filter(|w| *w != stored) {
+            return Err(Error::model(
+                origin,
+                format!("tensor `{name}` is {stored:?} but config.json says dtype {want:?}"),
             ));
         }
-        check_finite(tensor, name, origin)?;
-        weights.insert(name.clone(), tensor.clone());
+        let tensor = tensor.to_dtype(DType::F32)?;
+        check_finite(&tensor, name, origin)?;
+        weights.insert(name.clone(), tensor);
     }
     if let Some(extra) = tensors
         .keys()
         .filter(|k| !expected.iter().any(|(n, _)| n == *k))
         .min()
     {
-        return Err(Error::model(
-            origin,
-            format!(
-                "unexpected tensor `{extra}` for a {} model with {} layer(s){}",
-                config.cell,
-                config.num_layers,
-                if config.bidirectional {
-                    ", bidirectional"
-                } else {
-                    ""
-                }
-            ),
-        ));
+        return Err(mismatch(format!(
+            "unexpected tensor `{extra}` for a {} model with {} layer(s){}",
+            config.cell,
+            config.num_layers,
+            if config.bidirectional {
+                ", bidirectional"
+            } else {
+                ""
+            }
+        )));
     }
     Ok(weights)
 }
 
-fn names(tensors: &std::collections::HashMap<String, Tensor>) -> String {
+/// Drops a prefix such as `model.` when every name has it and the embedding sits right under it.
+fn strip_wrapper_prefix(tensors: HashMap<String, Tensor>) -> HashMap<String, Tensor> {
+    const ANCHOR: &str = "embedding.weight";
+    if tensors.contains_key(ANCHOR) {
+        return tensors;
+    }
+    let candidates: Vec<&str> = tensors
+        .keys()
+        .filter_map(|k| k.strip_suffix(ANCHOR))
+        .filter(|p| p.ends_with('.'))
+        .collect();
+    let [prefix] = candidates.as_slice() else {
+        return tensors;
+    };
+    let prefix = prefix.to_string();
+    if !tensors.keys().all(|k| k.starts_with(&prefix)) {
+        return tensors;
+    }
+    tensors
+        .into_iter()
+        .map(|(k, v)| (k[prefix.len()..].to_string(), v))
+        .collect()
+}
+
+fn names(tensors: &HashMap<String, Tensor>) -> String {
     let mut names: Vec<&str> = tensors.keys().map(String::as_str).collect();
     names.sort();
     format!("[{}]", names.join(", "))
@@ -150,9 +191,19 @@ fn check_finite(tensor: &Tensor, name: &str, origin: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Serializes weights to safetensors bytes (names sorted, so equal weights give equal bytes).
+/// Serializes float32 weights to safetensors bytes (names sorted, so equal weights give equal
+/// bytes).
 pub fn weights_to_bytes(weights: &Weights) -> Result<Vec<u8>> {
-    let data: Vec<(&String, &Tensor)> = weights.iter().collect();
+    weights_to_bytes_as(weights, WeightDtype::Float32)
+}
+
+/// Serializes weights to safetensors bytes, stored as `dtype`.
+pub fn weights_to_bytes_as(weights: &Weights, dtype: WeightDtype) -> Result<Vec<u8>> {
+    let converted: Vec<(&String, Tensor)> = weights
+        .iter()
+        .map(|(k, t)| Ok((k, t.to_dtype(dtype.dtype())?)))
+        .collect::<Result<_>>()?;
+    let data: Vec<(&String, &Tensor)> = converted.iter().map(|(k, t)| (*k, t)).collect();
     safetensors::tensor::serialize(data, None).map_err(|e| {
         Error::Candle(candle_core::Error::Msg(format!(
             "cannot serialize weights: {e}"
@@ -169,7 +220,15 @@ pub fn save(
     weights: &Weights,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create directory", e))?;
-    write_atomic(&dir.join(WEIGHTS_FILE), &weights_to_bytes(weights)?)?;
+    let dtype = config.dtype.unwrap_or(WeightDtype::Float32);
+    write_atomic(
+        &dir.join(WEIGHTS_FILE),
+        &weights_to_bytes_as(weights, dtype)?,
+    )?;
     tokenizer.save(&dir.join(TOKENIZER_FILE))?;
-    write_atomic(&dir.join(CONFIG_FILE), config.to_json().as_bytes())
+    write_atomic(&dir.join(CONFIG_FILE), config.to_json().as_bytes())?;
+    write_atomic(
+        &dir.join(CARD_FILE),
+        crate::model_card::render(config).as_bytes(),
+    )
 }

@@ -180,6 +180,7 @@ pub fn train(
         label_aliases: Default::default(),
         max_length: config.max_length,
         tokenizer: config.tokenizer.clone(),
+        dtype: Some(crate::config::WeightDtype::Float32),
         training: None,
     };
     model_config.validate()?;

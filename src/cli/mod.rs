@@ -1,8 +1,10 @@
 //! Command-line arguments and dispatch; each subcommand lives in its own file.
 
+mod convert;
 mod eval;
 mod predict;
 mod train;
+mod word2vec;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -31,6 +33,16 @@ enum Command {
     Embed(predict::EmbedArgs),
     /// Describe a model: cell, sizes, labels, vocabulary, parameters, training figures.
     Info(eval::InfoArgs),
+    /// Rewrite a model directory with float32, float16 or bfloat16 weights.
+    Convert(convert::ConvertArgs),
+    /// Train word vectors (skip-gram or CBOW) on a corpus and write them as a vector file.
+    Word2vec(word2vec::Word2VecArgs),
+    /// Nearest neighbours of a word by cosine similarity, in a vector file or a model's table.
+    Similar(word2vec::SimilarArgs),
+    /// Analogies: A is to B as C is to ... (the words closest to B - A + C).
+    Analogy(word2vec::AnalogyArgs),
+    /// Write a model's embedding table as a word2vec or GloVe vector file.
+    ExportEmbeddings(word2vec::ExportArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -40,6 +52,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval::run_eval(a),
         Command::Embed(a) => predict::run_embed(a),
         Command::Info(a) => eval::run_info(a),
+        Command::Convert(a) => convert::run(a),
+        Command::Word2vec(a) => word2vec::run_word2vec(a),
+        Command::Similar(a) => word2vec::run_similar(a),
+        Command::Analogy(a) => word2vec::run_analogy(a),
+        Command::ExportEmbeddings(a) => word2vec::run_export(a),
     }
 }
 

@@ -48,7 +48,8 @@ pub fn tanh(x: f32) -> f32 {
     let large = (1.0 - e) / (1.0 + e);
     let x2 = x * x;
     let small = x
-        * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0 + x2 * (62.0 / 2835.0)))));
+        * (1.0
+            + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0 + x2 * (62.0 / 2835.0)))));
     if a < 0.25 {
         small
     } else {
@@ -62,9 +63,9 @@ mod tests {
 
     /// Every 1/1024 from -30 to 30, plus tiny and huge inputs.
     fn grid() -> impl Iterator<Item = f32> {
-        (-30 * 1024..=30 * 1024)
-            .map(|i| i as f32 / 1024.0)
-            .chain([1e-30, -1e-30, 1e-7, -1e-7, 1e-4, 0.249_999, 0.25, 100.0, -100.0, 1e30])
+        (-30 * 1024..=30 * 1024).map(|i| i as f32 / 1024.0).chain([
+            1e-30, -1e-30, 1e-7, -1e-7, 1e-4, 0.249_999, 0.25, 100.0, -100.0, 1e30,
+        ])
     }
 
     /// |a - b| relative to b, but absolute near zero where relative error means nothing.

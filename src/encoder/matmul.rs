@@ -67,22 +67,58 @@ fn product(dst: &mut [f32], a: View, b: View, accumulate: bool) {
 
 /// dst (m x n) (+)= a (m x k) w^T, with w stored (n x k) as PyTorch keeps weights.
 pub fn a_wt(dst: &mut [f32], a: &[f32], w: &[f32], m: usize, k: usize, n: usize, acc: bool) {
-    let a = View { data: a, rows: m, cols: k, row_stride: k, col_stride: 1 };
-    let wt = View { data: w, rows: k, cols: n, row_stride: 1, col_stride: k };
+    let a = View {
+        data: a,
+        rows: m,
+        cols: k,
+        row_stride: k,
+        col_stride: 1,
+    };
+    let wt = View {
+        data: w,
+        rows: k,
+        cols: n,
+        row_stride: 1,
+        col_stride: k,
+    };
     product(dst, a, wt, acc);
 }
 
 /// dst (m x n) (+)= a (m x k) w, with w stored (k x n).
 pub fn a_w(dst: &mut [f32], a: &[f32], w: &[f32], m: usize, k: usize, n: usize, acc: bool) {
-    let a = View { data: a, rows: m, cols: k, row_stride: k, col_stride: 1 };
-    let w = View { data: w, rows: k, cols: n, row_stride: n, col_stride: 1 };
+    let a = View {
+        data: a,
+        rows: m,
+        cols: k,
+        row_stride: k,
+        col_stride: 1,
+    };
+    let w = View {
+        data: w,
+        rows: k,
+        cols: n,
+        row_stride: n,
+        col_stride: 1,
+    };
     product(dst, a, w, acc);
 }
 
 /// dst (m x n) = a^T b, with a stored (k x m) and b stored (k x n): a sum of k outer products.
 pub fn at_b(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
-    let at = View { data: a, rows: m, cols: k, row_stride: 1, col_stride: m };
-    let b = View { data: b, rows: k, cols: n, row_stride: n, col_stride: 1 };
+    let at = View {
+        data: a,
+        rows: m,
+        cols: k,
+        row_stride: 1,
+        col_stride: m,
+    };
+    let b = View {
+        data: b,
+        rows: k,
+        cols: n,
+        row_stride: n,
+        col_stride: 1,
+    };
     product(dst, at, b, false);
 }
 
@@ -91,7 +127,13 @@ mod tests {
     use super::*;
 
     /// The textbook triple loop over explicit (row, col) accessors.
-    fn naive(m: usize, k: usize, n: usize, a: impl Fn(usize, usize) -> f32, b: impl Fn(usize, usize) -> f32) -> Vec<f32> {
+    fn naive(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: impl Fn(usize, usize) -> f32,
+        b: impl Fn(usize, usize) -> f32,
+    ) -> Vec<f32> {
         let mut out = vec![0.0; m * n];
         for i in 0..m {
             for j in 0..n {
@@ -109,7 +151,9 @@ mod tests {
     }
 
     fn values(len: usize, seed: usize) -> Vec<f32> {
-        (0..len).map(|i| ((i * 7 + seed * 13) % 17) as f32 / 17.0 - 0.5).collect()
+        (0..len)
+            .map(|i| ((i * 7 + seed * 13) % 17) as f32 / 17.0 - 0.5)
+            .collect()
     }
 
     #[test]
@@ -119,7 +163,10 @@ mod tests {
         let w = values(n * k, 2);
         let mut dst = vec![1.0; m * n];
         a_wt(&mut dst, &a, &w, m, k, n, false);
-        close(&dst, &naive(m, k, n, |i, p| a[i * k + p], |p, j| w[j * k + p]));
+        close(
+            &dst,
+            &naive(m, k, n, |i, p| a[i * k + p], |p, j| w[j * k + p]),
+        );
 
         let w = values(k * n, 3);
         let mut acc = vec![1.0; m * n];
@@ -134,7 +181,10 @@ mod tests {
         let at = values(k * m, 5);
         let mut dst = vec![0.0; m * n];
         at_b(&mut dst, &at, &b, m, k, n);
-        close(&dst, &naive(m, k, n, |i, p| at[p * m + i], |p, j| b[p * n + j]));
+        close(
+            &dst,
+            &naive(m, k, n, |i, p| at[p * m + i], |p, j| b[p * n + j]),
+        );
     }
 
     #[test]

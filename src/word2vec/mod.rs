@@ -107,8 +107,7 @@ impl Word2VecConfig {
             fail("dim, window, epochs and threads must be at least 1")
         } else if self.negative == 0 && !self.hierarchical_softmax {
             fail("negative sampling (negative > 0) or hierarchical softmax is needed")
-        } else if !(lr.is_finite() && lr > 0.0) || !(self.min_lr.is_finite() && self.min_lr >= 0.0)
-        {
+        } else if !(lr.is_finite() && lr > 0.0 && self.min_lr.is_finite() && self.min_lr >= 0.0) {
             fail("the learning rates must be finite, lr > 0 and min_lr >= 0")
         } else if !(self.sample.is_finite() && self.sample >= 0.0) {
             fail("sample must be a finite number >= 0")

@@ -1,0 +1,135 @@
+//! One text at one step of each cell, forward and backward, over rows of `hidden` floats.
+//!
+//! `gi` is the input side of the gates with every bias that can be folded in already added;
+//! `gh` is h_{t-1} W_hh^T. Every loop runs over equally sliced rows, so that it compiles to SIMD
+//! code without bounds checks. The backward functions take `dh`, the gradient reaching h_t,
+//! and leave in it the part that reaches h_{t-1} without passing through W_hh.
+
+use super::activation::{sigmoid, tanh};
+
+/// Activations an LSTM step keeps for backward: i, f, g, o.
+pub const LSTM_SAVED: usize = 4;
+/// Activations a GRU step keeps for backward: r, z, n and W_hn h + b_hn.
+pub const GRU_SAVED: usize = 4;
+
+/// LSTM (gates i, f, g, o): c = f c_prev + i g, h = o tanh(c).
+pub fn lstm(
+    gi: &[f32],
+    gh: &[f32],
+    c_prev: &[f32],
+    acts: &mut [f32],
+    c: &mut [f32],
+    h: &mut [f32],
+) {
+    let n = h.len();
+    let (gi, gh, acts) = (&gi[..4 * n], &gh[..4 * n], &mut acts[..4 * n]);
+    let (c_prev, c) = (&c_prev[..n], &mut c[..n]);
+    let (i_f, g_o) = acts.split_at_mut(2 * n);
+    let (g, o) = g_o.split_at_mut(n);
+    for (a, (x, y)) in i_f.iter_mut().zip(gi.iter().zip(gh)) {
+        *a = sigmoid(x + y);
+    }
+    for (a, (x, y)) in g.iter_mut().zip(gi[2 * n..].iter().zip(&gh[2 * n..])) {
+        *a = tanh(x + y);
+    }
+    for (a, (x, y)) in o.iter_mut().zip(gi[3 * n..].iter().zip(&gh[3 * n..])) {
+        *a = sigmoid(x + y);
+    }
+    let (i, f) = i_f.split_at(n);
+    for j in 0..n {
+        c[j] = f[j] * c_prev[j] + i[j] * g[j];
+        h[j] = o[j] * tanh(c[j]);
+    }
+}
+
+/// Backward through [`lstm`]; `dc` carries the gradient reaching c_t in and c_{t-1} out.
+pub fn lstm_back(
+    acts: &[f32],
+    c: &[f32],
+    c_prev: &[f32],
+    dh: &mut [f32],
+    dc: &mut [f32],
+    dgi: &mut [f32],
+) {
+    let n = dh.len();
+    let (acts, dgi) = (&acts[..4 * n], &mut dgi[..4 * n]);
+    let (c, c_prev, dc) = (&c[..n], &c_prev[..n], &mut dc[..n]);
+    let (i, rest) = acts.split_at(n);
+    let (f, rest) = rest.split_at(n);
+    let (g, o) = rest.split_at(n);
+    let (di, rest) = dgi.split_at_mut(n);
+    let (df, rest) = rest.split_at_mut(n);
+    let (dg, d_o) = rest.split_at_mut(n);
+    for j in 0..n {
+        let tc = tanh(c[j]);
+        let dcj = dc[j] + dh[j] * o[j] * (1.0 - tc * tc);
+        d_o[j] = dh[j] * tc * o[j] * (1.0 - o[j]);
+        di[j] = dcj * g[j] * i[j] * (1.0 - i[j]);
+        df[j] = dcj * c_prev[j] * f[j] * (1.0 - f[j]);
+        dg[j] = dcj * i[j] * (1.0 - g[j] * g[j]);
+        dc[j] = dcj * f[j];
+        dh[j] = 0.0;
+    }
+}
+
+/// GRU (gates r, z, n): n = tanh(gi_n + r (W_hn h_prev + b_hn)), h = (1 - z) n + z h_prev.
+pub fn gru(gi: &[f32], gh: &[f32], b_hn: &[f32], h_prev: &[f32], acts: &mut [f32], h: &mut [f32]) {
+    let n = h.len();
+    let (gi, gh, acts) = (&gi[..3 * n], &gh[..3 * n], &mut acts[..4 * n]);
+    let (b_hn, h_prev) = (&b_hn[..n], &h_prev[..n]);
+    let (r_z, rest) = acts.split_at_mut(2 * n);
+    let (nn, hn) = rest.split_at_mut(n);
+    for (a, (x, y)) in r_z.iter_mut().zip(gi.iter().zip(gh)) {
+        *a = sigmoid(x + y);
+    }
+    let (r, z) = r_z.split_at(n);
+    let (gi_n, gh_n) = (&gi[2 * n..], &gh[2 * n..]);
+    for j in 0..n {
+        hn[j] = gh_n[j] + b_hn[j];
+        nn[j] = tanh(gi_n[j] + r[j] * hn[j]);
+        h[j] = nn[j] + z[j] * (h_prev[j] - nn[j]);
+    }
+}
+
+/// Backward through [`gru`]. The hidden side differs from the input side only at n, where
+/// W_hn h sits inside r * (...): `dgh` gets that gate's gradient times r.
+pub fn gru_back(acts: &[f32], h_prev: &[f32], dh: &mut [f32], dgi: &mut [f32], dgh: &mut [f32]) {
+    let n = dh.len();
+    let (acts, h_prev) = (&acts[..4 * n], &h_prev[..n]);
+    let (dgi, dgh) = (&mut dgi[..3 * n], &mut dgh[..3 * n]);
+    let (r, rest) = acts.split_at(n);
+    let (z, rest) = rest.split_at(n);
+    let (nn, hn) = rest.split_at(n);
+    let (dr, rest) = dgi.split_at_mut(n);
+    let (dz, dn) = rest.split_at_mut(n);
+    let (dhr, rest) = dgh.split_at_mut(n);
+    let (dhz, dhn) = rest.split_at_mut(n);
+    for j in 0..n {
+        let d = dh[j];
+        let dn_pre = d * (1.0 - z[j]) * (1.0 - nn[j] * nn[j]);
+        dn[j] = dn_pre;
+        dhn[j] = dn_pre * r[j];
+        dr[j] = dn_pre * hn[j] * r[j] * (1.0 - r[j]);
+        dz[j] = d * (h_prev[j] - nn[j]) * z[j] * (1.0 - z[j]);
+        dhr[j] = dr[j];
+        dhz[j] = dz[j];
+        dh[j] = d * z[j];
+    }
+}
+
+/// The plain RNN: h = tanh(gi + gh).
+pub fn rnn(gi: &[f32], gh: &[f32], h: &mut [f32]) {
+    let n = h.len();
+    for (h, (x, y)) in h.iter_mut().zip(gi[..n].iter().zip(&gh[..n])) {
+        *h = tanh(x + y);
+    }
+}
+
+/// Backward through [`rnn`], from its output h.
+pub fn rnn_back(h: &[f32], dh: &mut [f32], dgi: &mut [f32]) {
+    let n = dh.len();
+    for (d, (dh, h)) in dgi[..n].iter_mut().zip(dh.iter_mut().zip(&h[..n])) {
+        *d = *dh * (1.0 - h * h);
+        *dh = 0.0;
+    }
+}

@@ -1,0 +1,219 @@
+//! The recurrence over all steps of one layer and direction, forward and backward (BPTT), on
+//! plain slices. Layouts are row-major: gi and its gradient (time, batch, gates * hidden),
+//! states (time, batch, hidden), w_hh (gates * hidden, hidden) as PyTorch stores it.
+//!
+//! Masking follows the reference path: at steps past a text's length its h (and c) are copied
+//! from the step before, so out[time - 1] holds every text's final state and backward simply
+//! passes the gradient of such a step on to the step before.
+
+use super::cells;
+use super::matmul;
+use crate::config::Cell;
+
+/// What one call works on, besides the data.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub cell: Cell,
+    /// One per text of the batch; every length is at most `time`.
+    pub lengths: Vec<usize>,
+    pub time: usize,
+    pub hidden: usize,
+}
+
+/// What forward keeps for backward (besides its output).
+#[derive(Debug, Default)]
+pub struct Saved {
+    /// (time, batch, saved activations * hidden): see `cells::LSTM_SAVED` and `cells::GRU_SAVED`.
+    acts: Vec<f32>,
+    /// LSTM only: c at every step, (time, batch, hidden).
+    cells: Vec<f32>,
+}
+
+/// Gradients of the kernel's three inputs.
+pub struct Grads {
+    /// (time, batch, gates * hidden)
+    pub gi: Vec<f32>,
+    /// (gates * hidden, hidden)
+    pub w_hh: Vec<f32>,
+    /// GRU only: (hidden)
+    pub b_hn: Vec<f32>,
+}
+
+impl Problem {
+    fn batch(&self) -> usize {
+        self.lengths.len()
+    }
+
+    fn gate_width(&self) -> usize {
+        self.cell.gates() * self.hidden
+    }
+
+    fn saved_width(&self) -> usize {
+        match self.cell {
+            Cell::Lstm => cells::LSTM_SAVED * self.hidden,
+            Cell::Gru => cells::GRU_SAVED * self.hidden,
+            Cell::Rnn => 0,
+        }
+    }
+
+    /// All hidden states (time, batch, hidden) and, with `save`, what backward needs.
+    /// `b_hn` is GRU's hidden bias of the n gate (empty for the other cells).
+    pub fn forward(&self, gi: &[f32], w_hh: &[f32], b_hn: &[f32], save: bool) -> (Vec<f32>, Saved) {
+        let (time, batch, hs) = (self.time, self.batch(), self.hidden);
+        let (gw, aw) = (self.gate_width(), self.saved_width());
+        let state = batch * hs;
+        let lstm = self.cell == Cell::Lstm;
+        let mut out = vec![0.0; time * state];
+        let mut cells = vec![0.0; if lstm { time * state } else { 0 }];
+        // Without `save` each step's activations overwrite the last one's.
+        let mut acts = vec![0.0; if save { time } else { 1 } * batch * aw];
+        let mut gh = vec![0.0; batch * gw];
+        let zeros = vec![0.0; state];
+        for t in 0..time {
+            let (h_prev, h_t) = step_pair(&mut out, t, state, &zeros);
+            let (c_prev, c_t) = if lstm {
+                step_pair(&mut cells, t, state, &zeros)
+            } else {
+                (&zeros[..], Default::default())
+            };
+            // h_{-1} = 0, so at t = 0 gh stays zero.
+            if t > 0 {
+                matmul::a_wt(&mut gh, h_prev, w_hh, batch, hs, gw, false);
+            }
+            let gi_t = &gi[t * batch * gw..(t + 1) * batch * gw];
+            let acts_t = &mut acts[if save { t * batch * aw } else { 0 }..][..batch * aw];
+            for (b, &len) in self.lengths.iter().enumerate() {
+                let s = b * hs..(b + 1) * hs;
+                if t >= len {
+                    h_t[s.clone()].copy_from_slice(&h_prev[s.clone()]);
+                    if lstm {
+                        c_t[s.clone()].copy_from_slice(&c_prev[s]);
+                    }
+                    continue;
+                }
+                let (x, y) = (&gi_t[b * gw..(b + 1) * gw], &gh[b * gw..(b + 1) * gw]);
+                let a = &mut acts_t[b * aw..(b + 1) * aw];
+                match self.cell {
+                    Cell::Lstm => cells::lstm(
+                        x,
+                        y,
+                        &c_prev[s.clone()],
+                        a,
+                        &mut c_t[s.clone()],
+                        &mut h_t[s],
+                    ),
+                    Cell::Gru => cells::gru(x, y, b_hn, &h_prev[s.clone()], a, &mut h_t[s]),
+                    Cell::Rnn => cells::rnn(x, y, &mut h_t[s]),
+                }
+            }
+        }
+        (out, Saved { acts, cells })
+    }
+
+    /// Backward from `d_out` (time, batch, hidden), the gradient of every state `forward`
+    /// returned in `out`, with the `saved` of that same call.
+    pub fn backward(&self, w_hh: &[f32], out: &[f32], saved: &Saved, d_out: &[f32]) -> Grads {
+        let (time, batch, hs) = (self.time, self.batch(), self.hidden);
+        let (gw, aw) = (self.gate_width(), self.saved_width());
+        let state = batch * hs;
+        let (lstm, gru) = (self.cell == Cell::Lstm, self.cell == Cell::Gru);
+        let mut d_gi = vec![0.0; time * batch * gw];
+        // GRU's hidden side differs from its input side at n; the other cells share d_gi.
+        let mut d_gh = vec![0.0; if gru { time * batch * gw } else { 0 }];
+        // The gradients reaching h_t (and c_t) from later steps.
+        let mut dh = vec![0.0; state];
+        let mut dc = vec![0.0; if lstm { state } else { 0 }];
+        let zeros = vec![0.0; state];
+        for t in (0..time).rev() {
+            for (d, g) in dh.iter_mut().zip(&d_out[t * state..(t + 1) * state]) {
+                *d += g;
+            }
+            let at = |buf, t| step(buf, t, state);
+            let h_prev = if t == 0 { &zeros[..] } else { at(out, t - 1) };
+            let h_t = at(out, t);
+            let (c_t, c_prev) = match (lstm, t) {
+                (false, _) => (&zeros[..], &zeros[..]),
+                (true, 0) => (at(&saved.cells, t), &zeros[..]),
+                (true, _) => (at(&saved.cells, t), at(&saved.cells, t - 1)),
+            };
+            let acts_t = &saved.acts[t * batch * aw..(t + 1) * batch * aw];
+            let gates = t * batch * gw..(t + 1) * batch * gw;
+            let d_gi_t = &mut d_gi[gates.clone()];
+            let d_gh_t = d_gh.get_mut(gates.clone()).unwrap_or_default();
+            for (b, &len) in self.lengths.iter().enumerate() {
+                if t >= len {
+                    continue; // the state was copied forward: its gradient goes back unchanged
+                }
+                let s = b * hs..(b + 1) * hs;
+                let g = b * gw..(b + 1) * gw;
+                let a = &acts_t[b * aw..(b + 1) * aw];
+                let dh = &mut dh[s.clone()];
+                match self.cell {
+                    Cell::Lstm => cells::lstm_back(
+                        a,
+                        &c_t[s.clone()],
+                        &c_prev[s.clone()],
+                        dh,
+                        &mut dc[s],
+                        &mut d_gi_t[g],
+                    ),
+                    Cell::Gru => {
+                        cells::gru_back(a, &h_prev[s], dh, &mut d_gi_t[g.clone()], &mut d_gh_t[g])
+                    }
+                    Cell::Rnn => cells::rnn_back(&h_t[s], dh, &mut d_gi_t[g]),
+                }
+            }
+            if t > 0 {
+                let d_gates = if gru { &d_gh[gates] } else { &d_gi[gates] };
+                matmul::a_w(&mut dh, d_gates, w_hh, batch, gw, hs, true);
+            }
+        }
+        // dW_hh = sum over t >= 1 of d_gates_t^T h_{t-1}, one product over all (t, b) rows
+        // (step 0 adds nothing: h_{-1} = 0).
+        let d_gates = if gru { &d_gh } else { &d_gi };
+        let rows = time.saturating_sub(1) * batch;
+        let mut d_w = vec![0.0; gw * hs];
+        if rows > 0 {
+            matmul::at_b(
+                &mut d_w,
+                &d_gates[batch * gw..],
+                &out[..rows * hs],
+                gw,
+                rows,
+                hs,
+            );
+        }
+        let mut d_b_hn = vec![0.0; if gru { hs } else { 0 }];
+        for row in d_gh.chunks_exact(gw) {
+            for (d, g) in d_b_hn.iter_mut().zip(&row[2 * hs..]) {
+                *d += g;
+            }
+        }
+        Grads {
+            gi: d_gi,
+            w_hh: d_w,
+            b_hn: d_b_hn,
+        }
+    }
+}
+
+/// Step t of `buf`.
+fn step(buf: &[f32], t: usize, state: usize) -> &[f32] {
+    &buf[t * state..(t + 1) * state]
+}
+
+/// Step t - 1 of `buf` (zeros at t = 0) to read, and step t to write.
+fn step_pair<'a>(
+    buf: &'a mut [f32],
+    t: usize,
+    state: usize,
+    zeros: &'a [f32],
+) -> (&'a [f32], &'a mut [f32]) {
+    let (done, rest) = buf.split_at_mut(t * state);
+    let prev = if t == 0 {
+        zeros
+    } else {
+        &done[(t - 1) * state..]
+    };
+    (prev, &mut rest[..state])
+}

@@ -1,0 +1,191 @@
+//! The fused CPU kernel against the reference path (plain candle ops, step by step): the same
+//! final states and the same gradients for the input and all four weight tensors of every
+//! layer and direction, on every cell, with ragged, equal and empty lengths.
+
+use candle_core::{DType, Device, Tensor, Var};
+use lstm_sentiment::encoder::{padded_time, DirectionWeights, Encoder, Kernel, Steps};
+use lstm_sentiment::Cell;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const TOLERANCE: f32 = 1e-4;
+
+struct Case {
+    cell: Cell,
+    layers: usize,
+    bidirectional: bool,
+    input: usize,
+    hidden: usize,
+    lengths: Vec<usize>,
+}
+
+fn uniform(rng: &mut StdRng, shape: &[usize], scale: f32) -> Var {
+    let n = shape.iter().product();
+    let values: Vec<f32> = (0..n).map(|_| rng.random_range(-scale..scale)).collect();
+    Var::from_tensor(&Tensor::from_vec(values, shape, &Device::Cpu).unwrap()).unwrap()
+}
+
+fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims());
+    a.sub(b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+/// Runs both paths on the same weights and input; panics with the case on any difference.
+fn check(case: &Case, seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let dirs = if case.bidirectional { 2 } else { 1 };
+    let g = case.cell.gates() * case.hidden;
+    // Weights of about PyTorch's initial scale or larger, so that gates also saturate.
+    let mut vars = Vec::new();
+    let mut layers = Vec::new();
+    for l in 0..case.layers {
+        let input = if l == 0 { case.input } else { dirs * case.hidden };
+        let mut layer = Vec::new();
+        for _ in 0..dirs {
+            let w = [
+                uniform(&mut rng, &[g, input], 0.8),
+                uniform(&mut rng, &[g, case.hidden], 0.8),
+                uniform(&mut rng, &[g], 0.5),
+                uniform(&mut rng, &[g], 0.5),
+            ];
+            layer.push(DirectionWeights {
+                weight_ih: w[0].as_tensor().clone(),
+                weight_hh: w[1].as_tensor().clone(),
+                bias_ih: w[2].as_tensor().clone(),
+                bias_hh: w[3].as_tensor().clone(),
+            });
+            vars.extend(w);
+        }
+        layers.push(layer);
+    }
+    let batch = case.lengths.len();
+    let time = padded_time(&case.lengths);
+    let xs = uniform(&mut rng, &[time, batch, case.input], 1.5);
+    vars.push(xs.clone());
+    let steps = Steps::new(&case.lengths, time, &Device::Cpu).unwrap();
+    // A random linear read-out, so that every feature gets its own gradient.
+    let readout = uniform(&mut rng, &[batch, dirs * case.hidden], 1.0);
+
+    let encoder = Encoder::new(case.cell, case.hidden, layers);
+    let run = |encoder: &Encoder| {
+        let features = encoder.forward(xs.as_tensor(), &steps, None).unwrap();
+        let loss = features.mul(readout.as_tensor()).unwrap().sum_all().unwrap();
+        let grads = loss.backward().unwrap();
+        let grads: Vec<Tensor> = vars
+            .iter()
+            .map(|v| match grads.get(v.as_tensor()) {
+                Some(g) => g.clone(),
+                None => Tensor::zeros(v.shape(), DType::F32, &Device::Cpu).unwrap(),
+            })
+            .collect();
+        (features, grads)
+    };
+    let (fused, fused_grads) = run(&encoder);
+    let (reference, reference_grads) = run(&encoder.clone().with_kernel(Kernel::Reference));
+
+    let what = format!(
+        "{} layers={} bi={} input={} hidden={} lengths={:?}",
+        case.cell, case.layers, case.bidirectional, case.input, case.hidden, case.lengths
+    );
+    let d = max_diff(&fused, &reference);
+    assert!(d < TOLERANCE, "{what}: features differ by {d}");
+    let names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
+    for (i, (f, r)) in fused_grads.iter().zip(&reference_grads).enumerate() {
+        let name = if i + 1 == vars.len() {
+            "input".to_string()
+        } else {
+            format!("tensor {} of direction {}", names[i % 4], i / 4)
+        };
+        let d = max_diff(f, r);
+        assert!(d < TOLERANCE, "{what}: gradient of {name} differs by {d}");
+    }
+    // Empty texts have no state, in both paths.
+    for (b, &len) in case.lengths.iter().enumerate() {
+        if len == 0 {
+            let row = fused.get(b).unwrap().abs().unwrap().sum_all().unwrap();
+            assert_eq!(row.to_scalar::<f32>().unwrap(), 0.0, "{what}: text {b}");
+        }
+    }
+}
+
+const CELLS: [Cell; 3] = [Cell::Lstm, Cell::Gru, Cell::Rnn];
+
+/// Every cell, both directions, one and two layers, on each set of lengths.
+fn check_all(lengths: &[usize], input: usize, hidden: usize) {
+    let mut seed = 0;
+    for cell in CELLS {
+        for layers in [1, 2] {
+            for bidirectional in [false, true] {
+                seed += 1;
+                let case = Case {
+                    cell,
+                    layers,
+                    bidirectional,
+                    input,
+                    hidden,
+                    lengths: lengths.to_vec(),
+                };
+                check(&case, seed);
+            }
+        }
+    }
+}
+
+#[test]
+fn ragged_lengths_with_empty_texts() {
+    check_all(&[3, 0, 5, 1, 5, 2], 4, 6);
+}
+
+#[test]
+fn equal_lengths() {
+    check_all(&[4, 4, 4], 3, 5);
+}
+
+#[test]
+fn one_text() {
+    check_all(&[7], 5, 4);
+}
+
+#[test]
+fn one_step() {
+    check_all(&[1, 0, 1], 2, 3);
+}
+
+#[test]
+fn only_empty_texts() {
+    check_all(&[0, 0], 3, 2);
+}
+
+#[test]
+fn hidden_of_one() {
+    check_all(&[2, 3], 1, 1);
+}
+
+/// Sizes past the matrix microkernels' tiles, with random lengths.
+#[test]
+fn random_shapes() {
+    let mut rng = StdRng::seed_from_u64(7);
+    for round in 0..12 {
+        let batch = rng.random_range(1..20);
+        let time = rng.random_range(1..12);
+        let lengths: Vec<usize> = (0..batch).map(|_| rng.random_range(0..=time)).collect();
+        let case = Case {
+            cell: CELLS[round % 3],
+            layers: rng.random_range(1..=2),
+            bidirectional: rng.random_bool(0.5),
+            input: rng.random_range(1..40),
+            hidden: rng.random_range(1..40),
+            lengths,
+        };
+        check(&case, 100 + round as u64);
+    }
+}
