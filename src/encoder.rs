@@ -12,6 +12,7 @@
 mod activation;
 mod cells;
 mod fused;
+mod layer;
 mod matmul;
 mod recurrence;
 mod reference;

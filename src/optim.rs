@@ -5,7 +5,8 @@
 //! AdamW over every row costs more than the recurrent network itself on short texts, so the
 //! table lives here, on the host, and only the batch's rows are gathered, trained and updated.
 
-use candle_core::{Device, Result, Tensor};
+use candle_core::backprop::GradStore;
+use candle_core::{Device, Result, Tensor, Var};
 use candle_nn::ParamsAdamW;
 
 /// The embedding table with lazy AdamW state, as PyTorch's SparseAdam: a row's moments and
@@ -72,6 +73,27 @@ impl SparseRows {
         Ok(())
     }
 
+    /// Table, moments and step count, for a checkpoint.
+    pub fn state(&self) -> (i32, &[f32], &[f32], &[f32]) {
+        (self.step, &self.weight, &self.m, &self.v)
+    }
+
+    /// Restores what [`SparseRows::state`] gave.
+    pub fn restore(
+        &mut self,
+        step: i32,
+        weight: Vec<f32>,
+        m: Vec<f32>,
+        v: Vec<f32>,
+    ) -> std::result::Result<(), String> {
+        let n = self.weight.len();
+        if weight.len() != n || m.len() != n || v.len() != n {
+            return Err("embedding state has the wrong size".into());
+        }
+        (self.step, self.weight, self.m, self.v) = (step, weight, m, v);
+        Ok(())
+    }
+
     /// The whole table as a (vocab, dim) tensor.
     pub fn to_tensor(&self, device: &Device) -> Result<Tensor> {
         Tensor::from_slice(
@@ -79,6 +101,91 @@ impl SparseRows {
             (self.weight.len() / self.dim, self.dim),
             device,
         )
+    }
+}
+
+/// AdamW over named dense parameters, with its state in the open so checkpoints can hold it.
+/// The update is candle-nn's AdamW, computed in one pass per parameter on the host.
+pub struct DenseAdamW {
+    params: ParamsAdamW,
+    step: i32,
+    /// (var, first moment, second moment) in name order.
+    slots: Vec<(String, Var, Vec<f32>, Vec<f32>)>,
+}
+
+impl DenseAdamW {
+    pub fn new(vars: &[(String, Var)], params: ParamsAdamW) -> Self {
+        let slots = vars
+            .iter()
+            .map(|(name, var)| {
+                let n = var.elem_count();
+                (name.clone(), var.clone(), vec![0.0; n], vec![0.0; n])
+            })
+            .collect();
+        Self {
+            params,
+            step: 0,
+            slots,
+        }
+    }
+
+    /// One step; each gradient is multiplied by `scale` first (for clipping).
+    pub fn step(&mut self, grads: &GradStore, scale: f64) -> Result<()> {
+        self.step += 1;
+        let p = &self.params;
+        let (b1, b2) = (p.beta1 as f32, p.beta2 as f32);
+        let scale_m = 1.0 / (1.0 - p.beta1.powi(self.step)) as f32;
+        let scale_v = 1.0 / (1.0 - p.beta2.powi(self.step)) as f32;
+        let (lr, decay, eps) = (
+            p.lr as f32,
+            (1.0 - p.lr * p.weight_decay) as f32,
+            p.eps as f32,
+        );
+        let scale = scale as f32;
+        for (_, var, m, v) in &mut self.slots {
+            let Some(g) = grads.get(var.as_tensor()) else {
+                continue;
+            };
+            let g = g.flatten_all()?.to_vec1::<f32>()?;
+            let mut w = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+            for j in 0..w.len() {
+                let g = g[j] * scale;
+                m[j] = b1 * m[j] + (1.0 - b1) * g;
+                v[j] = b2 * v[j] + (1.0 - b2) * g * g;
+                w[j] = w[j] * decay - lr * (m[j] * scale_m) / ((v[j] * scale_v).sqrt() + eps);
+            }
+            var.set(&Tensor::from_vec(w, var.shape(), var.device())?)?;
+        }
+        Ok(())
+    }
+
+    /// Moments by parameter name and the step count, for a checkpoint.
+    pub fn state(&self) -> (i32, Vec<(&str, &[f32], &[f32])>) {
+        let slots = self
+            .slots
+            .iter()
+            .map(|(n, _, m, v)| (n.as_str(), m.as_slice(), v.as_slice()))
+            .collect();
+        (self.step, slots)
+    }
+
+    /// Restores what [`DenseAdamW::state`] gave; `moments` looks a parameter's (m, v) up by name.
+    pub fn restore(
+        &mut self,
+        step: i32,
+        moments: impl Fn(&str) -> Option<(Vec<f32>, Vec<f32>)>,
+    ) -> std::result::Result<(), String> {
+        for (name, _, m, v) in &mut self.slots {
+            let (nm, nv) =
+                moments(name).ok_or_else(|| format!("no optimizer state for `{name}`"))?;
+            if nm.len() != m.len() || nv.len() != v.len() {
+                return Err(format!("optimizer state for `{name}` has the wrong size"));
+            }
+            *m = nm;
+            *v = nv;
+        }
+        self.step = step;
+        Ok(())
     }
 }
 
@@ -120,7 +227,6 @@ pub fn compact_ids(sequences: &[Vec<u32>]) -> (Vec<u32>, Vec<Vec<u32>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Var;
     use candle_nn::{AdamW, Optimizer};
 
     /// With every row in every batch, the lazy update must equal candle's dense AdamW.
@@ -166,6 +272,56 @@ mod tests {
             .unwrap();
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() < 1e-6, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn dense_adamw_matches_candle_adamw() {
+        let dev = Device::Cpu;
+        let params = ParamsAdamW {
+            lr: 0.01,
+            weight_decay: 0.1,
+            ..Default::default()
+        };
+        let init = Tensor::new(&[[0.3f32, -1.2], [2.0, 0.5]], &dev).unwrap();
+        let a = Var::from_tensor(&init).unwrap();
+        let b = Var::from_tensor(&init).unwrap();
+        let mut ours = DenseAdamW::new(&[("w".to_string(), a.clone())], params.clone());
+        let mut theirs = AdamW::new(vec![b.clone()], params).unwrap();
+        for _ in 0..5 {
+            let ga = a
+                .as_tensor()
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let gb = b
+                .as_tensor()
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            ours.step(&ga, 1.0).unwrap();
+            theirs.step(&gb).unwrap();
+        }
+        let x = a
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let y = b
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        for (p, q) in x.iter().zip(&y) {
+            assert!((p - q).abs() < 1e-6, "{x:?} vs {y:?}");
         }
     }
 

@@ -48,7 +48,11 @@ fn check(case: &Case, seed: u64) {
     let mut vars = Vec::new();
     let mut layers = Vec::new();
     for l in 0..case.layers {
-        let input = if l == 0 { case.input } else { dirs * case.hidden };
+        let input = if l == 0 {
+            case.input
+        } else {
+            dirs * case.hidden
+        };
         let mut layer = Vec::new();
         for _ in 0..dirs {
             let w = [
@@ -78,7 +82,11 @@ fn check(case: &Case, seed: u64) {
     let encoder = Encoder::new(case.cell, case.hidden, layers);
     let run = |encoder: &Encoder| {
         let features = encoder.forward(xs.as_tensor(), &steps, None).unwrap();
-        let loss = features.mul(readout.as_tensor()).unwrap().sum_all().unwrap();
+        let loss = features
+            .mul(readout.as_tensor())
+            .unwrap()
+            .sum_all()
+            .unwrap();
         let grads = loss.backward().unwrap();
         let grads: Vec<Tensor> = vars
             .iter()

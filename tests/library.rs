@@ -9,8 +9,10 @@ use lstm_sentiment::config::FORMAT_VERSION;
 use lstm_sentiment::model::{init_weights, Batch, Model, Weights};
 use lstm_sentiment::model_dir::{self, CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 use lstm_sentiment::tokenizer::TextTokenizer;
+use lstm_sentiment::train::EpochRecord;
 use lstm_sentiment::{
-    train, Cell, Classifier, Example, ModelConfig, TokenizerConfig, TrainConfig, TrainReport,
+    train, Cell, Classifier, Example, ModelConfig, TokenizerConfig, TrainConfig, TrainEvent,
+    TrainReport,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -760,7 +762,6 @@ fn save_then_load_gives_identical_results() {
 /// rounds some 17-digit numbers (like this `tokens_per_second` seen in a real run) one ulp off,
 /// and `Classifier::load(dir).config() != saved.config()` in about half of real trainings.
 #[test]
-#[ignore = "bug in the crate: serde_json needs the `float_roundtrip` feature (see doc comment)"]
 fn config_floats_survive_save_and_load_exactly() {
     let tokenizer = vocabulary_tokenizer();
     let mut config = hand_config(Cell::Lstm, false, 1, tokenizer.vocab_size());
@@ -828,10 +829,12 @@ fn unexpected_dtype_and_extra_tensors_and_non_finite_values_are_refused() {
     let msg = error_text(Classifier::load(dir.path()));
     assert_mentions(&msg, &[WEIGHTS_FILE, "encoder.weight_ih_l1"]);
 
-    let mut wrong_dtype = weights.clone();
+    // float64 is none of the accepted storage types (f32, f16, bf16). Written with candle's
+    // writer, which keeps each tensor's dtype as it is.
+    let mut wrong_dtype: HashMap<String, Tensor> = weights.clone().into_iter().collect();
     let bias = wrong_dtype["head.bias"].to_dtype(DType::F64).unwrap();
     wrong_dtype.insert("head.bias".into(), bias);
-    write_weights(dir.path(), &wrong_dtype);
+    candle_core::safetensors::save(&wrong_dtype, dir.path().join(WEIGHTS_FILE)).unwrap();
     let msg = error_text(Classifier::load(dir.path()));
     assert_mentions(&msg, &[WEIGHTS_FILE, "head.bias", "F64"]);
 
@@ -1050,6 +1053,142 @@ fn learns_a_separable_task() {
     for ((text, gold), p) in held_out.iter().zip(&predictions) {
         assert_eq!(p.label, *gold, "{text:?}: {:?}", p.probs);
     }
+}
+
+/// With a learning rate high enough for dev accuracy to swing, the classifier returned is the
+/// one of the first epoch with the highest dev accuracy, not the last epoch's, and the events
+/// the callback saw match the report.
+#[test]
+fn training_keeps_the_best_epoch_and_reports_every_epoch() {
+    let mut saw_a_worse_last_epoch = false;
+    for seed in 1..=3 {
+        let train_set = sentiment_examples(40, seed);
+        let dev = sentiment_examples(20, 100 + seed);
+        let config = TrainConfig {
+            cell: Cell::Rnn,
+            epochs: 6,
+            batch_size: 4,
+            lr: 0.5,
+            dropout: 0.3,
+            clip_norm: 0.0,
+            seed,
+            ..tiny_config(Cell::Rnn, false, 1)
+        };
+        let mut events = Vec::new();
+        let (classifier, report) = train(&train_set, Some(&dev), &config, &mut |e| {
+            events.push(e.clone());
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        let what = format!("seed {seed}: {:?}", report.epochs);
+        assert!(
+            matches!(
+                events.first(),
+                Some(TrainEvent::Started {
+                    train_examples: 40,
+                    dev_examples: 20,
+                    ..
+                })
+            ),
+            "{what}"
+        );
+        let epochs: Vec<&EpochRecord> = events
+            .iter()
+            .filter_map(|e| match e {
+                TrainEvent::Epoch(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(epochs.len(), 6, "{what}");
+        assert_eq!(
+            epochs.into_iter().cloned().collect::<Vec<_>>(),
+            report.epochs
+        );
+        let steps = events
+            .iter()
+            .filter(|e| matches!(e, TrainEvent::Step { .. }))
+            .count();
+        assert_eq!(steps, 6 * 10, "{what}");
+
+        let accuracies: Vec<f64> = report.epochs.iter().map(|e| e.dev_accuracy).collect();
+        let max = accuracies.iter().copied().fold(f64::MIN, f64::max);
+        let first_max = accuracies.iter().position(|&a| a == max).unwrap() + 1;
+        assert_eq!(report.best_epoch, first_max, "{what}");
+        assert_eq!(report.dev_accuracy, max, "{what}");
+        let mut so_far = f64::MIN;
+        for e in &report.epochs {
+            assert_eq!(e.best, e.dev_accuracy > so_far, "{what}: epoch {}", e.epoch);
+            so_far = so_far.max(e.dev_accuracy);
+        }
+        // The weights handed back are the best epoch's.
+        assert_eq!(classifier.evaluate(&dev).unwrap().accuracy, max, "{what}");
+        saw_a_worse_last_epoch |= accuracies[5] < max;
+    }
+    assert!(
+        saw_a_worse_last_epoch,
+        "no run ended below its best epoch, so the check above proved nothing"
+    );
+}
+
+#[test]
+fn training_stops_early_and_when_the_callback_asks() {
+    let train_set = sentiment_examples(40, 1);
+    let dev = sentiment_examples(20, 101);
+    let config = TrainConfig {
+        epochs: 6,
+        batch_size: 4,
+        lr: 0.5,
+        dropout: 0.3,
+        clip_norm: 0.0,
+        seed: 1,
+        patience: 1,
+        ..tiny_config(Cell::Rnn, false, 1)
+    };
+    // patience 1: stops after the first epoch that does not improve.
+    let (_, report) = train_quietly(&train_set, Some(&dev), &config);
+    let n = report.epochs.len();
+    assert!(n < 6, "expected an early stop: {:?}", report.epochs);
+    assert!(
+        report.epochs[..n - 1].iter().all(|e| e.best),
+        "{:?}",
+        report.epochs
+    );
+    assert!(!report.epochs[n - 1].best, "{:?}", report.epochs);
+    assert!(!report.interrupted);
+
+    // The callback stops the run at the third step of epoch 2: one epoch is reported and
+    // the classifier from it works.
+    let mut seen = 0;
+    let (classifier, report) = train(&train_set, Some(&dev), &config, &mut |e| match e {
+        TrainEvent::Step { epoch: 2, step, .. } if *step >= 3 => {
+            seen += 1;
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    })
+    .unwrap();
+    assert_eq!(seen, 1, "no event after the callback asked to stop");
+    assert!(report.interrupted);
+    assert_eq!(report.epochs.len(), 1);
+    assert_eq!(report.best_epoch, 1);
+    assert_eq!(
+        classifier.evaluate(&dev).unwrap().accuracy,
+        report.epochs[0].dev_accuracy
+    );
+
+    // Stopping before any epoch ends still returns a usable classifier.
+    let (classifier, report) = train(&train_set, Some(&dev), &config, &mut |e| {
+        if matches!(e, TrainEvent::Step { .. }) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .unwrap();
+    assert!(report.interrupted);
+    assert!(report.epochs.is_empty());
+    let p = classifier.predict("good").unwrap();
+    assert_eq!(p.probs.len(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,11 +4,13 @@ use super::{parse_label_map, DataFormatArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use lstm_sentiment::train::EpochRecord;
+use lstm_sentiment::train::{Checkpointing, EpochRecord, CHECKPOINT_FILE};
 use lstm_sentiment::{Cell, Example, TokenizerConfig, TrainConfig, TrainEvent};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -79,9 +81,36 @@ pub struct TrainArgs {
     /// Random seed: the same data and seed give identical weights.
     #[arg(long, default_value_t = 42, value_name = "N")]
     seed: u64,
+    /// Where to write a checkpoint after every epoch (default: OUT/checkpoint; removed when
+    /// training completes unless --keep-checkpoint).
+    #[arg(long, value_name = "DIR")]
+    checkpoint_dir: Option<PathBuf>,
+    /// Write no checkpoints.
+    #[arg(long, conflicts_with_all = ["checkpoint_dir", "resume"])]
+    no_checkpoint: bool,
+    /// Keep the checkpoint after training completes.
+    #[arg(long)]
+    keep_checkpoint: bool,
+    /// Continue an interrupted run from its checkpoint (a checkpoint directory, or the OUT of
+    /// that run). Hyperparameters come from the checkpoint; give the same data files.
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
     /// No progress bar.
     #[arg(long, short = 'q')]
     quiet: bool,
+}
+
+/// The checkpoint directory named by --resume: the directory itself or its `checkpoint/`.
+fn resume_dir(dir: &Path) -> Result<PathBuf> {
+    for candidate in [dir.to_path_buf(), dir.join("checkpoint")] {
+        if candidate.join(CHECKPOINT_FILE).is_file() {
+            return Ok(candidate);
+        }
+    }
+    anyhow::bail!(
+        "{}: no {CHECKPOINT_FILE} here or in its checkpoint/ directory",
+        dir.display()
+    )
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
@@ -127,6 +156,22 @@ pub fn run(a: TrainArgs) -> Result<()> {
         },
     };
 
+    let checkpointing = match (&a.resume, a.no_checkpoint) {
+        (Some(dir), _) => Checkpointing {
+            dir: Some(resume_dir(dir)?),
+            resume: true,
+        },
+        (None, true) => Checkpointing::default(),
+        (None, false) => Checkpointing {
+            dir: Some(
+                a.checkpoint_dir
+                    .clone()
+                    .unwrap_or_else(|| a.out.join("checkpoint")),
+            ),
+            resume: false,
+        },
+    };
+    let stop = interrupt_flag();
     let bar = if a.quiet {
         ProgressBar::hidden()
     } else {
@@ -152,6 +197,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let mut on_event = |event: &TrainEvent| {
         match event {
             TrainEvent::Started {
+                first_epoch,
                 train_examples,
                 dev_examples,
                 vocab_size,
@@ -161,8 +207,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
             } => say(
                 &bar,
                 format!(
-                    "training on {train_examples} examples, dev {dev_examples}; vocabulary {vocab_size}; labels {}; {parameters} parameters",
-                    labels.join(", ")
+                    "training on {train_examples} examples, dev {dev_examples}; vocabulary {vocab_size}; labels {}; {parameters} parameters{}",
+                    labels.join(", "),
+                    if *first_epoch > 1 { format!("; resuming at epoch {first_epoch}") } else { String::new() }
                 ),
             ),
             TrainEvent::Step {
@@ -185,12 +232,35 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 ));
             }
             TrainEvent::Epoch(r) => say(&bar, epoch_line(r)),
+            TrainEvent::Checkpoint { .. } => {}
         }
-        ControlFlow::Continue(())
+        if stop.load(Ordering::SeqCst) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     };
-    let (mut classifier, report) =
-        lstm_sentiment::train(&train, dev.as_deref(), &config, &mut on_event)?;
+    let (mut classifier, report) = lstm_sentiment::train::train_with(
+        &train,
+        dev.as_deref(),
+        &config,
+        &checkpointing,
+        &mut on_event,
+    )?;
     bar.finish_and_clear();
+    if report.interrupted {
+        eprintln!(
+            "interrupted: saving the best epoch so far; continue with --resume {}",
+            checkpointing
+                .dir
+                .as_deref()
+                .unwrap_or(Path::new("?"))
+                .display()
+        );
+    } else if let Some(dir) = checkpointing.dir.as_ref().filter(|_| !a.keep_checkpoint) {
+        let _ = std::fs::remove_file(dir.join(CHECKPOINT_FILE));
+        let _ = std::fs::remove_dir(dir);
+    }
     if !label_map.is_empty() {
         classifier.set_label_aliases(label_map)?;
     }
@@ -240,4 +310,20 @@ fn epoch_line(r: &EpochRecord) -> String {
         r.tokens_per_second,
         if r.best { " (best so far)" } else { "" }
     )
+}
+
+/// Set by the first Ctrl-C: training stops after its current step and the best epoch is saved.
+/// A second Ctrl-C exits at once.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let presses = Arc::new(AtomicUsize::new(0));
+    let flag = stop.clone();
+    // Without a handler (e.g. one is already installed) Ctrl-C simply ends the process.
+    let _ = ctrlc::set_handler(move || {
+        if presses.fetch_add(1, Ordering::SeqCst) > 0 {
+            std::process::exit(130);
+        }
+        flag.store(true, Ordering::SeqCst);
+    });
+    stop
 }

@@ -164,9 +164,13 @@ pub fn run_word2vec(a: Word2VecArgs) -> Result<()> {
     let vectors = word2vec::train(&texts, &config, |event| {
         match event {
             Word2VecEvent::Vocabulary { words, tokens } => {
-                bar.println(format!(
-                    "vocabulary: {words} words, {tokens} tokens per epoch"
-                ));
+                let line = format!("vocabulary: {words} words, {tokens} tokens per epoch");
+                // A hidden bar (stderr not a terminal) drops println; the line is still wanted.
+                match (a.quiet, bar.is_hidden()) {
+                    (true, _) => {}
+                    (false, true) => eprintln!("{line}"),
+                    (false, false) => bar.println(line),
+                }
             }
             Word2VecEvent::Progress {
                 fraction,

@@ -1,162 +1,79 @@
-//! The fused CPU path: per layer and direction one matrix product for the input side of every
-//! step, then the whole recurrence as one candle custom op with its own backward.
+//! The fused CPU path: one layer and direction as one candle custom op with its own backward.
 //!
 //! Stepping with candle ops costs a dozen small tensors per step, each allocated, dispatched
-//! and (in backward) revisited by autograd; the op does a step as one product h W_hh^T plus
-//! one pass over the gates, and backward as one product per step plus one for dW_hh.
+//! and in backward revisited by autograd, which also zero-fills and adds a gradient buffer for
+//! every intermediate. The op computes the input side of all steps as one product, each step as
+//! one product h W_hh^T plus one pass over the gates, and backward as one product per step plus
+//! one each for the weight and input gradients.
 
+use super::layer::Layer;
 use super::recurrence::{Problem, Saved};
 use super::DirectionWeights;
 use crate::config::Cell;
-use candle_core::{
-    bail, CpuStorage, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Storage, Tensor,
-};
-use std::sync::Mutex;
+use candle_core::{bail, CpuStorage, CustomOp3, Device, Layout, Result, Shape, Storage, Tensor};
+use std::sync::{Mutex, MutexGuard};
 
-/// One layer and direction: xs (time, batch, input) -> every step's h (time, batch, hidden).
-/// Past its length a text's state is carried unchanged, so the last step holds the final states.
+/// xs (time, batch, input) -> every step's h (time, batch, hidden). Past its length a text's
+/// state is carried unchanged, so the last step holds every text's final state.
 pub fn run(cell: Cell, w: &DirectionWeights, xs: &Tensor, lengths: &[usize]) -> Result<Tensor> {
-    let (time, batch, input) = xs.dims3()?;
-    let (gates, hidden) = w.weight_hh.dims2()?;
-    // Every bias but GRU's b_hn adds straight onto the gates, so it rides along with the input
-    // side; b_hn sits inside r * (W_hn h + b_hn) and goes to the op.
-    let (bias, b_hn) = match cell {
-        Cell::Gru => {
-            let b_hrz = w.bias_hh.narrow(0, 0, 2 * hidden)?;
-            let no_n = Tensor::zeros(hidden, b_hrz.dtype(), b_hrz.device())?;
-            let bias = w.bias_ih.add(&Tensor::cat(&[b_hrz, no_n], 0)?)?;
-            (bias, Some(w.bias_hh.narrow(0, 2 * hidden, hidden)?))
-        }
-        _ => (w.bias_ih.add(&w.bias_hh)?, None),
-    };
-    let gi = xs
-        .reshape((time * batch, input))?
-        .matmul(&w.weight_ih.t()?)?
-        .broadcast_add(&bias)?
-        .reshape((time, batch, gates))?;
-    let w_hh = w.weight_hh.contiguous()?;
+    let (time, _, input) = xs.dims3()?;
+    let hidden = w.weight_hh.dim(1)?;
+    // Packed so that the op has three inputs; the copies are the size of the weights, small
+    // next to the activations.
+    let packed = Tensor::cat(&[&w.weight_ih, &w.weight_hh], 1)?;
+    let bias = Tensor::cat(&[&w.bias_ih, &w.bias_hh], 0)?;
+    let xs = xs.contiguous()?;
     let op = RecurrentOp {
-        problem: Problem {
-            cell,
-            lengths: lengths.to_vec(),
-            time,
-            hidden,
+        layer: Layer {
+            recurrence: Problem {
+                cell,
+                lengths: lengths.to_vec(),
+                time,
+                hidden,
+            },
+            input,
         },
-        save: gi.track_op() || w_hh.track_op(),
+        save: xs.track_op() || packed.track_op() || bias.track_op(),
         saved: Mutex::new(None),
     };
-    match b_hn {
-        Some(b_hn) => gi.apply_op3(&w_hh, &b_hn.contiguous()?, op),
-        None => gi.apply_op2(&w_hh, op),
-    }
+    xs.apply_op3(&packed, &bias, op)
 }
 
-/// The recurrence as a candle op: (gi, w_hh) for lstm and rnn, (gi, w_hh, b_hn) for gru.
+/// The layer as a candle op on (xs, [W_ih | W_hh], [b_ih, b_hh]).
 struct RecurrentOp {
-    problem: Problem,
-    /// Whether autograd will call backward, and so whether to keep the activations.
+    layer: Layer,
+    /// Whether autograd may call backward, and so whether to keep the activations.
     save: bool,
     /// What forward kept for backward; read (not taken) so that a second backward works too.
     saved: Mutex<Option<Saved>>,
 }
 
 impl RecurrentOp {
-    fn cpu_forward(
-        &self,
-        gi: (&CpuStorage, &Layout),
-        w_hh: (&CpuStorage, &Layout),
-        b_hn: &[f32],
-    ) -> Result<(CpuStorage, Shape)> {
-        let p = &self.problem;
-        let gw = p.cell.gates() * p.hidden;
-        let batch = p.lengths.len();
-        if gi.1.dims() != [p.time, batch, gw]
-            || w_hh.1.dims() != [gw, p.hidden]
-            || b_hn.len() != if p.cell == Cell::Gru { p.hidden } else { 0 }
-        {
-            bail!("recurrent kernel: gi {:?}, w_hh {:?}, b_hn {} do not fit {} steps of {batch} texts, hidden {}", gi.1.dims(), w_hh.1.dims(), b_hn.len(), p.time, p.hidden);
-        }
-        if p.lengths.iter().any(|&l| l > p.time) {
-            bail!("recurrent kernel: a length exceeds the {} steps", p.time);
-        }
-        let (out, saved) = p.forward(slice(gi.0, gi.1)?, slice(w_hh.0, w_hh.1)?, b_hn, self.save);
-        if self.save {
-            *self.lock()? = Some(saved);
-        }
-        Ok((CpuStorage::F32(out), Shape::from((p.time, batch, p.hidden))))
-    }
-
-    /// Gradients of gi, w_hh and b_hn (a zero-length tensor for lstm and rnn).
-    fn backward(
-        &self,
-        gi: &Tensor,
-        w_hh: &Tensor,
-        b_hn: &[f32],
-        res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Tensor, Tensor, Tensor)> {
-        let p = &self.problem;
-        let grads = with_slice(w_hh, |w| {
-            with_slice(res, |out| {
-                with_slice(grad, |d_out| {
-                    let mut saved = self.lock()?;
-                    if saved.is_none() {
-                        // Forward ran without autograd in sight; run it again, keeping this time.
-                        let again = with_slice(gi, |gi| Ok(p.forward(gi, w, b_hn, true).1))?;
-                        *saved = Some(again);
-                    }
-                    let saved = saved.as_ref().expect("filled above");
-                    Ok(p.backward(w, out, saved, d_out))
-                })
-            })
-        })?;
-        let dev = Device::Cpu;
-        Ok((
-            Tensor::from_vec(grads.gi, gi.shape(), &dev)?,
-            Tensor::from_vec(grads.w_hh, w_hh.shape(), &dev)?,
-            Tensor::from_vec(grads.b_hn, grads_b_hn_len(p), &dev)?,
-        ))
-    }
-
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Option<Saved>>> {
+    fn lock(&self) -> Result<MutexGuard<'_, Option<Saved>>> {
         self.saved
             .lock()
             .map_err(|_| candle_core::Error::Msg("recurrent kernel: poisoned lock".into()))
     }
-}
 
-fn grads_b_hn_len(p: &Problem) -> usize {
-    if p.cell == Cell::Gru {
-        p.hidden
-    } else {
-        0
-    }
-}
-
-impl CustomOp2 for RecurrentOp {
-    fn name(&self) -> &'static str {
-        "recurrent"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.cpu_forward((s1, l1), (s2, l2), &[])
-    }
-
-    fn bwd(
-        &self,
-        gi: &Tensor,
-        w_hh: &Tensor,
-        res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (d_gi, d_w, _) = self.backward(gi, w_hh, &[], res, grad)?;
-        Ok((Some(d_gi), Some(d_w)))
+    fn check(&self, x: &[usize], w: &[usize], bias: &[usize]) -> Result<()> {
+        let l = &self.layer;
+        let p = &l.recurrence;
+        let gw = p.gate_width();
+        if x != [p.time, p.batch(), l.input]
+            || w != [gw, l.input + p.hidden]
+            || bias != [2 * gw]
+            || p.lengths.iter().any(|&len| len > p.time)
+        {
+            bail!(
+                "recurrent kernel: x {x:?}, w {w:?}, bias {bias:?} do not fit {} steps of \
+                 lengths {:?}, input {}, hidden {}",
+                p.time,
+                p.lengths,
+                l.input,
+                p.hidden
+            );
+        }
+        Ok(())
     }
 }
 
@@ -167,26 +84,60 @@ impl CustomOp3 for RecurrentOp {
 
     fn cpu_fwd(
         &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
+        x: &CpuStorage,
+        x_layout: &Layout,
+        w: &CpuStorage,
+        w_layout: &Layout,
+        bias: &CpuStorage,
+        bias_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        self.cpu_forward((s1, l1), (s2, l2), slice(s3, l3)?)
+        self.check(x_layout.dims(), w_layout.dims(), bias_layout.dims())?;
+        let x = slice(x, x_layout)?;
+        let (w, bias) = (slice(w, w_layout)?, slice(bias, bias_layout)?);
+        let (out, saved) = self.layer.forward(x, w, bias, self.save);
+        if self.save {
+            *self.lock()? = Some(saved);
+        }
+        let p = &self.layer.recurrence;
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((p.time, p.batch(), p.hidden)),
+        ))
     }
 
     fn bwd(
         &self,
-        gi: &Tensor,
-        w_hh: &Tensor,
-        b_hn: &Tensor,
+        x: &Tensor,
+        w: &Tensor,
+        bias: &Tensor,
         res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (d_gi, d_w, d_b) = with_slice(b_hn, |b| self.backward(gi, w_hh, b, res, grad))?;
-        Ok((Some(d_gi), Some(d_w), Some(d_b)))
+        let grads = with_slice(x, |xv| {
+            with_slice(w, |wv| {
+                with_slice(res, |out| {
+                    with_slice(grad, |d_out| {
+                        let mut saved = self.lock()?;
+                        if saved.is_none() {
+                            // Forward ran with nothing tracked; run it again, keeping this time.
+                            let again =
+                                with_slice(bias, |b| Ok(self.layer.forward(xv, wv, b, true).1))?;
+                            *saved = Some(again);
+                        }
+                        let saved = saved.as_ref().expect("filled above");
+                        Ok(self.layer.backward(xv, wv, out, saved, d_out, x.track_op()))
+                    })
+                })
+            })
+        })?;
+        let dev = Device::Cpu;
+        let d_x = grads
+            .x
+            .map(|d| Tensor::from_vec(d, x.shape(), &dev))
+            .transpose()?;
+        let d_w = Tensor::from_vec(grads.w, w.shape(), &dev)?;
+        let d_bias = Tensor::from_vec(grads.bias, bias.shape(), &dev)?;
+        Ok((d_x, Some(d_w), Some(d_bias)))
     }
 }
 

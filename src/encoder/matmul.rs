@@ -1,11 +1,14 @@
-//! The three matrix products of the fused kernel, over row-major slices, on the `gemm` crate
-//! that candle's own CPU matmul uses (same version, same microkernels), single-threaded.
+//! Matrix products over strided views of slices, on the `gemm` crate that candle's own CPU
+//! matmul uses (same version, same microkernels), single-threaded.
+//!
+//! Views let the kernel read W_ih and W_hh (and write their gradients) in place inside one
+//! (gates * hidden, input + hidden) matrix, and read transposes without copying.
 
 use gemm::{gemm, Parallelism};
 
-/// A read-only matrix view: element (r, c) is `data[r * row_stride + c * col_stride]`.
+/// A read-only matrix: element (r, c) is `data[r * row_stride + c * col_stride]`.
 #[derive(Clone, Copy)]
-struct View<'a> {
+pub struct View<'a> {
     data: &'a [f32],
     rows: usize,
     cols: usize,
@@ -13,7 +16,33 @@ struct View<'a> {
     col_stride: usize,
 }
 
-impl View<'_> {
+impl<'a> View<'a> {
+    /// A row-major (rows x cols) matrix whose rows are `row_stride` apart.
+    pub fn new(data: &'a [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride: 1,
+        }
+    }
+
+    /// A dense row-major (rows x cols) matrix.
+    pub fn dense(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Self::new(data, rows, cols, cols)
+    }
+
+    pub fn t(self) -> Self {
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
     /// Whether every element lies inside `data` (strides are non-negative, so the last is largest).
     fn in_bounds(&self) -> bool {
         self.rows == 0
@@ -23,30 +52,55 @@ impl View<'_> {
     }
 }
 
-/// dst (m x n, row-major) = a (m x k) b (k x n), or dst += that when `accumulate`.
-fn product(dst: &mut [f32], a: View, b: View, accumulate: bool) {
+/// A row-major matrix to write: element (r, c) is `data[r * row_stride + c]`.
+pub struct ViewMut<'a> {
+    data: &'a mut [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+}
+
+impl<'a> ViewMut<'a> {
+    pub fn new(data: &'a mut [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+        }
+    }
+
+    pub fn dense(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
+        Self::new(data, rows, cols, cols)
+    }
+}
+
+/// dst = a b, or dst += a b when `accumulate`.
+pub fn product(dst: ViewMut, a: View, b: View, accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert!(b.rows == k && dst.len() == m * n && a.in_bounds() && b.in_bounds());
+    assert!(b.rows == k && dst.rows == m && dst.cols == n);
+    let dst_view = View::new(dst.data, m, n, dst.row_stride);
+    assert!(a.in_bounds() && b.in_bounds() && dst_view.in_bounds());
+    if m == 0 || n == 0 || (k == 0 && accumulate) {
+        return;
+    }
     if k == 0 {
-        if !accumulate {
-            dst.fill(0.0);
+        for r in 0..m {
+            dst.data[r * dst.row_stride..][..n].fill(0.0);
         }
         return;
     }
-    if m == 0 || n == 0 {
-        return;
-    }
     // SAFETY: gemm reads a and b and writes dst only at the offsets their views describe; the
-    // assert above keeps all of them inside the slices, and `dst` is a unique borrow that
+    // asserts above keep all of them inside the slices, and `dst` is a unique borrow that
     // cannot alias the shared ones.
     unsafe {
         gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst.data.as_mut_ptr(),
             1,
-            n as isize,
+            dst.row_stride as isize,
             accumulate,
             a.data.as_ptr(),
             a.col_stride as isize,
@@ -65,79 +119,17 @@ fn product(dst: &mut [f32], a: View, b: View, accumulate: bool) {
     }
 }
 
-/// dst (m x n) (+)= a (m x k) w^T, with w stored (n x k) as PyTorch keeps weights.
-pub fn a_wt(dst: &mut [f32], a: &[f32], w: &[f32], m: usize, k: usize, n: usize, acc: bool) {
-    let a = View {
-        data: a,
-        rows: m,
-        cols: k,
-        row_stride: k,
-        col_stride: 1,
-    };
-    let wt = View {
-        data: w,
-        rows: k,
-        cols: n,
-        row_stride: 1,
-        col_stride: k,
-    };
-    product(dst, a, wt, acc);
-}
-
-/// dst (m x n) (+)= a (m x k) w, with w stored (k x n).
-pub fn a_w(dst: &mut [f32], a: &[f32], w: &[f32], m: usize, k: usize, n: usize, acc: bool) {
-    let a = View {
-        data: a,
-        rows: m,
-        cols: k,
-        row_stride: k,
-        col_stride: 1,
-    };
-    let w = View {
-        data: w,
-        rows: k,
-        cols: n,
-        row_stride: n,
-        col_stride: 1,
-    };
-    product(dst, a, w, acc);
-}
-
-/// dst (m x n) = a^T b, with a stored (k x m) and b stored (k x n): a sum of k outer products.
-pub fn at_b(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
-    let at = View {
-        data: a,
-        rows: m,
-        cols: k,
-        row_stride: 1,
-        col_stride: m,
-    };
-    let b = View {
-        data: b,
-        rows: k,
-        cols: n,
-        row_stride: n,
-        col_stride: 1,
-    };
-    product(dst, at, b, false);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The textbook triple loop over explicit (row, col) accessors.
-    fn naive(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: impl Fn(usize, usize) -> f32,
-        b: impl Fn(usize, usize) -> f32,
-    ) -> Vec<f32> {
-        let mut out = vec![0.0; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                out[i * n + j] = (0..k).map(|p| a(i, p) * b(p, j)).sum();
+    /// The textbook triple loop.
+    fn naive(a: View, b: View) -> Vec<f32> {
+        let at = |v: &View, r: usize, c: usize| v.data[r * v.row_stride + c * v.col_stride];
+        let mut out = vec![0.0; a.rows * b.cols];
+        for i in 0..a.rows {
+            for j in 0..b.cols {
+                out[i * b.cols + j] = (0..a.cols).map(|p| at(&a, i, p) * at(&b, p, j)).sum();
             }
         }
         out
@@ -160,37 +152,52 @@ mod tests {
     fn products_match_the_triple_loop() {
         let (m, k, n) = (5, 7, 3);
         let a = values(m * k, 1);
-        let w = values(n * k, 2);
+        // b^T stored (n x k) inside a wider matrix, as W_hh sits in [W_ih | W_hh].
+        let wide = values(n * (k + 2), 2);
+        let b = View::new(&wide[2..], n, k, k + 2).t();
         let mut dst = vec![1.0; m * n];
-        a_wt(&mut dst, &a, &w, m, k, n, false);
-        close(
-            &dst,
-            &naive(m, k, n, |i, p| a[i * k + p], |p, j| w[j * k + p]),
+        product(
+            ViewMut::dense(&mut dst, m, n),
+            View::dense(&a, m, k),
+            b,
+            false,
         );
+        close(&dst, &naive(View::dense(&a, m, k), b));
 
-        let w = values(k * n, 3);
         let mut acc = vec![1.0; m * n];
-        a_w(&mut acc, &a, &w, m, k, n, true);
-        let want: Vec<f32> = naive(m, k, n, |i, p| a[i * k + p], |p, j| w[p * n + j])
-            .iter()
-            .map(|v| v + 1.0)
-            .collect();
+        product(
+            ViewMut::dense(&mut acc, m, n),
+            View::dense(&a, m, k),
+            b,
+            true,
+        );
+        let want: Vec<f32> = dst.iter().map(|v| v + 1.0).collect();
         close(&acc, &want);
 
-        let b = values(k * n, 4);
-        let at = values(k * m, 5);
-        let mut dst = vec![0.0; m * n];
-        at_b(&mut dst, &at, &b, m, k, n);
-        close(
-            &dst,
-            &naive(m, k, n, |i, p| at[p * m + i], |p, j| b[p * n + j]),
+        // Written into columns 1..4 of a (m x 5) matrix: the rest stays.
+        let mut wide_dst = vec![9.0; m * 5];
+        product(
+            ViewMut::new(&mut wide_dst[1..], m, n, 5),
+            View::dense(&a, m, k),
+            b,
+            false,
         );
+        for r in 0..m {
+            assert_eq!(wide_dst[r * 5], 9.0);
+            assert_eq!(wide_dst[r * 5 + 4], 9.0);
+            close(&wide_dst[r * 5 + 1..r * 5 + 4], &dst[r * n..(r + 1) * n]);
+        }
     }
 
     #[test]
     fn empty_inner_dimension_gives_zeros() {
         let mut dst = vec![3.0; 4];
-        at_b(&mut dst, &[], &[], 2, 0, 2);
+        product(
+            ViewMut::dense(&mut dst, 2, 2),
+            View::dense(&[], 2, 0),
+            View::dense(&[], 0, 2),
+            false,
+        );
         assert_eq!(dst, vec![0.0; 4]);
     }
 }

@@ -1,5 +1,5 @@
-//! The recurrence over all steps of one layer and direction, forward and backward (BPTT), on
-//! plain slices. Layouts are row-major: gi and its gradient (time, batch, gates * hidden),
+//! The recurrence over all steps of one layer and direction, forward and backward through time,
+//! on plain slices. Layouts are row-major: gi and its gradient (time, batch, gates * hidden),
 //! states (time, batch, hidden), w_hh (gates * hidden, hidden) as PyTorch stores it.
 //!
 //! Masking follows the reference path: at steps past a text's length its h (and c) are copied
@@ -7,7 +7,7 @@
 //! passes the gradient of such a step on to the step before.
 
 use super::cells;
-use super::matmul;
+use super::matmul::{product, View, ViewMut};
 use crate::config::Cell;
 
 /// What one call works on, besides the data.
@@ -29,22 +29,21 @@ pub struct Saved {
     cells: Vec<f32>,
 }
 
-/// Gradients of the kernel's three inputs.
-pub struct Grads {
-    /// (time, batch, gates * hidden)
+/// Gradients of the gates' pre-activations at every step, (time, batch, gates * hidden).
+pub struct GateGrads {
+    /// The input side: gi = x W_ih^T + folded biases.
     pub gi: Vec<f32>,
-    /// (gates * hidden, hidden)
-    pub w_hh: Vec<f32>,
-    /// GRU only: (hidden)
-    pub b_hn: Vec<f32>,
+    /// The hidden side, h_{t-1} W_hh^T (+ b_hn), where it differs from `gi`: GRU only, whose
+    /// W_hn h sits inside r * (...). Empty for the other cells.
+    pub gh: Vec<f32>,
 }
 
 impl Problem {
-    fn batch(&self) -> usize {
+    pub fn batch(&self) -> usize {
         self.lengths.len()
     }
 
-    fn gate_width(&self) -> usize {
+    pub fn gate_width(&self) -> usize {
         self.cell.gates() * self.hidden
     }
 
@@ -58,7 +57,7 @@ impl Problem {
 
     /// All hidden states (time, batch, hidden) and, with `save`, what backward needs.
     /// `b_hn` is GRU's hidden bias of the n gate (empty for the other cells).
-    pub fn forward(&self, gi: &[f32], w_hh: &[f32], b_hn: &[f32], save: bool) -> (Vec<f32>, Saved) {
+    pub fn forward(&self, gi: &[f32], w_hh: View, b_hn: &[f32], save: bool) -> (Vec<f32>, Saved) {
         let (time, batch, hs) = (self.time, self.batch(), self.hidden);
         let (gw, aw) = (self.gate_width(), self.saved_width());
         let state = batch * hs;
@@ -78,7 +77,8 @@ impl Problem {
             };
             // h_{-1} = 0, so at t = 0 gh stays zero.
             if t > 0 {
-                matmul::a_wt(&mut gh, h_prev, w_hh, batch, hs, gw, false);
+                let h_prev = View::dense(h_prev, batch, hs);
+                product(ViewMut::dense(&mut gh, batch, gw), h_prev, w_hh.t(), false);
             }
             let gi_t = &gi[t * batch * gw..(t + 1) * batch * gw];
             let acts_t = &mut acts[if save { t * batch * aw } else { 0 }..][..batch * aw];
@@ -112,7 +112,7 @@ impl Problem {
 
     /// Backward from `d_out` (time, batch, hidden), the gradient of every state `forward`
     /// returned in `out`, with the `saved` of that same call.
-    pub fn backward(&self, w_hh: &[f32], out: &[f32], saved: &Saved, d_out: &[f32]) -> Grads {
+    pub fn backward(&self, w_hh: View, out: &[f32], saved: &Saved, d_out: &[f32]) -> GateGrads {
         let (time, batch, hs) = (self.time, self.batch(), self.hidden);
         let (gw, aw) = (self.gate_width(), self.saved_width());
         let state = batch * hs;
@@ -165,35 +165,11 @@ impl Problem {
             }
             if t > 0 {
                 let d_gates = if gru { &d_gh[gates] } else { &d_gi[gates] };
-                matmul::a_w(&mut dh, d_gates, w_hh, batch, gw, hs, true);
+                let d_gates = View::dense(d_gates, batch, gw);
+                product(ViewMut::dense(&mut dh, batch, hs), d_gates, w_hh, true);
             }
         }
-        // dW_hh = sum over t >= 1 of d_gates_t^T h_{t-1}, one product over all (t, b) rows
-        // (step 0 adds nothing: h_{-1} = 0).
-        let d_gates = if gru { &d_gh } else { &d_gi };
-        let rows = time.saturating_sub(1) * batch;
-        let mut d_w = vec![0.0; gw * hs];
-        if rows > 0 {
-            matmul::at_b(
-                &mut d_w,
-                &d_gates[batch * gw..],
-                &out[..rows * hs],
-                gw,
-                rows,
-                hs,
-            );
-        }
-        let mut d_b_hn = vec![0.0; if gru { hs } else { 0 }];
-        for row in d_gh.chunks_exact(gw) {
-            for (d, g) in d_b_hn.iter_mut().zip(&row[2 * hs..]) {
-                *d += g;
-            }
-        }
-        Grads {
-            gi: d_gi,
-            w_hh: d_w,
-            b_hn: d_b_hn,
-        }
+        GateGrads { gi: d_gi, gh: d_gh }
     }
 }
 

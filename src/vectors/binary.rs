@@ -27,7 +27,7 @@ pub(super) fn read<R: BufRead>(mut reader: R, utf8: Utf8, origin: &Path) -> Resu
     let mut offset = header.len() as u64;
     let (mut words, mut data) = with_capacity(count, dim);
     let mut word = Vec::new();
-    let mut raw = vec![0u8; vector_bytes];
+    let mut raw = Vec::new();
     for i in 1..=count {
         offset += skip_newlines(&mut reader).map_err(io)?;
         let start = offset;
@@ -60,13 +60,20 @@ pub(super) fn read<R: BufRead>(mut reader: R, utf8: Utf8, origin: &Path) -> Resu
                 format!("vector {i}: the word is not valid UTF-8"),
             )
         })?;
-        reader.read_exact(&mut raw).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => at(
+        // Read through `take` rather than into a buffer of the promised size, so that a corrupt
+        // dimension cannot allocate more than the file holds.
+        raw.clear();
+        reader
+            .by_ref()
+            .take(vector_bytes as u64)
+            .read_to_end(&mut raw)
+            .map_err(io)?;
+        if raw.len() < vector_bytes {
+            return Err(at(
                 offset,
                 format!("vector {i} ({text:?}): the file ends within its {dim} values"),
-            ),
-            _ => io(e),
-        })?;
+            ));
+        }
         offset += vector_bytes as u64;
         data.extend(
             raw.chunks_exact(4)

@@ -209,28 +209,36 @@ impl Embeddings {
 pub fn detect_format(head: &[u8]) -> Option<VectorFormat> {
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     let (first, rest) = split_line(head);
-    let first = std::str::from_utf8(first).ok()?;
+    let first = std::str::from_utf8(first.unwrap_or(head)).ok()?;
+    let numbers = |fields: &[&str]| fields.iter().all(|v| v.parse::<f32>().is_ok());
     if let Some((_, dim)) = text::parse_header(first) {
+        if rest.is_empty() {
+            return Some(VectorFormat::Word2VecText);
+        }
         let (second, _) = split_line(rest);
-        let second = String::from_utf8_lossy(second);
+        let complete = second.is_some();
+        let second = String::from_utf8_lossy(second.unwrap_or(rest));
         let fields: Vec<&str> = second.split_ascii_whitespace().collect();
-        let is_text = rest.is_empty()
-            || (fields.len() == dim + 1 && fields[1..].iter().all(|v| v.parse::<f32>().is_ok()));
-        return Some(if is_text {
+        let count_fits = if complete {
+            fields.len() == dim + 1
+        } else {
+            (2..=dim + 1).contains(&fields.len())
+        };
+        return Some(if count_fits && numbers(&fields[1..]) {
             VectorFormat::Word2VecText
         } else {
             VectorFormat::Word2VecBinary
         });
     }
     let fields: Vec<&str> = first.split_ascii_whitespace().collect();
-    (fields.len() >= 2 && fields[1..].iter().all(|v| v.parse::<f32>().is_ok()))
-        .then_some(VectorFormat::Glove)
+    (fields.len() >= 2 && numbers(&fields[1..])).then_some(VectorFormat::Glove)
 }
 
-fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
+/// The first line (`None` if `bytes` ends before a newline) and what follows it.
+fn split_line(bytes: &[u8]) -> (Option<&[u8]>, &[u8]) {
     match bytes.iter().position(|&b| b == b'\n') {
-        Some(i) => (&bytes[..i], &bytes[i + 1..]),
-        None => (bytes, &[]),
+        Some(i) => (Some(&bytes[..i]), &bytes[i + 1..]),
+        None => (None, bytes),
     }
 }
 

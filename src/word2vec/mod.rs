@@ -134,7 +134,7 @@ pub enum Word2VecEvent {
         words_per_second: f64,
         /// The learning rate now.
         lr: f32,
-        /// 1-based epoch of the slowest thread.
+        /// 1-based epoch, judged by the words done by all threads together.
         epoch: usize,
     },
 }

@@ -45,20 +45,19 @@ pub(super) fn run(
     on_event: &mut dyn FnMut(&Word2VecEvent) -> ControlFlow<()>,
 ) -> Result<Vec<f32>> {
     let (dim, words) = (config.dim, corpus.words.len());
+    let size = words
+        .checked_mul(dim)
+        .ok_or_else(|| Error::Config(format!("{words} words x {dim} dimensions is too large")))?;
     // word2vec.c's start: small random word vectors, zero output vectors.
     let mut rng = Rng::new(config.seed);
-    let mut input: Vec<f32> = (0..words * dim)
-        .map(|_| rng.centered() / dim as f32)
-        .collect();
-    let mut negative = vec![0.0f32; if config.negative > 0 { words * dim } else { 0 }];
-    let mut tree_nodes = vec![
-        0.0f32;
-        if config.hierarchical_softmax {
-            (words - 1) * dim
-        } else {
-            0
-        }
-    ];
+    let mut input: Vec<f32> = (0..size).map(|_| rng.centered() / dim as f32).collect();
+    let mut negative = vec![0.0f32; if config.negative > 0 { size } else { 0 }];
+    let inner_nodes = if config.hierarchical_softmax {
+        size - dim
+    } else {
+        0
+    };
+    let mut tree_nodes = vec![0.0f32; inner_nodes];
 
     let shared = Shared {
         config,
@@ -91,16 +90,21 @@ pub(super) fn run(
 
     let (finished, wait) = channel::<()>();
     let mut cancelled = false;
+    let mut spawn_error = None;
     std::thread::scope(|scope| {
-        for (thread, sentences) in partition(&corpus.ends, config.threads)
-            .into_iter()
-            .enumerate()
-        {
+        let parts = partition(&corpus.ends, config.threads);
+        for (thread, sentences) in parts.into_iter().enumerate() {
             let (shared, finished) = (&shared, finished.clone());
-            scope.spawn(move || {
+            let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
                 shared.worker(thread, sentences);
                 let _ = finished.send(());
             });
+            if let Err(e) = spawned {
+                // Stop the threads already started; the scope waits for them.
+                shared.stop.store(true, Relaxed);
+                spawn_error = Some(e);
+                return;
+            }
         }
         drop(finished);
         let mut last = Instant::now();
@@ -117,6 +121,12 @@ pub(super) fn run(
             }
         }
     });
+    if let Some(e) = spawn_error {
+        return Err(Error::Config(format!(
+            "cannot start {} training threads: {e}",
+            config.threads
+        )));
+    }
     if cancelled {
         return Err(Error::Cancelled);
     }
@@ -194,7 +204,7 @@ impl Shared<'_> {
     /// Context words inside a window shrunk at random, as word2vec.c does.
     fn window(&self, position: usize, length: usize, rng: &mut Rng) -> Range<usize> {
         let span = self.config.window - rng.below(self.config.window);
-        position.saturating_sub(span)..(position + span + 1).min(length)
+        position.saturating_sub(span)..position.saturating_add(span + 1).min(length)
     }
 
     /// Each context word's vector predicts the centre word.

@@ -1,7 +1,7 @@
 //! Text -> vocabulary and word ids, tokenizing once: each thread interns its share of the texts
 //! into local ids, then the counts are merged and the local ids mapped to the final ones.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tokenizer::TextTokenizer;
 use std::collections::HashMap;
 
@@ -39,10 +39,14 @@ impl Corpus {
     ) -> Result<Self> {
         let chunk = texts.len().div_ceil(threads.max(1)).max(1);
         let locals = std::thread::scope(|scope| {
-            let handles: Vec<_> = texts
+            let handles = texts
                 .chunks(chunk)
-                .map(|part| scope.spawn(move || intern(part, tokenizer)))
-                .collect();
+                .map(|part| {
+                    std::thread::Builder::new()
+                        .spawn_scoped(scope, move || intern(part, tokenizer))
+                        .map_err(|e| Error::Config(format!("cannot start {threads} threads: {e}")))
+                })
+                .collect::<Result<Vec<_>>>()?;
             handles
                 .into_iter()
                 .map(|h| {

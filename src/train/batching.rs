@@ -1,0 +1,112 @@
+//! How training data is cut into batches and a dev set.
+
+use crate::data::Example;
+use crate::error::{Error, Result};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+/// The dev set: the given one, or a seeded random slice held out of train.
+pub(super) fn split(
+    train: &[Example],
+    dev: Option<&[Example]>,
+    fraction: f64,
+    rng: &mut StdRng,
+) -> Result<(Vec<Example>, Vec<Example>)> {
+    if train.is_empty() {
+        return Err(Error::Config("no training examples".into()));
+    }
+    if let Some(dev) = dev {
+        if dev.is_empty() {
+            return Err(Error::Config("the dev set is empty".into()));
+        }
+        return Ok((train.to_vec(), dev.to_vec()));
+    }
+    if train.len() < 2 {
+        return Err(Error::Config(
+            "need at least two examples to hold one out for dev (or give a dev file)".into(),
+        ));
+    }
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    order.shuffle(rng);
+    let n_dev = ((train.len() as f64 * fraction).round() as usize).clamp(1, train.len() - 1);
+    let dev = order[..n_dev].iter().map(|&i| train[i].clone()).collect();
+    let rest = order[n_dev..].iter().map(|&i| train[i].clone()).collect();
+    Ok((rest, dev))
+}
+
+/// Shuffled batches of similar lengths: shuffle, sort pools of 32 batches by length, cut, shuffle
+/// the batches. Little padding, yet every epoch sees a new order.
+pub(super) fn length_buckets(
+    ids: &[Vec<u32>],
+    batch_size: usize,
+    rng: &mut StdRng,
+) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.shuffle(rng);
+    let mut batches = Vec::new();
+    for pool in order.chunks(batch_size * 32) {
+        let mut pool = pool.to_vec();
+        pool.sort_by_key(|&i| ids[i].len());
+        batches.extend(pool.chunks(batch_size).map(<[usize]>::to_vec));
+    }
+    batches.shuffle(rng);
+    batches
+}
+
+/// The generator for one epoch's shuffling and dropout. Deriving it from (seed, epoch) rather
+/// than carrying one generator through the run lets a resumed run draw exactly what an
+/// uninterrupted one would.
+pub(super) fn epoch_rng(seed: u64, epoch: usize) -> StdRng {
+    StdRng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// A stable fingerprint of the data (FNV-1a), so a resume on other data is refused.
+pub(super) fn fingerprint(sets: &[&[Example]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for set in sets {
+        for e in *set {
+            feed(e.label.as_bytes());
+            feed(&[0]);
+            feed(e.text.as_bytes());
+            feed(&[1]);
+        }
+        feed(&[2]);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_every_example_once() {
+        let ids: Vec<Vec<u32>> = (0..100).map(|i| vec![0; i % 13]).collect();
+        let mut rng = epoch_rng(1, 1);
+        let mut seen: Vec<usize> = length_buckets(&ids, 8, &mut rng).concat();
+        seen.sort();
+        assert_eq!(seen, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn held_out_dev_is_disjoint_and_seeded() {
+        let data: Vec<Example> = (0..50)
+            .map(|i| Example {
+                text: i.to_string(),
+                label: "a".into(),
+            })
+            .collect();
+        let (t1, d1) = split(&data, None, 0.2, &mut StdRng::seed_from_u64(3)).unwrap();
+        let (_, d2) = split(&data, None, 0.2, &mut StdRng::seed_from_u64(3)).unwrap();
+        assert_eq!((t1.len(), d1.len()), (40, 10));
+        assert_eq!(d1, d2);
+        assert!(d1.iter().all(|d| !t1.contains(d)));
+    }
+}

@@ -1,0 +1,105 @@
+//! Training checkpoints: everything a run needs to continue, in one safetensors file written
+//! atomically at the end of every epoch. A kill at any moment leaves the previous checkpoint or
+//! the new one, never a mix.
+
+use super::{EpochRecord, TrainConfig};
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// The checkpoint's file name inside a checkpoint directory.
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+const METADATA_KEY: &str = "lstm_sentiment_checkpoint";
+/// Bumped when the layout changes; older builds refuse newer checkpoints.
+const CHECKPOINT_VERSION: u32 = 1;
+
+/// The scalars of a checkpoint (stored as JSON in the safetensors metadata).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Progress {
+    pub version: u32,
+    pub config: TrainConfig,
+    pub tokenizer_json: String,
+    pub fingerprint: u64,
+    /// The last finished epoch.
+    pub epoch: usize,
+    pub since_best: usize,
+    pub records: Vec<EpochRecord>,
+    pub best_epoch: usize,
+    pub best_accuracy: f64,
+    pub best_macro_f1: f64,
+    pub dense_step: i32,
+    pub sparse_step: i32,
+    pub seconds: f64,
+}
+
+/// A whole checkpoint: progress plus tensors named `weights/..`, `adam_m/..`, `adam_v/..` and
+/// `best/..` (each followed by the model's tensor name).
+pub(super) struct Checkpoint {
+    pub progress: Progress,
+    pub tensors: BTreeMap<String, Tensor>,
+}
+
+/// Where the checkpoint file of `dir` lives; `dir` may also name the file itself.
+pub fn checkpoint_path(dir: &Path) -> PathBuf {
+    if dir.extension().is_some_and(|e| e == "safetensors") {
+        dir.to_path_buf()
+    } else {
+        dir.join(CHECKPOINT_FILE)
+    }
+}
+
+impl Checkpoint {
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create directory", e))?;
+        let json = serde_json::to_string(&self.progress)
+            .map_err(|e| Error::Config(format!("cannot encode the checkpoint: {e}")))?;
+        let metadata = HashMap::from([(METADATA_KEY.to_string(), json)]);
+        let path = checkpoint_path(dir);
+        let bytes = safetensors::tensor::serialize(self.tensors.iter(), Some(metadata))
+            .map_err(|e| Error::model(&path, format!("cannot serialize the checkpoint: {e}")))?;
+        write_atomic(&path, &bytes)
+    }
+
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let path = checkpoint_path(dir);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, "cannot read", e))?;
+        let bad = |m: String| Error::model(&path, m);
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
+            .map_err(|e| bad(format!("not a checkpoint (not safetensors: {e})")))?;
+        let json = meta
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(METADATA_KEY))
+            .ok_or_else(|| bad("not a checkpoint (no training progress in its metadata)".into()))?;
+        let progress: Progress = serde_json::from_str(json)
+            .map_err(|e| bad(format!("unreadable training progress: {e}")))?;
+        if progress.version > CHECKPOINT_VERSION {
+            return Err(bad(format!(
+                "checkpoint version {} is newer than this build reads ({CHECKPOINT_VERSION})",
+                progress.version
+            )));
+        }
+        let tensors = candle_core::safetensors::load_buffer(&bytes, device)
+            .map_err(|e| bad(format!("unreadable tensors: {e}")))?
+            .into_iter()
+            .collect();
+        Ok(Self { progress, tensors })
+    }
+
+    /// The tensor `group/name` as a flat vector, or an error naming it.
+    pub fn values(&self, group: &str, name: &str, origin: &Path) -> Result<Vec<f32>> {
+        let key = format!("{group}/{name}");
+        let t = self
+            .tensors
+            .get(&key)
+            .ok_or_else(|| Error::model(origin, format!("checkpoint lacks tensor `{key}`")))?;
+        Ok(t.flatten_all()?.to_vec1::<f32>()?)
+    }
+
+    pub fn version() -> u32 {
+        CHECKPOINT_VERSION
+    }
+}

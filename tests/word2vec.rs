@@ -1,0 +1,369 @@
+//! word2vec on a corpus with planted structure, its reproducibility and controls, and the
+//! `word2vec` / `similar` / `analogy` / `export-embeddings` commands end to end.
+
+use lstm_sentiment::vectors::{Embeddings, Utf8, VectorFormat};
+use lstm_sentiment::word2vec::{train, Architecture, Word2VecConfig, Word2VecEvent};
+use lstm_sentiment::Error;
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Two groups of words that never share a sentence: "red green ..." and "cat dog ...".
+const GROUPS: [[&str; 8]; 2] = [
+    [
+        "red", "green", "blue", "pink", "gray", "teal", "gold", "cyan",
+    ],
+    ["cat", "dog", "cow", "pig", "hen", "fox", "owl", "bat"],
+];
+
+fn corpus(sentences: usize) -> Vec<String> {
+    let mut state = 12345u64;
+    let mut next = |n: usize| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as usize) % n
+    };
+    (0..sentences)
+        .map(|i| {
+            let group = &GROUPS[i % 2];
+            let words: Vec<&str> = (0..8).map(|_| group[next(8)]).collect();
+            // Mixed case and punctuation: the tokenizer lowercases and splits them off.
+            let text = words.join(" ");
+            if i % 7 == 0 {
+                format!("{}!", text.to_uppercase())
+            } else {
+                text
+            }
+        })
+        .collect()
+}
+
+fn config(architecture: Architecture) -> Word2VecConfig {
+    Word2VecConfig {
+        architecture,
+        dim: 16,
+        window: 3,
+        min_count: 1,
+        sample: 0.0,
+        epochs: 5,
+        threads: 1,
+        seed: 7,
+        ..Word2VecConfig::default()
+    }
+}
+
+fn quiet(_: &Word2VecEvent) -> ControlFlow<()> {
+    ControlFlow::Continue(())
+}
+
+/// Every group word's 3 nearest neighbours are from its own group.
+fn assert_groups(vectors: &Embeddings, what: &str) {
+    for (g, group) in GROUPS.iter().enumerate() {
+        for word in group {
+            let neighbours = vectors.similar(word, 3).unwrap();
+            for n in &neighbours {
+                assert!(
+                    GROUPS[g].contains(&n.word.as_str()),
+                    "{what}: {word} -> {neighbours:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn planted_groups_are_recovered_by_every_variant() {
+    let texts = corpus(400);
+    let variants = [
+        ("skip-gram", config(Architecture::SkipGram)),
+        ("cbow", config(Architecture::Cbow)),
+        (
+            "hierarchical softmax",
+            Word2VecConfig {
+                negative: 0,
+                hierarchical_softmax: true,
+                ..config(Architecture::SkipGram)
+            },
+        ),
+        (
+            "two threads, sub-sampling",
+            Word2VecConfig {
+                threads: 2,
+                sample: 1e-2,
+                ..config(Architecture::SkipGram)
+            },
+        ),
+    ];
+    for (what, config) in variants {
+        let vectors = train(&texts, &config, quiet).unwrap();
+        // 16 group words and "!".
+        assert_eq!(vectors.len(), 17, "{what}");
+        assert_eq!(vectors.dim(), 16);
+        assert_groups(&vectors, what);
+    }
+}
+
+#[test]
+fn one_thread_and_a_seed_give_the_same_vectors() {
+    let texts = corpus(60);
+    let config = Word2VecConfig {
+        sample: 1e-2,
+        ..config(Architecture::SkipGram)
+    };
+    let first = train(&texts, &config, quiet).unwrap();
+    let second = train(&texts, &config, quiet).unwrap();
+    assert_eq!(first, second);
+    let other_seed = Word2VecConfig { seed: 8, ..config };
+    assert_ne!(
+        train(&texts, &other_seed, quiet).unwrap().data(),
+        first.data()
+    );
+}
+
+#[test]
+fn vocabulary_is_counted_then_ordered_by_count() {
+    let texts = ["b a c a", "c b a", "d"];
+    let config = Word2VecConfig {
+        min_count: 2,
+        ..config(Architecture::Cbow)
+    };
+    let vectors = train(&texts, &config, quiet).unwrap();
+    assert_eq!(vectors.words(), ["a", "b", "c"]);
+}
+
+#[test]
+fn progress_is_reported_and_can_stop_training() {
+    let texts = corpus(40);
+    let mut events = Vec::new();
+    train(&texts, &config(Architecture::Cbow), |e| {
+        events.push(e.clone());
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(
+        events.first(),
+        Some(&Word2VecEvent::Vocabulary {
+            words: 17,
+            tokens: 320 + 6
+        })
+    );
+    match events.last() {
+        Some(Word2VecEvent::Progress {
+            fraction,
+            lr,
+            epoch,
+            ..
+        }) => {
+            assert_eq!(*fraction, 1.0);
+            assert_eq!(*epoch, 5);
+            assert!((lr - 1e-4).abs() < 1e-7, "{lr}");
+        }
+        other => panic!("last event {other:?}"),
+    }
+
+    let result = train(&texts, &config(Architecture::Cbow), |_| {
+        ControlFlow::Break(())
+    });
+    assert!(matches!(result, Err(Error::Cancelled)));
+}
+
+#[test]
+fn bad_settings_are_refused() {
+    let texts = corpus(4);
+    let bad = [
+        Word2VecConfig {
+            dim: 0,
+            ..config(Architecture::Cbow)
+        },
+        Word2VecConfig {
+            threads: 0,
+            ..config(Architecture::Cbow)
+        },
+        Word2VecConfig {
+            negative: 0,
+            ..config(Architecture::Cbow)
+        },
+        Word2VecConfig {
+            lr: Some(f32::NAN),
+            ..config(Architecture::Cbow)
+        },
+        Word2VecConfig {
+            sample: -1.0,
+            ..config(Architecture::Cbow)
+        },
+        Word2VecConfig {
+            min_count: 1000,
+            ..config(Architecture::Cbow)
+        },
+    ];
+    for config in bad {
+        let result = train(&texts, &config, quiet);
+        assert!(matches!(result, Err(Error::Config(_))), "{config:?}");
+    }
+    let empty: [&str; 0] = [];
+    assert!(train(&empty, &config(Architecture::Cbow), quiet).is_err());
+}
+
+// ---- the commands ----
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lstm-sentiment"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn word2vec_similar_and_analogy_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // Labelled data: the text column is the corpus.
+    let tsv: String = corpus(400).iter().map(|t| format!("x\t{t}\n")).collect();
+    std::fs::write(dir.join("corpus.tsv"), tsv).unwrap();
+    let out = run(
+        dir,
+        &[
+            "word2vec",
+            "--input",
+            "corpus.tsv",
+            "--out",
+            "v.txt",
+            "--sg",
+            "--dim",
+            "16",
+            "--window",
+            "3",
+            "--min-count",
+            "1",
+            "--sample",
+            "0",
+            "--threads",
+            "1",
+            "--seed",
+            "7",
+        ],
+    );
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("vocabulary: 17 words"));
+    let bytes = std::fs::read(dir.join("v.txt")).unwrap();
+    assert!(
+        bytes.starts_with(b"17 16\n"),
+        "text format from the extension"
+    );
+    let vectors = Embeddings::read(
+        &bytes[..],
+        VectorFormat::Word2VecText,
+        Utf8::Strict,
+        Path::new("v.txt"),
+    )
+    .unwrap();
+    assert_groups(&vectors, "cli");
+
+    let lines = ok(&run(
+        dir,
+        &["similar", "red", "--vectors", "v.txt", "-k", "3"],
+    ));
+    assert_eq!(lines.lines().count(), 3);
+    for line in lines.lines() {
+        let (word, similarity) = line.split_once('\t').unwrap();
+        assert!(GROUPS[0].contains(&word), "{line}");
+        assert!(similarity.parse::<f32>().unwrap() <= 1.0);
+    }
+
+    let json = ok(&run(
+        dir,
+        &[
+            "analogy", "red", "green", "cat", "-v", "v.txt", "-k", "2", "--json",
+        ],
+    ));
+    let value: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(value["query"], serde_json::json!(["red", "green", "cat"]));
+    assert_eq!(value["neighbours"].as_array().unwrap().len(), 2);
+
+    let out = run(dir, &["similar", "unicorn", "--vectors", "v.txt"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`unicorn` is not in the vocabulary"));
+}
+
+#[test]
+fn export_embeddings_and_query_a_model_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // A small model trained here: the built-in model is not in every build.
+    let data: String = (0..40)
+        .map(|i| ["1\tgood film good plot\n", "0\tbad film bad plot\n"][i % 2])
+        .collect();
+    std::fs::write(dir.join("train.tsv"), data).unwrap();
+    ok(&run(
+        dir,
+        &[
+            "train",
+            "--train",
+            "train.tsv",
+            "--out",
+            "model",
+            "--embedding-dim",
+            "8",
+            "--hidden",
+            "4",
+            "--epochs",
+            "1",
+            "-q",
+        ],
+    ));
+    ok(&run(
+        dir,
+        &[
+            "export-embeddings",
+            "--model",
+            "model",
+            "--out",
+            "model.bin",
+        ],
+    ));
+    let bytes = std::fs::read(dir.join("model.bin")).unwrap();
+    let vectors = Embeddings::read(
+        &bytes[..],
+        VectorFormat::Word2VecBinary,
+        Utf8::Strict,
+        Path::new("model.bin"),
+    )
+    .unwrap();
+    assert_eq!(vectors.words()[..2], ["[PAD]", "[UNK]"]);
+    let mut words = vectors.words()[2..].to_vec();
+    words.sort();
+    assert_eq!(words, ["bad", "film", "good", "plot"]);
+    assert_eq!(vectors.dim(), 8);
+
+    // The model normalizes the query word as it normalizes text, and never shows its special
+    // tokens; the exported file gives the same neighbours.
+    let from_model = ok(&run(
+        dir,
+        &["similar", "GOOD", "--model", "model", "-k", "3"],
+    ));
+    let from_file = ok(&run(
+        dir,
+        &["similar", "good", "--vectors", "model.bin", "-k", "4"],
+    ));
+    let words = |out: &str| -> Vec<String> {
+        out.lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .filter(|w| w != "[UNK]")
+            .take(3)
+            .collect()
+    };
+    assert_eq!(words(&from_model), words(&from_file));
+    assert_eq!(from_model.lines().count(), 3);
+    assert!(!from_model.contains("[UNK]") && !from_model.contains("[PAD]"));
+}
