@@ -3,10 +3,11 @@
 #
 #   scripts/build-default-model.sh [OUT_DIR]     (default OUT_DIR: assets/default)
 #
-# Training data: SST-2's phrase-level train set (GLUE), IMDB train reviews (HTML breaks
-# removed, cut to their first 150 words to bound training time) and the Chinese takeaway
-# reviews (zh-waimai train minus 600 rows held out). Dev, for choosing the epoch: SST-2 dev
-# plus those 600 zh-waimai rows. Nothing from SST-2 test, MR (same snippets as SST-2) or
+# Training data: SST-2's phrase-level train set (GLUE) and the Chinese takeaway reviews
+# (zh-waimai train minus 600 rows held out). Dev, for choosing the epoch: SST-2 dev plus those
+# 600 zh-waimai rows. IMDB_WORDS=N adds the IMDB train reviews cut to their first N words; with
+# N=150 it lowered SST-2 dev accuracy (0.836 against 0.850) at five times the training time, so
+# it is off by default. Nothing from SST-2 test, MR (same snippets as SST-2) or
 # zh-waimai test is used. Labels 0/1 become negative/positive; 0/1 stay readable in eval.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -21,13 +22,17 @@ trap 'rm -rf "$work"' EXIT
 zh_rows=$(wc -l < "$data/zh-waimai/train.tsv")
 head -n $((zh_rows - 600)) "$data/zh-waimai/train.tsv" > "$work/zh-train.tsv"
 tail -n 600 "$data/zh-waimai/train.tsv" > "$work/zh-dev.tsv"
-sed 's#<br */*>#  #g' "$data/imdb/train.tsv" \
-  | awk -F'\t' -v OFS='\t' '{ n = split($2, w, " "); t = w[1]; for (i = 2; i <= n && i <= 150; i++) t = t " " w[i]; print $1, t }' \
-  > "$work/imdb.tsv"
+: > "$work/imdb.tsv"
+if [ "${IMDB_WORDS:-0}" -gt 0 ]; then
+  sed 's#<br */*>#  #g' "$data/imdb/train.tsv" \
+    | awk -F'\t' -v OFS='\t' -v max="$IMDB_WORDS" \
+      '{ n = split($2, w, " "); t = w[1]; for (i = 2; i <= n && i <= max; i++) t = t " " w[i]; print $1, t }' \
+    > "$work/imdb.tsv"
+fi
 cat "$data/sst2/train_phrases.tsv" "$work/imdb.tsv" "$work/zh-train.tsv" > "$work/train.tsv"
 cat "$data/sst2/dev.tsv" "$work/zh-dev.tsv" > "$work/dev.tsv"
 
-"$bin" train --train "$work/train.tsv" --dev "$work/dev.tsv" --out "$out" \
+"$bin" train --no-checkpoint --train "$work/train.tsv" --dev "$work/dev.tsv" --out "$out" \
   --label-map 0=negative,1=positive \
   --cell lstm --embedding-dim "${EMBEDDING_DIM:-128}" --hidden "${HIDDEN:-128}" \
   --dropout "${DROPOUT:-0.4}" --epochs "${EPOCHS:-8}" --patience 2 --batch-size 64 --lr 2e-3 \
