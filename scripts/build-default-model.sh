@@ -9,6 +9,8 @@
 # N=150 it lowered SST-2 dev accuracy (0.836 against 0.850) at five times the training time, so
 # it is off by default. Nothing from SST-2 test, MR (same snippets as SST-2) or
 # zh-waimai test is used. Labels 0/1 become negative/positive; 0/1 stay readable in eval.
+# Settings were chosen on that dev set: dropout 0.5 (dev 0.8716) over 0.3 (0.8696); a
+# bidirectional LSTM did no better than this unidirectional one on SST-2 dev.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 data="${DATA:-$root/../shared/data}"
@@ -32,9 +34,11 @@ fi
 cat "$data/sst2/train_phrases.tsv" "$work/imdb.tsv" "$work/zh-train.tsv" > "$work/train.tsv"
 cat "$data/sst2/dev.tsv" "$work/zh-dev.tsv" > "$work/dev.tsv"
 
-"$bin" train --no-checkpoint --train "$work/train.tsv" --dev "$work/dev.tsv" --out "$out" \
+"$bin" train --no-checkpoint --train "$work/train.tsv" --dev "$work/dev.tsv" --out "$work/model" \
   --label-map 0=negative,1=positive \
   --cell lstm --embedding-dim "${EMBEDDING_DIM:-128}" --hidden "${HIDDEN:-128}" \
-  --dropout "${DROPOUT:-0.4}" --epochs "${EPOCHS:-8}" --patience 2 --batch-size 64 --lr 2e-3 \
+  --dropout "${DROPOUT:-0.5}" --epochs "${EPOCHS:-8}" --patience 2 --batch-size 64 --lr 2e-3 \
   --min-count "${MIN_COUNT:-2}" --max-vocab "${MAX_VOCAB:-30000}" --seed "${SEED:-1}" \
   ${EXTRA:-}
+# float16 halves the binary; on SST-2 dev it changes no prediction's label.
+"$bin" convert --model "$work/model" --out "$out" --dtype f16
