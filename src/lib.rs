@@ -39,4 +39,4 @@ pub use data::{read_examples, Example, Format, ReadOptions};
 pub use error::{Error, Result};
 pub use metrics::Evaluation;
 pub use tokenizer::TokenizerConfig;
-pub use train::{train, TrainConfig, TrainEvent, TrainReport};
+pub use train::{train, EmbeddingInit, TrainConfig, TrainEvent, TrainReport};

@@ -14,7 +14,7 @@ use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence as PreTokenizerSequence;
 use tokenizers::{
     AddedToken, ModelWrapper, NormalizerWrapper, OffsetReferential, OffsetType, PreTokenizer,
-    Tokenizer, Trainer,
+    PreTokenizerWrapper, Tokenizer, Trainer,
 };
 
 /// Id of the padding token; batches are padded with it.
@@ -53,7 +53,17 @@ impl Default for TokenizerConfig {
 #[derive(Clone)]
 pub struct TextTokenizer {
     inner: Tokenizer,
+    /// Whether every normalizer and pre-tokenizer decides each split from nearby characters only,
+    /// so that a long text may be cut before encoding (see [`TextTokenizer::encode`]).
+    local: bool,
 }
+
+/// A long text is first encoded from a prefix of this many bytes per wanted token (at least
+/// [`MIN_PREFIX`]), growing fourfold until the prefix yields enough tokens or is the whole text.
+const PREFIX_BYTES_PER_TOKEN: usize = 64;
+const MIN_PREFIX: usize = 64 << 10;
+/// Tokens a prefix must yield beyond the wanted ones: its last token may be cut short.
+const PREFIX_MARGIN: usize = 2;
 
 impl std::fmt::Debug for TextTokenizer {
     // The full vocabulary would drown any log line the tokenizer shows up in.
@@ -108,6 +118,52 @@ fn split_words(tokenizer: &Tokenizer, text: &str) -> Result<Vec<String>> {
         .into_iter()
         .map(|(word, _, _)| word.to_owned())
         .collect())
+}
+
+/// Normalizers that map each character with at most its neighbours (Unicode normalization
+/// composes a character with the marks after it), so a cut changes only the text near it.
+fn normalizer_is_local(normalizer: &NormalizerWrapper) -> bool {
+    match normalizer {
+        NormalizerWrapper::BertNormalizer(_)
+        | NormalizerWrapper::StripNormalizer(_)
+        | NormalizerWrapper::StripAccents(_)
+        | NormalizerWrapper::NFC(_)
+        | NormalizerWrapper::NFD(_)
+        | NormalizerWrapper::NFKC(_)
+        | NormalizerWrapper::NFKD(_)
+        | NormalizerWrapper::Lowercase(_) => true,
+        NormalizerWrapper::Sequence(sequence) => sequence.as_ref().iter().all(normalizer_is_local),
+        _ => false,
+    }
+}
+
+/// Pre-tokenizers that split where a character or a change of character class is, so the
+/// words before a cut are the same as in the whole text.
+fn pre_tokenizer_is_local(pre_tokenizer: &PreTokenizerWrapper) -> bool {
+    match pre_tokenizer {
+        PreTokenizerWrapper::BertPreTokenizer(_)
+        | PreTokenizerWrapper::Whitespace(_)
+        | PreTokenizerWrapper::WhitespaceSplit(_)
+        | PreTokenizerWrapper::Punctuation(_)
+        | PreTokenizerWrapper::Digits(_)
+        | PreTokenizerWrapper::Delimiter(_) => true,
+        PreTokenizerWrapper::Sequence(sequence) => {
+            sequence.as_ref().iter().all(pre_tokenizer_is_local)
+        }
+        _ => false,
+    }
+}
+
+/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary.
+fn prefix(text: &str, max_bytes: usize) -> &str {
+    if max_bytes >= text.len() {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn normalizer_lowercases(normalizer: &NormalizerWrapper) -> bool {
@@ -186,7 +242,14 @@ impl TextTokenizer {
         tokenizer
             .with_truncation(None)
             .map_err(|_| "cannot disable truncation")?;
-        Ok(Self { inner: tokenizer })
+        let local = tokenizer.get_normalizer().is_none_or(normalizer_is_local)
+            && tokenizer
+                .get_pre_tokenizer()
+                .is_some_and(pre_tokenizer_is_local);
+        Ok(Self {
+            inner: tokenizer,
+            local,
+        })
     }
 
     /// Loads a tokenizer from the text of a tokenizer.json; `origin` names it in errors.
@@ -215,26 +278,64 @@ impl TextTokenizer {
     }
 
     /// Token ids of `text`, keeping at most the first `max_len`. Empty text gives no ids.
+    ///
+    /// A long text is encoded from a prefix that surely holds the first `max_len` tokens (it
+    /// yields more than that, and only the last token of a prefix can differ from the whole
+    /// text's), so a 10 MB text costs about as much as a short one. The ids are those of
+    /// encoding the whole text and truncating.
     pub fn encode(&self, text: &str, max_len: usize) -> Result<Vec<u32>> {
-        let encoding = self.inner.encode(text, false).map_err(tokenizer_error)?;
-        let mut ids = encoding.get_ids().to_vec();
-        ids.truncate(max_len);
-        Ok(ids)
+        let mut bytes = self.first_prefix(text, max_len);
+        loop {
+            let piece = prefix(text, bytes);
+            let encoding = self.inner.encode(piece, false).map_err(tokenizer_error)?;
+            let ids = encoding.get_ids();
+            if let Some(ids) = self.kept(piece, text, ids, max_len) {
+                return Ok(ids);
+            }
+            bytes = bytes.saturating_mul(4);
+        }
     }
 
     /// [`encode`](Self::encode) for many texts at once, in parallel; results keep input order.
     pub fn encode_batch(&self, texts: &[&str], max_len: usize) -> Result<Vec<Vec<u32>>> {
+        let pieces: Vec<&str> = texts
+            .iter()
+            .map(|text| prefix(text, self.first_prefix(text, max_len)))
+            .collect();
         let encodings = self
             .inner
-            .encode_batch(texts.to_vec(), false)
+            .encode_batch(pieces.clone(), false)
             .map_err(tokenizer_error)?;
-        Ok(encodings
+        texts
             .iter()
-            .map(|encoding| {
-                let ids = encoding.get_ids();
-                ids[..ids.len().min(max_len)].to_vec()
+            .zip(pieces)
+            .zip(&encodings)
+            .map(|((text, piece), encoding)| {
+                match self.kept(piece, text, encoding.get_ids(), max_len) {
+                    Some(ids) => Ok(ids),
+                    // Rare: a long text whose first prefix held too few tokens.
+                    None => self.encode(text, max_len),
+                }
             })
-            .collect())
+            .collect()
+    }
+
+    /// How many bytes of `text` to encode first.
+    fn first_prefix(&self, text: &str, max_len: usize) -> usize {
+        if !self.local {
+            return text.len();
+        }
+        max_len
+            .saturating_add(PREFIX_MARGIN)
+            .saturating_mul(PREFIX_BYTES_PER_TOKEN)
+            .max(MIN_PREFIX)
+    }
+
+    /// The first `max_len` ids if encoding `piece`, a prefix of `text`, settles them.
+    fn kept(&self, piece: &str, text: &str, ids: &[u32], max_len: usize) -> Option<Vec<u32>> {
+        let settled =
+            piece.len() == text.len() || ids.len() >= max_len.saturating_add(PREFIX_MARGIN);
+        settled.then(|| ids[..ids.len().min(max_len)].to_vec())
     }
 
     /// The words `text` splits into (normalized, before vocabulary lookup, so unknown words are
@@ -436,6 +537,34 @@ mod tests {
         assert_eq!(tokenizer.encode("a b c d e", 3).unwrap(), all[..3]);
         assert!(tokenizer.encode("a b c d e", 0).unwrap().is_empty());
         assert!(tokenizer.encode("", 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn long_texts_give_the_ids_of_the_whole_text() {
+        let tokenizer = build(&["a b c word123 é"]);
+        assert!(tokenizer.local);
+        let long_word = "x".repeat(61);
+        let texts = [
+            // Short tokens: the first prefix settles it.
+            "a b c ".repeat(20_000),
+            // About 64 bytes a token: the prefix ends right at the tokens wanted.
+            format!("{long_word} a ").repeat(3_000),
+            // Combining marks and digits around every possible cut.
+            "ae\u{301}1 b2\u{301} ".repeat(12_000),
+            // Whitespace first: the prefix holds no token and must grow.
+            format!("{}a b c", " ".repeat(300_000)),
+            // Nothing but one enormous word.
+            "y".repeat(200_000),
+        ];
+        for text in &texts {
+            let all = tokenizer.inner.encode(text.as_str(), false).unwrap();
+            for n in [0, 3, 1_100, 5_000] {
+                let want = all.get_ids()[..all.get_ids().len().min(n)].to_vec();
+                assert_eq!(tokenizer.encode(text, n).unwrap(), want, "n={n}");
+                let batch = tokenizer.encode_batch(&[text.as_str(), "a b"], n).unwrap();
+                assert_eq!(batch[0], want, "batch n={n}");
+            }
+        }
     }
 
     #[test]

@@ -238,3 +238,70 @@ fn every_subcommand_has_help() {
         assert!(stdout(&out).contains("Usage"), "{cmd}");
     }
 }
+
+#[test]
+fn train_starts_from_a_vector_file_and_can_freeze_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_data(dir);
+    // word2vec text format: header, then `word v1 .. v8`.
+    let mut vectors = String::from("3 8\n");
+    for (w, base) in [("great", 0.5f32), ("awful", -0.5), ("film", 0.25)] {
+        let row: Vec<String> = (0..8)
+            .map(|i| format!("{}", base + i as f32 * 0.01))
+            .collect();
+        vectors.push_str(&format!("{w} {}\n", row.join(" ")));
+    }
+    std::fs::write(dir.join("vectors.txt"), vectors).unwrap();
+    let out = run(
+        dir,
+        &[
+            "train",
+            "--train",
+            "train.tsv",
+            "--dev",
+            "dev.tsv",
+            "--out",
+            "model",
+            "--embedding-dim",
+            "8",
+            "--hidden",
+            "8",
+            "--epochs",
+            "2",
+            "--vectors",
+            "vectors.txt",
+            "--freeze-embeddings",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("word vectors cover 3 of"),
+        "{}",
+        stderr(&out)
+    );
+    let model = lstm_sentiment::Classifier::load(dir.join("model")).unwrap();
+    let id = model.tokenizer().token_to_id("great").unwrap() as usize;
+    let table = model.weights()["embedding.weight"]
+        .to_vec2::<f32>()
+        .unwrap();
+    let expected: Vec<f32> = (0..8).map(|i| 0.5 + i as f32 * 0.01).collect();
+    assert_eq!(table[id], expected, "frozen rows keep the file's vectors");
+
+    let out = run(
+        dir,
+        &[
+            "train",
+            "--train",
+            "train.tsv",
+            "--out",
+            "m2",
+            "--embedding-dim",
+            "16",
+            "--vectors",
+            "vectors.txt",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("dimension 8"), "{}", stderr(&out));
+}

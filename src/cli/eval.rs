@@ -20,6 +20,10 @@ pub struct EvalArgs {
     /// Print one JSON object with accuracy, macro_f1, n, per-label figures and the confusion matrix.
     #[arg(long)]
     json: bool,
+    /// Skip data lines that cannot be used (bad format, empty label, a label the model does not
+    /// know) instead of stopping; they are counted and the first few shown.
+    #[arg(long)]
+    skip_invalid: bool,
 }
 
 pub fn run_eval(args: EvalArgs) -> Result<()> {
@@ -29,7 +33,25 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
         aliases.extend(parse_label_map(spec)?);
         classifier.set_label_aliases(aliases)?;
     }
-    let examples = args.format.read(&args.data)?;
+    let known = |label: &str| match classifier.label_index(label) {
+        Some(_) => Ok(()),
+        None => {
+            let config = classifier.config();
+            let aliases: Vec<&str> = config.label_aliases.keys().map(String::as_str).collect();
+            Err(format!(
+                "unknown label `{label}`: the model's labels are {}{}",
+                config.labels.join(", "),
+                if aliases.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (aliases: {})", aliases.join(", "))
+                }
+            ))
+        }
+    };
+    let examples = args
+        .format
+        .read(&args.data, args.skip_invalid, Some(&known))?;
     let evaluation = classifier
         .evaluate(&examples)
         .with_context(|| format!("cannot evaluate on {}", args.data.display()))?;

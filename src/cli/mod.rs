@@ -8,6 +8,7 @@ mod word2vec;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use lstm_sentiment::data::{read_examples_with, LineChecks};
 use lstm_sentiment::{Classifier, Format, ReadOptions};
 use std::path::{Path, PathBuf};
 
@@ -129,8 +130,35 @@ impl DataFormatArgs {
         }
     }
 
-    fn read(&self, path: &Path) -> Result<Vec<lstm_sentiment::Example>> {
-        Ok(lstm_sentiment::read_examples(path, &self.options())?)
+    /// Reads `path` with a label check; with `skip_invalid`, bad lines are skipped, counted and
+    /// the first few shown on stderr.
+    fn read(
+        &self,
+        path: &Path,
+        skip_invalid: bool,
+        label: Option<&dyn Fn(&str) -> std::result::Result<(), String>>,
+    ) -> Result<Vec<lstm_sentiment::Example>> {
+        let checks = LineChecks {
+            skip_invalid,
+            label,
+        };
+        let (examples, skipped) = read_examples_with(path, &self.options(), &checks)?;
+        if skipped.count > 0 {
+            const SHOWN: usize = 5;
+            eprintln!(
+                "lstm-sentiment: skipped {} invalid line(s) of {}, kept {}:",
+                skipped.count,
+                path.display(),
+                examples.len()
+            );
+            for error in skipped.first.iter().take(SHOWN) {
+                eprintln!("  {error}");
+            }
+            if skipped.count > SHOWN {
+                eprintln!("  ... and {} more", skipped.count - SHOWN);
+            }
+        }
+        Ok(examples)
     }
 }
 

@@ -4,7 +4,7 @@ use super::{parse_label_map, DataFormatArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use lstm_sentiment::train::{Checkpointing, EpochRecord, CHECKPOINT_FILE};
+use lstm_sentiment::train::{Checkpointing, EmbeddingInit, EpochRecord, CHECKPOINT_FILE};
 use lstm_sentiment::{Cell, Example, TokenizerConfig, TrainConfig, TrainEvent};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -78,6 +78,18 @@ pub struct TrainArgs {
     /// Fraction of --train held out as dev when --dev is not given.
     #[arg(long, default_value_t = 0.1, value_name = "X")]
     dev_fraction: f64,
+    /// Start the word vectors from this word2vec (binary or text) or GloVe file.
+    #[arg(long, value_name = "FILE", conflicts_with = "pretrain_word2vec")]
+    vectors: Option<PathBuf>,
+    /// Train word2vec (skip-gram) on the training texts first and start from its vectors.
+    #[arg(long)]
+    pretrain_word2vec: bool,
+    /// With --pretrain-word2vec: more text for word2vec, one text per line.
+    #[arg(long, value_name = "FILE", requires = "pretrain_word2vec")]
+    unlabeled: Option<PathBuf>,
+    /// Keep the starting word vectors fixed during training.
+    #[arg(long)]
+    freeze_embeddings: bool,
     /// Random seed: the same data and seed give identical weights.
     #[arg(long, default_value_t = 42, value_name = "N")]
     seed: u64,
@@ -95,6 +107,10 @@ pub struct TrainArgs {
     /// that run). Hyperparameters come from the checkpoint; give the same data files.
     #[arg(long, value_name = "DIR")]
     resume: Option<PathBuf>,
+    /// Skip data lines that cannot be used (bad format, empty label, a dev label not in the
+    /// training data) instead of stopping; they are counted and the first few shown.
+    #[arg(long)]
+    skip_invalid: bool,
     /// No progress bar.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -126,11 +142,30 @@ pub fn run(a: TrainArgs) -> Result<()> {
         }
         v
     };
-    let train = rename(a.format.read(&a.train)?);
+    let train = rename(a.format.read(&a.train, a.skip_invalid, None)?);
+    let train_labels = lstm_sentiment::data::label_set(&train);
+    if let [only] = train_labels.as_slice() {
+        anyhow::bail!(
+            "{}: every example has the label `{only}`; a classifier needs at least two labels",
+            a.train.display()
+        );
+    }
+    let dev_label = |label: &str| {
+        let label = label_map.get(label).map_or(label, String::as_str);
+        if train_labels.iter().any(|l| l == label) {
+            Ok(())
+        } else {
+            Err(format!(
+                "label `{label}` never occurs in the training data {} (its labels: {})",
+                a.train.display(),
+                train_labels.join(", ")
+            ))
+        }
+    };
     let dev = a
         .dev
         .as_ref()
-        .map(|p| a.format.read(p))
+        .map(|p| a.format.read(p, a.skip_invalid, Some(&dev_label)))
         .transpose()?
         .map(rename);
     let config = TrainConfig {
@@ -154,6 +189,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
             min_count: a.min_count,
             max_vocab: a.max_vocab,
         },
+        embeddings: match (&a.vectors, a.pretrain_word2vec) {
+            (Some(path), _) => EmbeddingInit::Vectors { path: path.clone() },
+            (None, true) => EmbeddingInit::Word2Vec {
+                unlabeled: a.unlabeled.clone(),
+            },
+            (None, false) => EmbeddingInit::Random,
+        },
+        freeze_embeddings: a.freeze_embeddings,
     };
 
     let checkpointing = match (&a.resume, a.no_checkpoint) {
@@ -233,6 +276,13 @@ pub fn run(a: TrainArgs) -> Result<()> {
             }
             TrainEvent::Epoch(r) => say(&bar, epoch_line(r)),
             TrainEvent::Checkpoint { .. } => {}
+            TrainEvent::Embeddings { matched, words } => say(
+                &bar,
+                format!(
+                    "word vectors cover {matched} of {words} vocabulary words ({:.1}%)",
+                    100.0 * *matched as f64 / (*words).max(1) as f64
+                ),
+            ),
         }
         if stop.load(Ordering::SeqCst) {
             ControlFlow::Break(())

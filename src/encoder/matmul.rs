@@ -43,6 +43,16 @@ impl<'a> View<'a> {
         }
     }
 
+    /// The elements copied into a dense row-major matrix.
+    pub fn to_dense(self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.rows * self.cols);
+        for r in 0..self.rows {
+            let row = &self.data[r * self.row_stride..];
+            out.extend((0..self.cols).map(|c| row[c * self.col_stride]));
+        }
+        out
+    }
+
     /// Whether every element lies inside `data` (strides are non-negative, so the last is largest).
     fn in_bounds(&self) -> bool {
         self.rows == 0

@@ -68,6 +68,10 @@ impl Problem {
         let mut acts = vec![0.0; if save { time } else { 1 } * batch * aw];
         let mut gh = vec![0.0; batch * gw];
         let zeros = vec![0.0; state];
+        // gemm repacks an operand that is not laid out the way its microkernel reads it; a
+        // dense W_hh^T is, and saves repacking the weights at every step.
+        let w_hh_t = w_hh.t().to_dense();
+        let w_hh_t = View::dense(&w_hh_t, hs, gw);
         for t in 0..time {
             let (h_prev, h_t) = step_pair(&mut out, t, state, &zeros);
             let (c_prev, c_t) = if lstm {
@@ -78,7 +82,7 @@ impl Problem {
             // h_{-1} = 0, so at t = 0 gh stays zero.
             if t > 0 {
                 let h_prev = View::dense(h_prev, batch, hs);
-                product(ViewMut::dense(&mut gh, batch, gw), h_prev, w_hh.t(), false);
+                product(ViewMut::dense(&mut gh, batch, gw), h_prev, w_hh_t, false);
             }
             let gi_t = &gi[t * batch * gw..(t + 1) * batch * gw];
             let acts_t = &mut acts[if save { t * batch * aw } else { 0 }..][..batch * aw];

@@ -18,6 +18,8 @@ use crate::model::{init_weights, snapshot, Batch, Model, Weights};
 use crate::model_dir::ModelFiles;
 use crate::optim::{clip_factor, compact_ids, global_norm, DenseAdamW, SparseRows};
 use crate::tokenizer::{TextTokenizer, TokenizerConfig};
+use crate::vectors::{embedding_init, Coverage, Embeddings, Utf8};
+use crate::word2vec::{Architecture, Word2VecConfig};
 use batching::{epoch_rng, fingerprint, length_buckets, split};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::ParamsAdamW;
@@ -55,6 +57,24 @@ pub struct TrainConfig {
     pub dev_fraction: f64,
     pub seed: u64,
     pub tokenizer: TokenizerConfig,
+    /// Where the word vectors start: random, a vector file, or word2vec trained first.
+    pub embeddings: EmbeddingInit,
+    /// Keep the word vectors as they start (useful with pretrained vectors).
+    pub freeze_embeddings: bool,
+}
+
+/// How the embedding table starts.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbeddingInit {
+    /// Small random vectors.
+    #[default]
+    Random,
+    /// Rows from a word2vec (binary or text) or GloVe file; words it lacks start random.
+    Vectors { path: PathBuf },
+    /// Skip-gram word2vec trained first on the training texts plus, optionally, a file of
+    /// unlabelled text (one text per line).
+    Word2Vec { unlabeled: Option<PathBuf> },
 }
 
 impl Default for TrainConfig {
@@ -76,6 +96,8 @@ impl Default for TrainConfig {
             dev_fraction: 0.1,
             seed: 42,
             tokenizer: TokenizerConfig::default(),
+            embeddings: EmbeddingInit::Random,
+            freeze_embeddings: false,
         }
     }
 }
@@ -118,6 +140,12 @@ pub enum TrainEvent {
         tokens_per_second: f64,
     },
     Epoch(EpochRecord),
+    /// The embedding table was started from word vectors covering `matched` of `words`
+    /// vocabulary words.
+    Embeddings {
+        matched: usize,
+        words: usize,
+    },
     /// A checkpoint was written after this epoch.
     Checkpoint {
         epoch: usize,
@@ -247,9 +275,19 @@ pub fn train_with(
         training: None,
     };
     model_config.validate()?;
+    let mut init = init_weights(&model_config, &mut rng, &device)?;
+    if resumed.is_none() {
+        if let Some(coverage) = initial_vectors(config, &tokenizer, &train, &mut init)? {
+            let _ = on_event(&TrainEvent::Embeddings {
+                matched: coverage.matched,
+                words: coverage.words,
+            });
+        }
+    }
     let mut state = TrainState::new(
         &model_config,
-        init_weights(&model_config, &mut rng, &device)?,
+        init,
+        config.freeze_embeddings,
         ParamsAdamW {
             lr: config.lr,
             weight_decay: config.weight_decay,
@@ -424,6 +462,48 @@ pub fn train_with(
     Ok((classifier, report))
 }
 
+/// Starts the embedding rows from word vectors when the config asks for it.
+fn initial_vectors(
+    config: &TrainConfig,
+    tokenizer: &TextTokenizer,
+    train: &[Example],
+    weights: &mut Weights,
+) -> Result<Option<Coverage>> {
+    let vectors = match &config.embeddings {
+        EmbeddingInit::Random => return Ok(None),
+        EmbeddingInit::Vectors { path } => Embeddings::from_file(path, Utf8::Lossy)?,
+        EmbeddingInit::Word2Vec { unlabeled } => {
+            let mut texts: Vec<String> = train.iter().map(|e| e.text.clone()).collect();
+            if let Some(path) = unlabeled {
+                texts.extend(crate::data::read_lines(path)?);
+            }
+            let w2v = Word2VecConfig {
+                architecture: Architecture::SkipGram,
+                dim: config.embedding_dim,
+                min_count: config.tokenizer.min_count as u64,
+                lowercase: config.tokenizer.lowercase,
+                // One thread: the run stays reproducible from its seed.
+                threads: 1,
+                seed: config.seed,
+                ..Word2VecConfig::default()
+            };
+            crate::word2vec::train(&texts, &w2v, |_| ControlFlow::Continue(()))?
+        }
+    };
+    let table = weights
+        .get(EMBEDDING)
+        .ok_or_else(|| Error::Config("no embedding to start".into()))?;
+    let shape = table.shape().clone();
+    let device = table.device().clone();
+    let mut values = table.flatten_all()?.to_vec1::<f32>()?;
+    let coverage = embedding_init(tokenizer, &vectors, &mut values)?;
+    weights.insert(
+        EMBEDDING.to_string(),
+        Tensor::from_vec(values, shape, &device)?,
+    );
+    Ok(Some(coverage))
+}
+
 /// The best epoch so far and its weights.
 struct Best {
     epoch: usize,
@@ -450,10 +530,16 @@ struct TrainState {
     live: Weights,
     dense: DenseAdamW,
     embedding: SparseRows,
+    frozen_embedding: bool,
 }
 
 impl TrainState {
-    fn new(config: &ModelConfig, mut init: Weights, params: ParamsAdamW) -> Result<Self> {
+    fn new(
+        config: &ModelConfig,
+        mut init: Weights,
+        frozen_embedding: bool,
+        params: ParamsAdamW,
+    ) -> Result<Self> {
         let table = init
             .remove(EMBEDDING)
             .ok_or_else(|| Error::Config("no embedding to train".into()))?
@@ -475,6 +561,7 @@ impl TrainState {
             live,
             dense,
             embedding,
+            frozen_embedding,
         })
     }
 
@@ -507,8 +594,10 @@ impl TrainState {
         )?;
         let factor = clip_factor(norm, clip_norm);
         self.dense.step(&grads, factor)?;
-        self.embedding
-            .update(&rows, &row_grad.affine(factor, 0.0)?)?;
+        if !self.frozen_embedding {
+            self.embedding
+                .update(&rows, &row_grad.affine(factor, 0.0)?)?;
+        }
         Ok((
             f64::from(loss.to_scalar::<f32>()?),
             out.logits.to_vec2::<f32>()?,

@@ -143,6 +143,23 @@ impl Embeddings {
     }
 
     /// Reads vectors in `format`; `origin` names the source in errors.
+    /// Reads a vector file, detecting its format (word2vec binary or text, GloVe) from its start.
+    pub fn from_file(path: &Path, utf8: Utf8) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+        let head = reader
+            .fill_buf()
+            .map_err(|e| Error::io(path, "cannot read", e))?;
+        let format = detect_format(head).ok_or_else(|| {
+            Error::data(
+                path,
+                0,
+                "not a word2vec (binary or text) or GloVe vector file",
+            )
+        })?;
+        Self::read(reader, format, utf8, path)
+    }
+
     pub fn read<R: BufRead>(
         reader: R,
         format: VectorFormat,

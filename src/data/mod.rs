@@ -1,14 +1,25 @@
 //! Labelled data files (TSV, CSV, JSON Lines, fastText) and plain prediction input.
 //!
 //! Every reader streams line by line, ignores a UTF-8 byte order mark, accepts CRLF line
-//! ends, and reports problems with the file name and the 1-based physical line number.
+//! ends, skips blank lines, and reports problems with the file name and the 1-based physical
+//! line number. A lenient read ([`read_examples_lenient`]) skips bad lines instead and
+//! returns them; problems with the whole file (it cannot be read, a CSV header lacks a column,
+//! no example is left) are errors either way.
+
+mod csv;
+mod lines;
 
 use crate::error::{Error, Result};
+use lines::Lines;
 use std::io::{BufRead, BufReader, Seek};
 use std::path::Path;
 
-const BOM: &[u8] = b"\xEF\xBB\xBF";
+pub use lines::MAX_LINE_BYTES;
+
 const FASTTEXT_PREFIX: &str = "__label__";
+
+/// How many skipped lines [`Skipped`] keeps the reasons of; the rest are only counted.
+pub const SKIPPED_KEPT: usize = 100;
 
 /// One labelled text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +71,34 @@ impl Default for ReadOptions {
     }
 }
 
+/// Checks applied to every example as it is read, and what to do with lines that fail.
+#[derive(Clone, Copy, Default)]
+pub struct LineChecks<'a> {
+    /// Skip bad lines (they come back in [`Skipped`]) instead of failing on the first one.
+    pub skip_invalid: bool,
+    /// Accepts a label, or says why not (e.g. "unknown label `x`; the model knows a, b").
+    pub label: Option<&'a dyn Fn(&str) -> std::result::Result<(), String>>,
+}
+
+/// The lines a lenient read skipped.
+#[derive(Debug, Default)]
+pub struct Skipped {
+    /// How many lines (records, for CSV) were skipped.
+    pub count: usize,
+    /// Why, for the first [`SKIPPED_KEPT`] of them, in file order: each error names the file
+    /// and the line.
+    pub first: Vec<Error>,
+}
+
+impl Skipped {
+    fn push(&mut self, error: Error) {
+        self.count += 1;
+        if self.first.len() < SKIPPED_KEPT {
+            self.first.push(error);
+        }
+    }
+}
+
 /// Picks a format from the file extension, or failing that from the first non-empty line.
 ///
 /// Extensions: `.tsv`, `.csv`, `.jsonl`/`.ndjson`/`.json`, `.ft`/`.fasttext` (any case).
@@ -99,7 +138,26 @@ fn format_from_extension(path: &Path, opts: &ReadOptions) -> Option<Format> {
 }
 
 /// Reads the labelled examples of `path`, detecting the format unless `opts` names one.
+/// The first bad line is an error naming the file and the line.
 pub fn read_examples(path: &Path, opts: &ReadOptions) -> Result<Vec<Example>> {
+    Ok(read_examples_with(path, opts, &LineChecks::default())?.0)
+}
+
+/// [`read_examples`], skipping the lines that do not parse and returning them.
+pub fn read_examples_lenient(path: &Path, opts: &ReadOptions) -> Result<(Vec<Example>, Skipped)> {
+    let checks = LineChecks {
+        skip_invalid: true,
+        label: None,
+    };
+    read_examples_with(path, opts, &checks)
+}
+
+/// [`read_examples`] with per-line checks; bad lines fail or are skipped as `checks` says.
+pub fn read_examples_with(
+    path: &Path,
+    opts: &ReadOptions,
+    checks: &LineChecks,
+) -> Result<(Vec<Example>, Skipped)> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
     let mut reader = BufReader::new(file);
     let format = match &opts.format {
@@ -108,7 +166,7 @@ pub fn read_examples(path: &Path, opts: &ReadOptions) -> Result<Vec<Example>> {
             Some(format) => format,
             None => {
                 // Sniffing consumes lines, so look first and rewind to parse from the start.
-                let first = first_non_empty_line(&mut reader, path)?;
+                let first = lines::first_non_empty_line(&mut reader, path)?;
                 reader
                     .rewind()
                     .map_err(|e| Error::io(path, "cannot read", e))?;
@@ -116,37 +174,96 @@ pub fn read_examples(path: &Path, opts: &ReadOptions) -> Result<Vec<Example>> {
             }
         },
     };
-    parse_examples(reader, path, &format)
+    parse_examples_with(reader, path, &format, checks)
 }
 
 /// Parses labelled examples in `format` from `reader`; `path` is used only in messages.
 pub fn parse_examples<R: BufRead>(reader: R, path: &Path, format: &Format) -> Result<Vec<Example>> {
-    let examples = match format {
+    Ok(parse_examples_with(reader, path, format, &LineChecks::default())?.0)
+}
+
+/// [`parse_examples`] with per-line checks; bad lines fail or are skipped as `checks` says.
+pub fn parse_examples_with<R: BufRead>(
+    reader: R,
+    path: &Path,
+    format: &Format,
+    checks: &LineChecks,
+) -> Result<(Vec<Example>, Skipped)> {
+    let mut sink = Sink {
+        path,
+        checks,
+        examples: Vec::new(),
+        skipped: Skipped::default(),
+    };
+    match format {
         Format::Csv {
             text_column,
             label_column,
-        } => parse_csv(reader, path, text_column, label_column)?,
+        } => csv::parse(reader, path, text_column, label_column, &mut sink)?,
         Format::Tsv | Format::Jsonl | Format::FastText => {
             let mut lines = Lines::new(reader, path);
-            let mut examples = Vec::new();
             while let Some((line_no, line)) = lines.next_line()? {
-                if line.trim().is_empty() {
-                    continue;
+                let parsed = line.and_then(|line| {
+                    if line.trim().is_empty() {
+                        return Ok(None);
+                    }
+                    match format {
+                        Format::Tsv => parse_tsv_line(line),
+                        Format::Jsonl => parse_jsonl_line(line),
+                        _ => parse_fasttext_line(line),
+                    }
+                    .map(Some)
+                });
+                if let Some(parsed) = parsed.transpose() {
+                    sink.accept(line_no, parsed)?;
                 }
-                let parsed = match format {
-                    Format::Tsv => parse_tsv_line(line),
-                    Format::Jsonl => parse_jsonl_line(line),
-                    _ => parse_fasttext_line(line),
-                };
-                examples.push(parsed.map_err(|msg| Error::data(path, line_no, msg))?);
             }
-            examples
         }
-    };
-    if examples.is_empty() {
-        return Err(Error::data(path, 0, "no examples found"));
     }
-    Ok(examples)
+    sink.finish()
+}
+
+/// Collects examples, applying the label check and the skip policy.
+pub(crate) struct Sink<'a, 'c> {
+    path: &'a Path,
+    checks: &'a LineChecks<'c>,
+    examples: Vec<Example>,
+    skipped: Skipped,
+}
+
+impl Sink<'_, '_> {
+    /// Keeps an example, or fails or skips with the message naming `line`.
+    fn accept(&mut self, line: usize, parsed: std::result::Result<Example, String>) -> Result<()> {
+        let checked = parsed.and_then(|example| match self.checks.label {
+            Some(check) => check(&example.label).map(|()| example),
+            None => Ok(example),
+        });
+        match checked {
+            Ok(example) => self.examples.push(example),
+            Err(message) => {
+                let error = Error::data(self.path, line, message);
+                if !self.checks.skip_invalid {
+                    return Err(error);
+                }
+                self.skipped.push(error);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(Vec<Example>, Skipped)> {
+        if self.examples.is_empty() {
+            let message = match self.skipped.first.first() {
+                None => "no examples found".to_string(),
+                Some(first) => format!(
+                    "no examples found: all {} non-blank lines were invalid (the first: {first})",
+                    self.skipped.count
+                ),
+            };
+            return Err(Error::data(self.path, 0, message));
+        }
+        Ok((self.examples, self.skipped))
+    }
 }
 
 /// Reads plain texts for prediction, one per line. Every line is kept, empty ones
@@ -156,7 +273,8 @@ pub fn read_lines(path: &Path) -> Result<Vec<String>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
     let mut lines = Lines::new(BufReader::new(file), path);
     let mut out = Vec::new();
-    while let Some((_, line)) = lines.next_line()? {
+    while let Some((line_no, line)) = lines.next_line()? {
+        let line = line.map_err(|message| Error::data(path, line_no, message))?;
         out.push(line.to_string());
     }
     Ok(out)
@@ -178,74 +296,13 @@ pub fn label_set(examples: &[Example]) -> Vec<String> {
     labels
 }
 
-/// Physical lines as UTF-8 with their 1-based numbers, line ends and BOM removed.
-struct Lines<'p, R> {
-    reader: R,
-    path: &'p Path,
-    buf: Vec<u8>,
-    line_no: usize,
-}
-
-impl<'p, R: BufRead> Lines<'p, R> {
-    fn new(reader: R, path: &'p Path) -> Self {
-        Lines {
-            reader,
-            path,
-            buf: Vec::new(),
-            line_no: 0,
-        }
-    }
-
-    fn next_line(&mut self) -> Result<Option<(usize, &str)>> {
-        self.buf.clear();
-        let n = self
-            .reader
-            .read_until(b'\n', &mut self.buf)
-            .map_err(|e| Error::io(self.path, "cannot read", e))?;
-        if n == 0 {
-            return Ok(None);
-        }
-        self.line_no += 1;
-        if self.buf.last() == Some(&b'\n') {
-            self.buf.pop();
-        }
-        if self.buf.last() == Some(&b'\r') {
-            self.buf.pop();
-        }
-        let start = if self.line_no == 1 && self.buf.starts_with(BOM) {
-            BOM.len()
-        } else {
-            0
-        };
-        match std::str::from_utf8(&self.buf[start..]) {
-            Ok(line) => Ok(Some((self.line_no, line))),
-            Err(e) => Err(Error::data(
-                self.path,
-                self.line_no,
-                format!("invalid UTF-8 at byte {}", e.valid_up_to() + start + 1),
-            )),
-        }
-    }
-}
-
-fn first_non_empty_line<R: BufRead>(reader: R, path: &Path) -> Result<String> {
-    let mut lines = Lines::new(reader, path);
-    loop {
-        match lines.next_line() {
-            Ok(Some((_, line))) if line.trim().is_empty() => continue,
-            Ok(Some((_, line))) => return Ok(line.to_string()),
-            Ok(None) => return Ok(String::new()),
-            // Undecodable text is reported with its line by the real parse.
-            Err(Error::Data { .. }) => return Ok(String::new()),
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 fn example(label: &str, text: &str) -> std::result::Result<Example, String> {
     let label = label.trim();
     if label.is_empty() {
         return Err("empty label".to_string());
+    }
+    if label.contains(['\n', '\r']) {
+        return Err("the label contains a line break".to_string());
     }
     Ok(Example {
         text: text.trim().to_string(),
@@ -256,7 +313,7 @@ fn example(label: &str, text: &str) -> std::result::Result<Example, String> {
 fn parse_tsv_line(line: &str) -> std::result::Result<Example, String> {
     let (label, text) = line
         .split_once('\t')
-        .ok_or_else(|| "expected `label<TAB>text`".to_string())?;
+        .ok_or_else(|| "expected `label<TAB>text`, found no tab".to_string())?;
     example(label, text)
 }
 
@@ -302,102 +359,6 @@ fn parse_jsonl_line(line: &str) -> std::result::Result<Example, String> {
     };
     example(&label, text)
 }
-
-fn parse_csv<R: BufRead>(
-    mut reader: R,
-    path: &Path,
-    text_column: &str,
-    label_column: &str,
-) -> Result<Vec<Example>> {
-    // The csv crate does not skip a byte order mark, which would otherwise become part
-    // of the first column name.
-    let buf = reader
-        .fill_buf()
-        .map_err(|e| Error::io(path, "cannot read", e))?;
-    if buf.starts_with(BOM) {
-        reader.consume(BOM.len());
-    }
-    // Headers are handled here rather than by the csv crate so that whitespace-only lines
-    // (one-field records) can be skipped before the header too; flexible for the same
-    // reason, with field counts checked by hand below.
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(reader);
-    let mut record = csv::StringRecord::new();
-    let mut header: Option<(usize, Vec<String>)> = None;
-    while csv
-        .read_record(&mut record)
-        .map_err(|e| csv_error(path, e))?
-    {
-        if !is_blank(&record) {
-            let fields = record.iter().map(|h| h.trim().to_string()).collect();
-            header = Some((record_line(&record), fields));
-            break;
-        }
-    }
-    let Some((header_line, header)) = header else {
-        return Ok(Vec::new());
-    };
-    let column = |name: &str| {
-        header.iter().position(|h| h == name).ok_or_else(|| {
-            let found = header.join(", ");
-            Error::data(
-                path,
-                header_line,
-                format!("no column `{name}` in the header (columns found: {found})"),
-            )
-        })
-    };
-    let text_idx = column(text_column)?;
-    let label_idx = column(label_column)?;
-
-    let mut examples = Vec::new();
-    while csv
-        .read_record(&mut record)
-        .map_err(|e| csv_error(path, e))?
-    {
-        if is_blank(&record) {
-            continue;
-        }
-        let line = record_line(&record);
-        if record.len() != header.len() {
-            let msg = format!(
-                "expected {} fields as in the header, found {}",
-                header.len(),
-                record.len()
-            );
-            return Err(Error::data(path, line, msg));
-        }
-        let text = record.get(text_idx).unwrap_or_default();
-        let label = record.get(label_idx).unwrap_or_default();
-        examples.push(example(label, text).map_err(|msg| Error::data(path, line, msg))?);
-    }
-    Ok(examples)
-}
-
-/// A whitespace-only line, which the csv crate reads as a record of one blank field.
-fn is_blank(record: &csv::StringRecord) -> bool {
-    record.len() == 1 && record.get(0).is_some_and(|f| f.trim().is_empty())
-}
-
-fn record_line(record: &csv::StringRecord) -> usize {
-    record.position().map_or(0, |p| p.line() as usize)
-}
-
-fn csv_error(path: &Path, e: csv::Error) -> Error {
-    let line = e.position().map_or(0, |p| p.line() as usize);
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => Error::io(path, "cannot read", io),
-        csv::ErrorKind::Utf8 { err, .. } => Error::data(
-            path,
-            line,
-            format!("invalid UTF-8 in field {}", err.field() + 1),
-        ),
-        other => Error::data(path, line, format!("malformed CSV: {other:?}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,6 +547,137 @@ mod tests {
         std::fs::write(&path, "\u{feff}first\r\n\n  \nlast").unwrap();
         let got = read_lines(&path).unwrap();
         assert_eq!(got, vec!["first", "", "  ", "last"]);
+    }
+
+    #[test]
+    fn skip_invalid_keeps_good_lines_and_counts_the_bad() {
+        let input = "pos\tgood\nno tab\n\tx\n\nneg\tbad\n";
+        let checks = LineChecks {
+            skip_invalid: true,
+            label: None,
+        };
+        let (got, skipped) =
+            parse_examples_with(input.as_bytes(), Path::new("a.tsv"), &Format::Tsv, &checks)
+                .unwrap();
+        assert_eq!(got, vec![ex("pos", "good"), ex("neg", "bad")]);
+        assert_eq!(skipped.count, 2);
+        let reasons: Vec<String> = skipped.first.iter().map(|e| e.to_string()).collect();
+        assert!(reasons[0].starts_with("a.tsv:2: expected `label<TAB>text`"));
+        assert_eq!(reasons[1], "a.tsv:3: empty label");
+
+        let err = parse_examples_with(&b"x\ny\n"[..], Path::new("a.tsv"), &Format::Tsv, &checks)
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("a.tsv: no examples found: all 2"), "{msg}");
+    }
+
+    #[test]
+    fn skipped_keeps_the_first_reasons_and_counts_all() {
+        let input = "bad\n".repeat(SKIPPED_KEPT + 5) + "pos\tok\n";
+        let checks = LineChecks {
+            skip_invalid: true,
+            label: None,
+        };
+        let (_, skipped) =
+            parse_examples_with(input.as_bytes(), Path::new("a"), &Format::Tsv, &checks).unwrap();
+        assert_eq!(skipped.count, SKIPPED_KEPT + 5);
+        assert_eq!(skipped.first.len(), SKIPPED_KEPT);
+    }
+
+    #[test]
+    fn label_check_names_the_line() {
+        let known = |l: &str| {
+            if l == "pos" || l == "neg" {
+                Ok(())
+            } else {
+                Err(format!("unknown label `{l}`"))
+            }
+        };
+        let checks = LineChecks {
+            skip_invalid: false,
+            label: Some(&known),
+        };
+        let input = "text,label\nok,pos\nmeh,neutral\n";
+        let err =
+            parse_examples_with(input.as_bytes(), Path::new("d.csv"), &csv(), &checks).unwrap_err();
+        assert_eq!(err.to_string(), "d.csv:3: unknown label `neutral`");
+    }
+
+    #[test]
+    fn over_long_lines_are_bad_lines_and_reading_goes_on() {
+        let input = format!("a\n{}\nb\n", "x".repeat(100));
+        let mut lines = Lines::with_limit(input.as_bytes(), Path::new("f"), 10);
+        assert_eq!(lines.next_line().unwrap().unwrap(), (1, Ok("a")));
+        let (n, line) = lines.next_line().unwrap().unwrap();
+        assert_eq!(n, 2);
+        assert!(line.unwrap_err().contains("longer than 10 bytes"));
+        assert_eq!(lines.next_line().unwrap().unwrap(), (3, Ok("b")));
+        assert!(lines.next_line().unwrap().is_none());
+        // Exactly at the limit is fine.
+        let mut lines = Lines::with_limit(&b"0123456789\n"[..], Path::new("f"), 10);
+        assert_eq!(lines.next_line().unwrap().unwrap(), (1, Ok("0123456789")));
+
+        let input = format!("text,label\nok,pos\n\"{}\",neg\n", "x".repeat(100));
+        let checks = LineChecks::default();
+        let mut sink = Sink {
+            path: Path::new("l.csv"),
+            checks: &checks,
+            examples: Vec::new(),
+            skipped: Skipped::default(),
+        };
+        let err = csv::parse_with_limit(
+            input.as_bytes(),
+            Path::new("l.csv"),
+            "text",
+            "label",
+            &mut sink,
+            50,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("l.csv:3: the line is longer than 50 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn utf16_files_get_a_hint() {
+        let bytes: &[u8] = b"\xFF\xFEp\x00o\x00s\x00\t\x00";
+        let err = parse_examples(bytes, Path::new("u.tsv"), &Format::Tsv).unwrap_err();
+        assert!(err.to_string().contains("looks like UTF-16"), "{err}");
+    }
+
+    #[test]
+    fn csv_unclosed_quote_is_reported_with_a_hint() {
+        let input = "text,label\nfine,pos\n\"never closed,neg\nmore,pos\n";
+        let err = parse(input, "q.csv", &csv()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("q.csv:3: expected 2 fields"), "{msg}");
+        assert!(msg.contains("closing quote missing"), "{msg}");
+        let input = "text,label\nfine,\"pos\nmore,neg\n";
+        let err = parse(input, "q.csv", &csv()).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("q.csv:2: the label contains a line break"),
+            "{msg}"
+        );
+        assert!(msg.contains("closing quote missing"), "{msg}");
+    }
+
+    #[test]
+    fn csv_bad_utf8_record_can_be_skipped() {
+        let bytes: &[u8] = b"text,label\n\"bad\xff\",neg\nok,pos\n";
+        let checks = LineChecks {
+            skip_invalid: true,
+            label: None,
+        };
+        let (got, skipped) =
+            parse_examples_with(bytes, Path::new("r.csv"), &csv(), &checks).unwrap();
+        assert_eq!(got, vec![ex("pos", "ok")]);
+        assert!(skipped.first[0]
+            .to_string()
+            .starts_with("r.csv:2: invalid UTF-8 at field 1"));
     }
 
     #[test]
