@@ -20,6 +20,7 @@ mod reference;
 use crate::config::Cell;
 use crate::dropout::Dropout;
 use candle_core::{DType, Device, Result, Tensor, D};
+use std::sync::OnceLock;
 
 /// The four tensors PyTorch keeps per layer and direction. In the tutorial's notation
 /// U = weight_ih^T (m x n per gate) and W = weight_hh^T (n x n per gate).
@@ -44,11 +45,29 @@ pub struct Encoder {
 /// rounding); the choice is about speed, and about having a reference to test against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Kernel {
-    /// The fused kernel for CPU f32 tensors, the reference for everything else.
+    /// The fused kernel for CPU f32 tensors, the reference for everything else. Setting
+    /// `LSTM_SENTIMENT_KERNEL=reference` in the environment turns the fused kernel off, so that
+    /// the two can be timed against each other with the same binary.
     #[default]
     Auto,
     /// Plain candle ops, one step at a time.
     Reference,
+}
+
+impl Kernel {
+    /// Whether the fused kernel runs on `xs` and `weights`.
+    fn fused(self, xs: &Tensor, weights: &DirectionWeights) -> bool {
+        static OFF: OnceLock<bool> = OnceLock::new();
+        let off = *OFF.get_or_init(|| {
+            std::env::var("LSTM_SENTIMENT_KERNEL")
+                .is_ok_and(|v| v.eq_ignore_ascii_case("reference"))
+        });
+        let w = weights;
+        let all_f32 = [xs, &w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh]
+            .iter()
+            .all(|t| t.dtype() == DType::F32 && t.device().is_cpu());
+        self == Kernel::Auto && !off && all_f32
+    }
 }
 
 /// Per-batch bookkeeping shared by every layer and direction.
@@ -126,7 +145,6 @@ impl Encoder {
         steps: &Steps,
         mut dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
-        let fused = self.kernel == Kernel::Auto && xs.device().is_cpu() && xs.dtype() == DType::F32;
         let mut input = xs.clone();
         let mut finals = Vec::new();
         for (l, layer) in self.layers.iter().enumerate() {
@@ -140,7 +158,7 @@ impl Encoder {
                 } else {
                     input.clone()
                 };
-                let (h, outs) = if fused {
+                let (h, outs) = if self.kernel.fused(&xin, weights) {
                     // (time, batch, hidden); the last step holds every text's final state.
                     let outs = fused::run(self.cell, weights, &xin, steps.lengths())?;
                     (outs.get(outs.dim(0)? - 1)?, (!last).then_some(outs))

@@ -154,6 +154,38 @@ fn pre_tokenizer_is_local(pre_tokenizer: &PreTokenizerWrapper) -> bool {
     }
 }
 
+/// Long texts are counted in pieces of about this many bytes, so that the memory of counting
+/// does not grow with a text's length.
+const COUNT_PIECE: usize = 1 << 20;
+
+/// `text` in pieces of at most [`COUNT_PIECE`] bytes where it can be cut right after a space, tab
+/// or line break: the pipeline always splits words there, so the pieces hold the same words.
+fn count_pieces(text: &str) -> impl Iterator<Item = &str> {
+    let is_break = |b: &u8| matches!(b, b' ' | b'\t' | b'\n');
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let bytes = rest.as_bytes();
+        let cut = if bytes.len() <= COUNT_PIECE {
+            bytes.len()
+        } else {
+            match bytes[..COUNT_PIECE].iter().rposition(is_break) {
+                Some(i) => i + 1,
+                None => bytes[COUNT_PIECE..]
+                    .iter()
+                    .position(is_break)
+                    .map_or(bytes.len(), |i| COUNT_PIECE + i + 1),
+            }
+        };
+        // The cut follows an ASCII byte, so it is a character boundary.
+        let (piece, after) = rest.split_at(cut);
+        rest = after;
+        Some(piece)
+    })
+}
+
 /// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary.
 fn prefix(text: &str, max_bytes: usize) -> &str {
     if max_bytes >= text.len() {
@@ -209,7 +241,7 @@ impl TextTokenizer {
             .build()
             .map_err(tokenizer_error)?;
         // `feed` wants a Send iterator; the caller's iterator need not be one.
-        let texts: Vec<&str> = texts.into_iter().collect();
+        let texts: Vec<&str> = texts.into_iter().flat_map(count_pieces).collect();
         trainer
             .feed(texts.into_iter(), |text| {
                 split_words(&tokenizer, text).map_err(|e| e.to_string().into())
@@ -537,6 +569,24 @@ mod tests {
         assert_eq!(tokenizer.encode("a b c d e", 3).unwrap(), all[..3]);
         assert!(tokenizer.encode("a b c d e", 0).unwrap().is_empty());
         assert!(tokenizer.encode("", 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_long_text_counts_its_words_like_many_short_ones() {
+        let lines: Vec<String> = (0..200_000)
+            .map(|i| format!("word{} é{}\tx{}", i % 101, i % 7, i % 3))
+            .collect();
+        let joined = lines.join("\n");
+        assert!(joined.len() > 2 * COUNT_PIECE);
+        assert!(count_pieces(&joined).count() > 2);
+        assert_eq!(count_pieces(&joined).collect::<String>(), joined);
+        let short: Vec<&str> = lines.iter().map(String::as_str).collect();
+        assert_eq!(
+            build(&[joined.as_str()]).to_json().unwrap(),
+            build(&short).to_json().unwrap()
+        );
+        assert_eq!(count_pieces("").count(), 0);
+        assert_eq!(count_pieces("a b").collect::<Vec<_>>(), ["a b"]);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! One text at one step of each cell, forward and backward, over rows of `hidden` floats.
 //!
-//! `gi` is the input side of the gates with every bias that can be folded in already added;
-//! `gh` is h_{t-1} W_hh^T. Every loop runs over equally sliced rows, so that it compiles to SIMD
-//! code without bounds checks. The backward functions take `dh`, the gradient reaching h_t,
+//! A gate's pre-activation is the sum of three rows, `pre`: gi = x_t W_ih^T, gh = h_{t-1} W_hh^T
+//! and the biases that add onto it. Every loop runs over equally sliced rows, so that it compiles
+//! to SIMD code without bounds checks; everything is `inline(always)` so that it is compiled
+//! again inside the recurrence's AVX2 version. The backward functions take `dh`, the gradient reaching h_t,
 //! and leave in it the part that reaches h_{t-1} without passing through W_hh.
 
 use super::activation::{sigmoid, tanh};
@@ -13,29 +14,18 @@ pub const LSTM_SAVED: usize = 4;
 pub const GRU_SAVED: usize = 4;
 
 /// LSTM (gates i, f, g, o): c = f c_prev + i g, h = o tanh(c).
-pub fn lstm(
-    gi: &[f32],
-    gh: &[f32],
-    c_prev: &[f32],
-    acts: &mut [f32],
-    c: &mut [f32],
-    h: &mut [f32],
-) {
+#[inline(always)]
+pub fn lstm(pre: [&[f32]; 3], c_prev: &[f32], acts: &mut [f32], c: &mut [f32], h: &mut [f32]) {
     let n = h.len();
-    let (gi, gh, acts) = (&gi[..4 * n], &gh[..4 * n], &mut acts[..4 * n]);
-    let (c_prev, c) = (&c_prev[..n], &mut c[..n]);
+    let acts = &mut acts[..4 * n];
+    sum3(acts, pre);
     let (i_f, g_o) = acts.split_at_mut(2 * n);
     let (g, o) = g_o.split_at_mut(n);
-    for (a, (x, y)) in i_f.iter_mut().zip(gi.iter().zip(gh)) {
-        *a = sigmoid(x + y);
-    }
-    for (a, (x, y)) in g.iter_mut().zip(gi[2 * n..].iter().zip(&gh[2 * n..])) {
-        *a = tanh(x + y);
-    }
-    for (a, (x, y)) in o.iter_mut().zip(gi[3 * n..].iter().zip(&gh[3 * n..])) {
-        *a = sigmoid(x + y);
-    }
+    i_f.iter_mut().for_each(|a| *a = sigmoid(*a));
+    g.iter_mut().for_each(|a| *a = tanh(*a));
+    o.iter_mut().for_each(|a| *a = sigmoid(*a));
     let (i, f) = i_f.split_at(n);
+    let (c_prev, c) = (&c_prev[..n], &mut c[..n]);
     for j in 0..n {
         c[j] = f[j] * c_prev[j] + i[j] * g[j];
         h[j] = o[j] * tanh(c[j]);
@@ -43,6 +33,7 @@ pub fn lstm(
 }
 
 /// Backward through [`lstm`]; `dc` carries the gradient reaching c_t in and c_{t-1} out.
+#[inline(always)]
 pub fn lstm_back(
     acts: &[f32],
     c: &[f32],
@@ -72,27 +63,35 @@ pub fn lstm_back(
     }
 }
 
-/// GRU (gates r, z, n): n = tanh(gi_n + r (W_hn h_prev + b_hn)), h = (1 - z) n + z h_prev.
-pub fn gru(gi: &[f32], gh: &[f32], b_hn: &[f32], h_prev: &[f32], acts: &mut [f32], h: &mut [f32]) {
+/// GRU (gates r, z, n): n = tanh(gi_n + b_in + r (W_hn h_prev + b_hn)), h = (1 - z) n + z h_prev.
+/// Here `b` holds b_ir + b_hr, b_iz + b_hz and b_in; b_hn sits inside r * (...) and comes apart.
+#[inline(always)]
+pub fn gru(
+    [gi, gh, b]: [&[f32]; 3],
+    b_hn: &[f32],
+    h_prev: &[f32],
+    acts: &mut [f32],
+    h: &mut [f32],
+) {
     let n = h.len();
-    let (gi, gh, acts) = (&gi[..3 * n], &gh[..3 * n], &mut acts[..4 * n]);
-    let (b_hn, h_prev) = (&b_hn[..n], &h_prev[..n]);
-    let (r_z, rest) = acts.split_at_mut(2 * n);
+    let (gi, gh, b) = (&gi[..3 * n], &gh[..3 * n], &b[..3 * n]);
+    let (r_z, rest) = acts[..4 * n].split_at_mut(2 * n);
     let (nn, hn) = rest.split_at_mut(n);
-    for (a, (x, y)) in r_z.iter_mut().zip(gi.iter().zip(gh)) {
-        *a = sigmoid(x + y);
-    }
+    sum3(r_z, [gi, gh, b]);
+    r_z.iter_mut().for_each(|a| *a = sigmoid(*a));
     let (r, z) = r_z.split_at(n);
-    let (gi_n, gh_n) = (&gi[2 * n..], &gh[2 * n..]);
+    let (gi_n, gh_n, b_n) = (&gi[2 * n..], &gh[2 * n..], &b[2 * n..]);
+    let (b_hn, h_prev) = (&b_hn[..n], &h_prev[..n]);
     for j in 0..n {
         hn[j] = gh_n[j] + b_hn[j];
-        nn[j] = tanh(gi_n[j] + r[j] * hn[j]);
+        nn[j] = tanh(gi_n[j] + b_n[j] + r[j] * hn[j]);
         h[j] = nn[j] + z[j] * (h_prev[j] - nn[j]);
     }
 }
 
 /// Backward through [`gru`]. The hidden side differs from the input side only at n, where
 /// W_hn h sits inside r * (...): `dgh` gets that gate's gradient times r.
+#[inline(always)]
 pub fn gru_back(acts: &[f32], h_prev: &[f32], dh: &mut [f32], dgi: &mut [f32], dgh: &mut [f32]) {
     let n = dh.len();
     let (acts, h_prev) = (&acts[..4 * n], &h_prev[..n]);
@@ -117,19 +116,29 @@ pub fn gru_back(acts: &[f32], h_prev: &[f32], dh: &mut [f32], dgi: &mut [f32], d
     }
 }
 
-/// The plain RNN: h = tanh(gi + gh).
-pub fn rnn(gi: &[f32], gh: &[f32], h: &mut [f32]) {
-    let n = h.len();
-    for (h, (x, y)) in h.iter_mut().zip(gi[..n].iter().zip(&gh[..n])) {
-        *h = tanh(x + y);
-    }
+/// The plain RNN: h = tanh(gi + gh + b).
+#[inline(always)]
+pub fn rnn(pre: [&[f32]; 3], h: &mut [f32]) {
+    sum3(h, pre);
+    h.iter_mut().for_each(|a| *a = tanh(*a));
 }
 
 /// Backward through [`rnn`], from its output h.
+#[inline(always)]
 pub fn rnn_back(h: &[f32], dh: &mut [f32], dgi: &mut [f32]) {
     let n = dh.len();
     for (d, (dh, h)) in dgi[..n].iter_mut().zip(dh.iter_mut().zip(&h[..n])) {
         *d = *dh * (1.0 - h * h);
         *dh = 0.0;
+    }
+}
+
+/// out = x + y + z, element by element, over out's length.
+#[inline(always)]
+fn sum3(out: &mut [f32], [x, y, z]: [&[f32]; 3]) {
+    let n = out.len();
+    let (x, y, z) = (&x[..n], &y[..n], &z[..n]);
+    for j in 0..n {
+        out[j] = x[j] + y[j] + z[j];
     }
 }

@@ -47,12 +47,12 @@ impl Layer {
         let p = &self.recurrence;
         let (gw, hs, rows) = (p.gate_width(), p.hidden, self.rows());
         let (w_ih, w_hh) = self.split(w);
-        // Every bias but GRU's b_hn adds straight onto the gates, so it starts gi off; b_hn
-        // sits inside r * (W_hn h + b_hn) and goes to the recurrence.
+        // Every bias but GRU's b_hn adds straight onto the gates; b_hn sits inside
+        // r * (W_hn h + b_hn).
         let (b_ih, b_hh) = bias.split_at(gw);
         let folded = if p.cell == Cell::Gru { 2 * hs } else { gw };
-        let mut start = b_ih.to_vec();
-        for (b, h) in start.iter_mut().zip(&b_hh[..folded]) {
+        let mut gate_bias = b_ih.to_vec();
+        for (b, h) in gate_bias.iter_mut().zip(&b_hh[..folded]) {
             *b += h;
         }
         let b_hn = if p.cell == Cell::Gru {
@@ -60,13 +60,10 @@ impl Layer {
         } else {
             &[]
         };
-        let mut gi = Vec::with_capacity(rows * gw);
-        for _ in 0..rows {
-            gi.extend_from_slice(&start);
-        }
+        let mut gi = vec![0.0; rows * gw];
         let x = View::dense(x, rows, self.input);
-        product(ViewMut::dense(&mut gi, rows, gw), x, w_ih.t(), true);
-        p.forward(&gi, w_hh, b_hn, save)
+        product(ViewMut::dense(&mut gi, rows, gw), x, w_ih.t(), false);
+        p.forward(&gi, w_hh, &gate_bias, b_hn, save)
     }
 
     /// Gradients from `d_out`, the gradient of every state that `forward` returned as `out`.

@@ -56,8 +56,48 @@ impl Problem {
     }
 
     /// All hidden states (time, batch, hidden) and, with `save`, what backward needs.
-    /// `b_hn` is GRU's hidden bias of the n gate (empty for the other cells).
-    pub fn forward(&self, gi: &[f32], w_hh: View, b_hn: &[f32], save: bool) -> (Vec<f32>, Saved) {
+    /// `bias` (gates * hidden) adds onto every gate; `b_hn` is GRU's hidden bias of the n gate,
+    /// which sits inside r * (W_hn h + b_hn) (empty for the other cells).
+    pub fn forward(
+        &self,
+        gi: &[f32],
+        w_hh: View,
+        bias: &[f32],
+        b_hn: &[f32],
+        save: bool,
+    ) -> (Vec<f32>, Saved) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has just been checked for AVX2, all that forward_avx2 adds.
+            return unsafe { self.forward_avx2(gi, w_hh, bias, b_hn, save) };
+        }
+        self.forward_any(gi, w_hh, bias, b_hn, save)
+    }
+
+    /// The gate math is a third of a step; compiled for AVX2 its loops run 8 floats at a time
+    /// instead of the baseline x86-64's 4.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn forward_avx2(
+        &self,
+        gi: &[f32],
+        w_hh: View,
+        bias: &[f32],
+        b_hn: &[f32],
+        save: bool,
+    ) -> (Vec<f32>, Saved) {
+        self.forward_any(gi, w_hh, bias, b_hn, save)
+    }
+
+    #[inline(always)]
+    fn forward_any(
+        &self,
+        gi: &[f32],
+        w_hh: View,
+        bias: &[f32],
+        b_hn: &[f32],
+        save: bool,
+    ) -> (Vec<f32>, Saved) {
         let (time, batch, hs) = (self.time, self.batch(), self.hidden);
         let (gw, aw) = (self.gate_width(), self.saved_width());
         let state = batch * hs;
@@ -95,19 +135,15 @@ impl Problem {
                     }
                     continue;
                 }
-                let (x, y) = (&gi_t[b * gw..(b + 1) * gw], &gh[b * gw..(b + 1) * gw]);
+                let pre = [&gi_t[b * gw..(b + 1) * gw], &gh[b * gw..(b + 1) * gw], bias];
                 let a = &mut acts_t[b * aw..(b + 1) * aw];
                 match self.cell {
-                    Cell::Lstm => cells::lstm(
-                        x,
-                        y,
-                        &c_prev[s.clone()],
-                        a,
-                        &mut c_t[s.clone()],
-                        &mut h_t[s],
-                    ),
-                    Cell::Gru => cells::gru(x, y, b_hn, &h_prev[s.clone()], a, &mut h_t[s]),
-                    Cell::Rnn => cells::rnn(x, y, &mut h_t[s]),
+                    Cell::Lstm => {
+                        let c = (&c_prev[s.clone()], &mut c_t[s.clone()]);
+                        cells::lstm(pre, c.0, a, c.1, &mut h_t[s])
+                    }
+                    Cell::Gru => cells::gru(pre, b_hn, &h_prev[s.clone()], a, &mut h_t[s]),
+                    Cell::Rnn => cells::rnn(pre, &mut h_t[s]),
                 }
             }
         }
@@ -117,6 +153,22 @@ impl Problem {
     /// Backward from `d_out` (time, batch, hidden), the gradient of every state `forward`
     /// returned in `out`, with the `saved` of that same call.
     pub fn backward(&self, w_hh: View, out: &[f32], saved: &Saved, d_out: &[f32]) -> GateGrads {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has just been checked for AVX2, all that backward_avx2 adds.
+            return unsafe { self.backward_avx2(w_hh, out, saved, d_out) };
+        }
+        self.backward_any(w_hh, out, saved, d_out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn backward_avx2(&self, w_hh: View, out: &[f32], saved: &Saved, d_out: &[f32]) -> GateGrads {
+        self.backward_any(w_hh, out, saved, d_out)
+    }
+
+    #[inline(always)]
+    fn backward_any(&self, w_hh: View, out: &[f32], saved: &Saved, d_out: &[f32]) -> GateGrads {
         let (time, batch, hs) = (self.time, self.batch(), self.hidden);
         let (gw, aw) = (self.gate_width(), self.saved_width());
         let state = batch * hs;
