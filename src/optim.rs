@@ -104,6 +104,9 @@ impl SparseRows {
     }
 }
 
+/// A parameter's name with its first and second moments.
+pub type Moments<'a> = (&'a str, &'a [f32], &'a [f32]);
+
 /// AdamW over named dense parameters, with its state in the open so checkpoints can hold it.
 /// The update is candle-nn's AdamW, computed in one pass per parameter on the host.
 pub struct DenseAdamW {
@@ -160,7 +163,7 @@ impl DenseAdamW {
     }
 
     /// Moments by parameter name and the step count, for a checkpoint.
-    pub fn state(&self) -> (i32, Vec<(&str, &[f32], &[f32])>) {
+    pub fn state(&self) -> (i32, Vec<Moments<'_>>) {
         let slots = self
             .slots
             .iter()

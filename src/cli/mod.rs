@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a classifier on labelled data and save it as a model directory.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Classify texts (arguments, --input FILE, or one per line on stdin).
     Predict(predict::PredictArgs),
     /// Score a model on labelled data: accuracy, per-label precision/recall/F1, confusion matrix.
@@ -48,7 +48,7 @@ enum Command {
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Train(a) => train::run(a),
+        Command::Train(a) => train::run(*a),
         Command::Predict(a) => predict::run_predict(a),
         Command::Eval(a) => eval::run_eval(a),
         Command::Embed(a) => predict::run_embed(a),
@@ -136,7 +136,7 @@ impl DataFormatArgs {
         &self,
         path: &Path,
         skip_invalid: bool,
-        label: Option<&dyn Fn(&str) -> std::result::Result<(), String>>,
+        label: Option<lstm_sentiment::data::LabelCheck>,
     ) -> Result<Vec<lstm_sentiment::Example>> {
         let checks = LineChecks {
             skip_invalid,
