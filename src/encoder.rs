@@ -66,7 +66,9 @@ impl Kernel {
         let all_f32 = [xs, &w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh]
             .iter()
             .all(|t| t.dtype() == DType::F32 && t.device().is_cpu());
-        self == Kernel::Auto && !off && all_f32
+        // Zero steps leave no last step to read the final state from.
+        let steps = xs.dims().first().is_some_and(|&t| t > 0);
+        self == Kernel::Auto && !off && all_f32 && steps
     }
 }
 

@@ -27,6 +27,9 @@ fn uniform(rng: &mut StdRng, shape: &[usize], scale: f32) -> Var {
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims());
+    if a.elem_count() == 0 {
+        return 0.0;
+    }
     a.sub(b)
         .unwrap()
         .abs()
@@ -174,6 +177,11 @@ fn only_empty_texts() {
 }
 
 #[test]
+fn empty_batch() {
+    check_all(&[], 3, 2);
+}
+
+#[test]
 fn hidden_of_one() {
     check_all(&[2, 3], 1, 1);
 }
@@ -195,5 +203,27 @@ fn random_shapes() {
             lengths,
         };
         check(&case, 100 + round as u64);
+    }
+}
+
+/// Enough (step, text) rows that the kernel works through several blocks of steps, the last one
+/// short, and a batch so wide that a block is a single step.
+#[test]
+fn many_blocks() {
+    let mut rng = StdRng::seed_from_u64(11);
+    for (round, (batch, time)) in [(37, 23), (300, 3)].into_iter().enumerate() {
+        let mut lengths: Vec<usize> = (0..batch).map(|_| rng.random_range(0..=time)).collect();
+        lengths[0] = time;
+        for (i, cell) in CELLS.into_iter().enumerate() {
+            let case = Case {
+                cell,
+                layers: 2,
+                bidirectional: true,
+                input: 3,
+                hidden: 4,
+                lengths: lengths.clone(),
+            };
+            check(&case, 200 + (round * 3 + i) as u64);
+        }
     }
 }

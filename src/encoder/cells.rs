@@ -1,15 +1,17 @@
 //! One text at one step of each cell, forward and backward, over rows of `hidden` floats.
 //!
 //! A gate's pre-activation is the sum of three rows, `pre`: gi = x_t W_ih^T, gh = h_{t-1} W_hh^T
-//! and the biases that add onto it. Every loop runs over equally sliced rows, so that it compiles
-//! to SIMD code without bounds checks; everything is `inline(always)` so that it is compiled
-//! again inside the recurrence's AVX2 version. The backward functions take `dh`, the gradient reaching h_t,
+//! and the biases that add onto it. The backward functions take `dh`, the gradient reaching h_t,
 //! and leave in it the part that reaches h_{t-1} without passing through W_hh.
+//!
+//! Every loop runs over equally sliced rows, so that it compiles to SIMD code without bounds
+//! checks; everything is `inline(always)` so that it is compiled again inside the recurrence's
+//! AVX2 version.
 
 use super::activation::{sigmoid, tanh};
 
-/// Activations an LSTM step keeps for backward: i, f, g, o.
-pub const LSTM_SAVED: usize = 4;
+/// Activations an LSTM step keeps for backward: i, f, g, o and tanh(c).
+pub const LSTM_SAVED: usize = 5;
 /// Activations a GRU step keeps for backward: r, z, n and W_hn h + b_hn.
 pub const GRU_SAVED: usize = 4;
 
@@ -17,44 +19,38 @@ pub const GRU_SAVED: usize = 4;
 #[inline(always)]
 pub fn lstm(pre: [&[f32]; 3], c_prev: &[f32], acts: &mut [f32], c: &mut [f32], h: &mut [f32]) {
     let n = h.len();
-    let acts = &mut acts[..4 * n];
-    sum3(acts, pre);
-    let (i_f, g_o) = acts.split_at_mut(2 * n);
+    let (gates, tanh_c) = acts[..5 * n].split_at_mut(4 * n);
+    sum3(gates, pre);
+    let (i_f, g_o) = gates.split_at_mut(2 * n);
     let (g, o) = g_o.split_at_mut(n);
     i_f.iter_mut().for_each(|a| *a = sigmoid(*a));
     g.iter_mut().for_each(|a| *a = tanh(*a));
     o.iter_mut().for_each(|a| *a = sigmoid(*a));
     let (i, f) = i_f.split_at(n);
-    let (c_prev, c) = (&c_prev[..n], &mut c[..n]);
+    let (c_prev, c, tanh_c) = (&c_prev[..n], &mut c[..n], &mut tanh_c[..n]);
     for j in 0..n {
         c[j] = f[j] * c_prev[j] + i[j] * g[j];
-        h[j] = o[j] * tanh(c[j]);
+        tanh_c[j] = tanh(c[j]);
+        h[j] = o[j] * tanh_c[j];
     }
 }
 
 /// Backward through [`lstm`]; `dc` carries the gradient reaching c_t in and c_{t-1} out.
 #[inline(always)]
-pub fn lstm_back(
-    acts: &[f32],
-    c: &[f32],
-    c_prev: &[f32],
-    dh: &mut [f32],
-    dc: &mut [f32],
-    dgi: &mut [f32],
-) {
+pub fn lstm_back(acts: &[f32], c_prev: &[f32], dh: &mut [f32], dc: &mut [f32], dgi: &mut [f32]) {
     let n = dh.len();
-    let (acts, dgi) = (&acts[..4 * n], &mut dgi[..4 * n]);
-    let (c, c_prev, dc) = (&c[..n], &c_prev[..n], &mut dc[..n]);
+    let (acts, dgi) = (&acts[..5 * n], &mut dgi[..4 * n]);
+    let (c_prev, dc) = (&c_prev[..n], &mut dc[..n]);
     let (i, rest) = acts.split_at(n);
     let (f, rest) = rest.split_at(n);
-    let (g, o) = rest.split_at(n);
+    let (g, rest) = rest.split_at(n);
+    let (o, tc) = rest.split_at(n);
     let (di, rest) = dgi.split_at_mut(n);
     let (df, rest) = rest.split_at_mut(n);
     let (dg, d_o) = rest.split_at_mut(n);
     for j in 0..n {
-        let tc = tanh(c[j]);
-        let dcj = dc[j] + dh[j] * o[j] * (1.0 - tc * tc);
-        d_o[j] = dh[j] * tc * o[j] * (1.0 - o[j]);
+        let dcj = dc[j] + dh[j] * o[j] * (1.0 - tc[j] * tc[j]);
+        d_o[j] = dh[j] * tc[j] * o[j] * (1.0 - o[j]);
         di[j] = dcj * g[j] * i[j] * (1.0 - i[j]);
         df[j] = dcj * c_prev[j] * f[j] * (1.0 - f[j]);
         dg[j] = dcj * i[j] * (1.0 - g[j] * g[j]);

@@ -1,5 +1,6 @@
-//! One layer and direction on slices: the input side of all steps as one product, the
-//! recurrence, and in backward the weight, bias and input gradients as one product each.
+//! One layer and direction on slices: the recurrence, fed the input side of its gates x W_ih^T
+//! one block of steps at a time (one product per block), and in backward the input, weight and
+//! bias gradients taken from each block of gate gradients as it comes (one product each).
 //!
 //! The weights arrive packed as PyTorch's tensors side by side: w = [W_ih | W_hh]
 //! (gates * hidden, input + hidden) and bias = [b_ih, b_hh] (2 * gates * hidden), so that the
@@ -8,10 +9,12 @@
 use super::matmul::{product, View, ViewMut};
 use super::recurrence::{Problem, Saved};
 use crate::config::Cell;
+use std::ops::Range;
 
 #[derive(Debug, Clone)]
 pub struct Layer {
     pub recurrence: Problem,
+    /// Width of x: the embedding for the first layer, directions * hidden above it.
     pub input: usize,
 }
 
@@ -45,7 +48,7 @@ impl Layer {
     /// backward needs.
     pub fn forward(&self, x: &[f32], w: &[f32], bias: &[f32], save: bool) -> (Vec<f32>, Saved) {
         let p = &self.recurrence;
-        let (gw, hs, rows) = (p.gate_width(), p.hidden, self.rows());
+        let (gw, hs, batch) = (p.gate_width(), p.hidden, p.batch());
         let (w_ih, w_hh) = self.split(w);
         // Every bias but GRU's b_hn adds straight onto the gates; b_hn sits inside
         // r * (W_hn h + b_hn).
@@ -60,10 +63,24 @@ impl Layer {
         } else {
             &[]
         };
-        let mut gi = vec![0.0; rows * gw];
-        let x = View::dense(x, rows, self.input);
-        product(ViewMut::dense(&mut gi, rows, gw), x, w_ih.t(), false);
-        p.forward(&gi, w_hh, &gate_bias, b_hn, save)
+        // gemm would repack a strided W_ih for every block; a dense W_ih^T it reads as it is.
+        let w_ih_t = w_ih.t().to_dense();
+        let w_ih_t = View::dense(&w_ih_t, self.input, gw);
+        let row = batch * self.input;
+        let mut input = |steps: Range<usize>, gi: &mut [f32]| {
+            let x = View::dense(
+                &x[steps.start * row..steps.end * row],
+                steps.len() * batch,
+                self.input,
+            );
+            product(
+                ViewMut::dense(gi, steps.len() * batch, gw),
+                x,
+                w_ih_t,
+                false,
+            );
+        };
+        p.forward(&mut input, w_hh, &gate_bias, b_hn, save)
     }
 
     /// Gradients from `d_out`, the gradient of every state that `forward` returned as `out`.
@@ -80,50 +97,44 @@ impl Layer {
         let (gw, hs, rows, batch) = (p.gate_width(), p.hidden, self.rows(), p.batch());
         let stride = self.input + hs;
         let (w_ih, w_hh) = self.split(w);
-        let d = p.backward(w_hh, out, saved, d_out);
-        let d_gi = View::dense(&d.gi, rows, gw);
-        let d_gh = if d.gh.is_empty() { &d.gi } else { &d.gh };
-
         let mut d_w = vec![0.0; gw * stride];
-        // dW_ih = sum over (t, b) of d_gi^T x
-        let x_view = View::dense(x, rows, self.input);
-        product(
-            ViewMut::new(&mut d_w, gw, self.input, stride),
-            d_gi.t(),
-            x_view,
-            false,
-        );
-        // dW_hh = sum over t >= 1 of d_gh_t^T h_{t-1} (step 0 adds nothing: h_{-1} = 0)
-        let history = rows.saturating_sub(batch);
-        if history > 0 {
-            let d_gh = View::dense(&d_gh[batch * gw..], history, gw);
-            let h_prev = View::dense(&out[..history * hs], history, hs);
-            let dst = ViewMut::new(&mut d_w[self.input..], gw, hs, stride);
-            product(dst, d_gh.t(), h_prev, false);
-        }
-        let x = want_x.then(|| {
-            let mut d_x = vec![0.0; rows * self.input];
-            product(
-                ViewMut::dense(&mut d_x, rows, self.input),
-                d_gi,
-                w_ih,
-                false,
-            );
-            d_x
-        });
+        let mut d_x = want_x.then(|| vec![0.0; rows * self.input]);
         let mut d_bias = vec![0.0; 2 * gw];
-        let (d_b_ih, d_b_hh) = d_bias.split_at_mut(gw);
-        column_sums(&d.gi, d_b_ih);
-        column_sums(d_gh, d_b_hh);
+        let (row_x, row_h) = (batch * self.input, batch * hs);
+        let mut consume = |steps: Range<usize>, d_gi: &[f32], d_gh: &[f32]| {
+            let n = steps.len() * batch;
+            let x = &x[steps.start * row_x..steps.end * row_x];
+            let d_gi_rows = View::dense(d_gi, n, gw);
+            // dW_ih += d_gi^T x over the block's (step, text) rows
+            let d_w_ih = ViewMut::new(&mut d_w, gw, self.input, stride);
+            product(d_w_ih, d_gi_rows.t(), View::dense(x, n, self.input), true);
+            // dW_hh += d_gh_t^T h_{t-1}; step 0 adds nothing (h_{-1} = 0)
+            let first = steps.start.max(1);
+            if first < steps.end {
+                let m = (steps.end - first) * batch;
+                let d_gh = View::dense(&d_gh[(first - steps.start) * batch * gw..], m, gw);
+                let h_prev = View::dense(&out[(first - 1) * row_h..(steps.end - 1) * row_h], m, hs);
+                let d_w_hh = ViewMut::new(&mut d_w[self.input..], gw, hs, stride);
+                product(d_w_hh, d_gh.t(), h_prev, true);
+            }
+            if let Some(d_x) = d_x.as_mut() {
+                let d_x = &mut d_x[steps.start * row_x..steps.end * row_x];
+                product(ViewMut::dense(d_x, n, self.input), d_gi_rows, w_ih, false);
+            }
+            let (d_b_ih, d_b_hh) = d_bias.split_at_mut(gw);
+            column_sums(d_gi, d_b_ih);
+            column_sums(d_gh, d_b_hh);
+        };
+        p.backward(w_hh, out, saved, d_out, &mut consume);
         Grads {
-            x,
+            x: d_x,
             w: d_w,
             bias: d_bias,
         }
     }
 }
 
-/// sums[j] = sum of column j over the rows of a row-major matrix `sums.len()` wide.
+/// sums[j] += sum of column j over the rows of a row-major matrix `sums.len()` wide.
 fn column_sums(m: &[f32], sums: &mut [f32]) {
     for row in m.chunks_exact(sums.len()) {
         for (s, v) in sums.iter_mut().zip(row) {

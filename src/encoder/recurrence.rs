@@ -1,6 +1,11 @@
 //! The recurrence over all steps of one layer and direction, forward and backward through time,
-//! on plain slices. Layouts are row-major: gi and its gradient (time, batch, gates * hidden),
-//! states (time, batch, hidden), w_hh (gates * hidden, hidden) as PyTorch stores it.
+//! on plain slices. Layouts are row-major: gates (time, batch, gates * hidden), states
+//! (time, batch, hidden), w_hh (gates * hidden, hidden) as PyTorch stores it.
+//!
+//! The input side of the gates, gi = x W_ih^T, comes from the caller a block of steps at a time,
+//! and backward hands the gates' gradients back the same way: a block is big enough for one
+//! efficient matrix product and small enough to stay in cache until it is used, where whole
+//! (time, batch, gates * hidden) buffers would go out to memory and back.
 //!
 //! Masking follows the reference path: at steps past a text's length its h (and c) are copied
 //! from the step before, so out[time - 1] holds every text's final state and backward simply
@@ -9,6 +14,11 @@
 use super::cells;
 use super::matmul::{product, View, ViewMut};
 use crate::config::Cell;
+use std::ops::Range;
+
+/// (step, text) rows per block: a few hundred keep gemm at full speed, and a block's gates
+/// (256 x 4 x 128 floats for the default LSTM) fit in L2 cache.
+const BLOCK_ROWS: usize = 256;
 
 /// What one call works on, besides the data.
 #[derive(Debug, Clone)]
@@ -25,18 +35,17 @@ pub struct Problem {
 pub struct Saved {
     /// (time, batch, saved activations * hidden): see `cells::LSTM_SAVED` and `cells::GRU_SAVED`.
     acts: Vec<f32>,
-    /// LSTM only: c at every step, (time, batch, hidden).
+    /// LSTM only: c at every step, (time, batch, hidden); backward reads c_{t-1}.
     cells: Vec<f32>,
 }
 
-/// Gradients of the gates' pre-activations at every step, (time, batch, gates * hidden).
-pub struct GateGrads {
-    /// The input side: gi = x W_ih^T + folded biases.
-    pub gi: Vec<f32>,
-    /// The hidden side, h_{t-1} W_hh^T (+ b_hn), where it differs from `gi`: GRU only, whose
-    /// W_hn h sits inside r * (...). Empty for the other cells.
-    pub gh: Vec<f32>,
-}
+/// Fills the input side of the gates for a block of steps: (steps, batch, gates * hidden).
+pub type Input<'a> = dyn FnMut(Range<usize>, &mut [f32]) + 'a;
+
+/// Takes the gradients of the gates' pre-activations for a block of steps, (steps, batch,
+/// gates * hidden): first the input side (gi), then the hidden side (h_{t-1} W_hh^T). They differ
+/// only for GRU, whose W_hn h sits inside r * (...).
+pub type GateGrads<'a> = dyn FnMut(Range<usize>, &[f32], &[f32]) + 'a;
 
 impl Problem {
     pub fn batch(&self) -> usize {
@@ -55,12 +64,24 @@ impl Problem {
         }
     }
 
+    fn block_steps(&self) -> usize {
+        (BLOCK_ROWS / self.batch().max(1)).max(1)
+    }
+
+    /// The blocks of steps, in time order.
+    fn blocks(&self) -> impl DoubleEndedIterator<Item = Range<usize>> + '_ {
+        let n = self.block_steps();
+        (0..self.time)
+            .step_by(n)
+            .map(move |t| t..(t + n).min(self.time))
+    }
+
     /// All hidden states (time, batch, hidden) and, with `save`, what backward needs.
     /// `bias` (gates * hidden) adds onto every gate; `b_hn` is GRU's hidden bias of the n gate,
     /// which sits inside r * (W_hn h + b_hn) (empty for the other cells).
     pub fn forward(
         &self,
-        gi: &[f32],
+        input: &mut Input,
         w_hh: View,
         bias: &[f32],
         b_hn: &[f32],
@@ -69,30 +90,30 @@ impl Problem {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has just been checked for AVX2, all that forward_avx2 adds.
-            return unsafe { self.forward_avx2(gi, w_hh, bias, b_hn, save) };
+            return unsafe { self.forward_avx2(input, w_hh, bias, b_hn, save) };
         }
-        self.forward_any(gi, w_hh, bias, b_hn, save)
+        self.forward_any(input, w_hh, bias, b_hn, save)
     }
 
-    /// The gate math is a third of a step; compiled for AVX2 its loops run 8 floats at a time
-    /// instead of the baseline x86-64's 4.
+    /// Besides its matrix product a step is gate math; compiled for AVX2 its loops run 8 floats
+    /// at a time instead of the baseline x86-64's 4.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn forward_avx2(
         &self,
-        gi: &[f32],
+        input: &mut Input,
         w_hh: View,
         bias: &[f32],
         b_hn: &[f32],
         save: bool,
     ) -> (Vec<f32>, Saved) {
-        self.forward_any(gi, w_hh, bias, b_hn, save)
+        self.forward_any(input, w_hh, bias, b_hn, save)
     }
 
     #[inline(always)]
     fn forward_any(
         &self,
-        gi: &[f32],
+        input: &mut Input,
         w_hh: View,
         bias: &[f32],
         b_hn: &[f32],
@@ -106,44 +127,48 @@ impl Problem {
         let mut cells = vec![0.0; if lstm { time * state } else { 0 }];
         // Without `save` each step's activations overwrite the last one's.
         let mut acts = vec![0.0; if save { time } else { 1 } * batch * aw];
+        let mut gi = vec![0.0; self.block_steps() * batch * gw];
         let mut gh = vec![0.0; batch * gw];
         let zeros = vec![0.0; state];
         // gemm repacks an operand that is not laid out the way its microkernel reads it; a
         // dense W_hh^T is, and saves repacking the weights at every step.
         let w_hh_t = w_hh.t().to_dense();
         let w_hh_t = View::dense(&w_hh_t, hs, gw);
-        for t in 0..time {
-            let (h_prev, h_t) = step_pair(&mut out, t, state, &zeros);
-            let (c_prev, c_t) = if lstm {
-                step_pair(&mut cells, t, state, &zeros)
-            } else {
-                (&zeros[..], Default::default())
-            };
-            // h_{-1} = 0, so at t = 0 gh stays zero.
-            if t > 0 {
-                let h_prev = View::dense(h_prev, batch, hs);
-                product(ViewMut::dense(&mut gh, batch, gw), h_prev, w_hh_t, false);
-            }
-            let gi_t = &gi[t * batch * gw..(t + 1) * batch * gw];
-            let acts_t = &mut acts[if save { t * batch * aw } else { 0 }..][..batch * aw];
-            for (b, &len) in self.lengths.iter().enumerate() {
-                let s = b * hs..(b + 1) * hs;
-                if t >= len {
-                    h_t[s.clone()].copy_from_slice(&h_prev[s.clone()]);
-                    if lstm {
-                        c_t[s.clone()].copy_from_slice(&c_prev[s]);
-                    }
-                    continue;
+        for block in self.blocks() {
+            input(block.clone(), &mut gi[..block.len() * batch * gw]);
+            for t in block.clone() {
+                let (h_prev, h_t) = step_pair(&mut out, t, state, &zeros);
+                let (c_prev, c_t) = if lstm {
+                    step_pair(&mut cells, t, state, &zeros)
+                } else {
+                    (&zeros[..], Default::default())
+                };
+                // h_{-1} = 0, so at t = 0 gh stays zero.
+                if t > 0 {
+                    let h_prev = View::dense(h_prev, batch, hs);
+                    product(ViewMut::dense(&mut gh, batch, gw), h_prev, w_hh_t, false);
                 }
-                let pre = [&gi_t[b * gw..(b + 1) * gw], &gh[b * gw..(b + 1) * gw], bias];
-                let a = &mut acts_t[b * aw..(b + 1) * aw];
-                match self.cell {
-                    Cell::Lstm => {
-                        let c = (&c_prev[s.clone()], &mut c_t[s.clone()]);
-                        cells::lstm(pre, c.0, a, c.1, &mut h_t[s])
+                let gi_t = &gi[(t - block.start) * batch * gw..][..batch * gw];
+                let acts_t = &mut acts[if save { t * batch * aw } else { 0 }..][..batch * aw];
+                for (b, &len) in self.lengths.iter().enumerate() {
+                    let s = b * hs..(b + 1) * hs;
+                    if t >= len {
+                        h_t[s.clone()].copy_from_slice(&h_prev[s.clone()]);
+                        if lstm {
+                            c_t[s.clone()].copy_from_slice(&c_prev[s]);
+                        }
+                        continue;
                     }
-                    Cell::Gru => cells::gru(pre, b_hn, &h_prev[s.clone()], a, &mut h_t[s]),
-                    Cell::Rnn => cells::rnn(pre, &mut h_t[s]),
+                    let pre = [&gi_t[b * gw..(b + 1) * gw], &gh[b * gw..(b + 1) * gw], bias];
+                    let a = &mut acts_t[b * aw..(b + 1) * aw];
+                    match self.cell {
+                        Cell::Lstm => {
+                            let c = (&c_prev[s.clone()], &mut c_t[s.clone()]);
+                            cells::lstm(pre, c.0, a, c.1, &mut h_t[s])
+                        }
+                        Cell::Gru => cells::gru(pre, b_hn, &h_prev[s.clone()], a, &mut h_t[s]),
+                        Cell::Rnn => cells::rnn(pre, &mut h_t[s]),
+                    }
                 }
             }
         }
@@ -151,81 +176,105 @@ impl Problem {
     }
 
     /// Backward from `d_out` (time, batch, hidden), the gradient of every state `forward`
-    /// returned in `out`, with the `saved` of that same call.
-    pub fn backward(&self, w_hh: View, out: &[f32], saved: &Saved, d_out: &[f32]) -> GateGrads {
+    /// returned in `out`, with the `saved` of that same call. The gates' gradients go to
+    /// `consume`, last block first.
+    pub fn backward(
+        &self,
+        w_hh: View,
+        out: &[f32],
+        saved: &Saved,
+        d_out: &[f32],
+        consume: &mut GateGrads,
+    ) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has just been checked for AVX2, all that backward_avx2 adds.
-            return unsafe { self.backward_avx2(w_hh, out, saved, d_out) };
+            return unsafe { self.backward_avx2(w_hh, out, saved, d_out, consume) };
         }
-        self.backward_any(w_hh, out, saved, d_out)
+        self.backward_any(w_hh, out, saved, d_out, consume)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn backward_avx2(&self, w_hh: View, out: &[f32], saved: &Saved, d_out: &[f32]) -> GateGrads {
-        self.backward_any(w_hh, out, saved, d_out)
+    fn backward_avx2(
+        &self,
+        w_hh: View,
+        out: &[f32],
+        saved: &Saved,
+        d_out: &[f32],
+        consume: &mut GateGrads,
+    ) {
+        self.backward_any(w_hh, out, saved, d_out, consume)
     }
 
     #[inline(always)]
-    fn backward_any(&self, w_hh: View, out: &[f32], saved: &Saved, d_out: &[f32]) -> GateGrads {
-        let (time, batch, hs) = (self.time, self.batch(), self.hidden);
+    fn backward_any(
+        &self,
+        w_hh: View,
+        out: &[f32],
+        saved: &Saved,
+        d_out: &[f32],
+        consume: &mut GateGrads,
+    ) {
+        let (batch, hs) = (self.batch(), self.hidden);
         let (gw, aw) = (self.gate_width(), self.saved_width());
         let state = batch * hs;
         let (lstm, gru) = (self.cell == Cell::Lstm, self.cell == Cell::Gru);
-        let mut d_gi = vec![0.0; time * batch * gw];
-        // GRU's hidden side differs from its input side at n; the other cells share d_gi.
-        let mut d_gh = vec![0.0; if gru { time * batch * gw } else { 0 }];
+        let block_len = self.block_steps() * batch * gw;
+        let mut d_gi = vec![0.0; block_len];
+        let mut d_gh = vec![0.0; if gru { block_len } else { 0 }];
         // The gradients reaching h_t (and c_t) from later steps.
         let mut dh = vec![0.0; state];
         let mut dc = vec![0.0; if lstm { state } else { 0 }];
         let zeros = vec![0.0; state];
-        for t in (0..time).rev() {
-            for (d, g) in dh.iter_mut().zip(&d_out[t * state..(t + 1) * state]) {
-                *d += g;
-            }
-            let at = |buf, t| step(buf, t, state);
-            let h_prev = if t == 0 { &zeros[..] } else { at(out, t - 1) };
-            let h_t = at(out, t);
-            let (c_t, c_prev) = match (lstm, t) {
-                (false, _) => (&zeros[..], &zeros[..]),
-                (true, 0) => (at(&saved.cells, t), &zeros[..]),
-                (true, _) => (at(&saved.cells, t), at(&saved.cells, t - 1)),
-            };
-            let acts_t = &saved.acts[t * batch * aw..(t + 1) * batch * aw];
-            let gates = t * batch * gw..(t + 1) * batch * gw;
-            let d_gi_t = &mut d_gi[gates.clone()];
-            let d_gh_t = d_gh.get_mut(gates.clone()).unwrap_or_default();
-            for (b, &len) in self.lengths.iter().enumerate() {
-                if t >= len {
-                    continue; // the state was copied forward: its gradient goes back unchanged
+        let at = |buf, t| step(buf, t, state);
+        for block in self.blocks().rev() {
+            // Rows of steps past a text's end are never written, so they keep their zeros: the
+            // text is past its end at the same row of every later block too.
+            for t in block.clone().rev() {
+                for (d, g) in dh.iter_mut().zip(at(d_out, t)) {
+                    *d += g;
                 }
-                let s = b * hs..(b + 1) * hs;
-                let g = b * gw..(b + 1) * gw;
-                let a = &acts_t[b * aw..(b + 1) * aw];
-                let dh = &mut dh[s.clone()];
-                match self.cell {
-                    Cell::Lstm => cells::lstm_back(
-                        a,
-                        &c_t[s.clone()],
-                        &c_prev[s.clone()],
-                        dh,
-                        &mut dc[s],
-                        &mut d_gi_t[g],
-                    ),
-                    Cell::Gru => {
-                        cells::gru_back(a, &h_prev[s], dh, &mut d_gi_t[g.clone()], &mut d_gh_t[g])
+                let h_prev = if t == 0 { &zeros[..] } else { at(out, t - 1) };
+                let h_t = at(out, t);
+                let c_prev = if lstm && t > 0 {
+                    at(&saved.cells, t - 1)
+                } else {
+                    &zeros[..]
+                };
+                let acts_t = &saved.acts[t * batch * aw..(t + 1) * batch * aw];
+                let rows = (t - block.start) * batch * gw..(t - block.start + 1) * batch * gw;
+                let d_gi_t = &mut d_gi[rows.clone()];
+                let d_gh_t = d_gh.get_mut(rows.clone()).unwrap_or_default();
+                for (b, &len) in self.lengths.iter().enumerate() {
+                    if t >= len {
+                        continue; // the state was copied forward: its gradient goes back unchanged
                     }
-                    Cell::Rnn => cells::rnn_back(&h_t[s], dh, &mut d_gi_t[g]),
+                    let s = b * hs..(b + 1) * hs;
+                    let g = b * gw..(b + 1) * gw;
+                    let a = &acts_t[b * aw..(b + 1) * aw];
+                    let dh = &mut dh[s.clone()];
+                    match self.cell {
+                        Cell::Lstm => {
+                            cells::lstm_back(a, &c_prev[s.clone()], dh, &mut dc[s], &mut d_gi_t[g])
+                        }
+                        Cell::Gru => {
+                            let d_gi_t = &mut d_gi_t[g.clone()];
+                            cells::gru_back(a, &h_prev[s], dh, d_gi_t, &mut d_gh_t[g])
+                        }
+                        Cell::Rnn => cells::rnn_back(&h_t[s], dh, &mut d_gi_t[g]),
+                    }
+                }
+                if t > 0 {
+                    let d_gates = if gru { &d_gh[rows] } else { &d_gi[rows] };
+                    let d_gates = View::dense(d_gates, batch, gw);
+                    product(ViewMut::dense(&mut dh, batch, hs), d_gates, w_hh, true);
                 }
             }
-            if t > 0 {
-                let d_gates = if gru { &d_gh[gates] } else { &d_gi[gates] };
-                let d_gates = View::dense(d_gates, batch, gw);
-                product(ViewMut::dense(&mut dh, batch, hs), d_gates, w_hh, true);
-            }
+            let n = block.len() * batch * gw;
+            let d_gh = if gru { &d_gh[..n] } else { &d_gi[..n] };
+            consume(block, &d_gi[..n], d_gh);
         }
-        GateGrads { gi: d_gi, gh: d_gh }
     }
 }
 
