@@ -18,6 +18,10 @@ use std::path::{Path, PathBuf};
 #[derive(Parser)]
 #[command(name = "lstm-sentiment", version, about, long_about = None)]
 pub struct Cli {
+    /// Threads for candle's matrix products (default 1: for this model's sizes one thread per
+    /// product is fastest; RAYON_NUM_THREADS / CANDLE_NUM_THREADS, when set, also apply).
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
