@@ -9,6 +9,12 @@ use std::path::Path;
 /// The newest config.json format this build reads and the one it writes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// Bounds on what a config may describe, far above any real model, so that no size
+/// computation can overflow and a hostile config.json cannot ask for absurd allocations.
+const MAX_WIDTH: usize = 1 << 31;
+const MAX_LAYERS: usize = 256;
+const MAX_PARAMETERS: usize = 1 << 40;
+
 /// The recurrent cell of the encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -208,6 +214,29 @@ impl ModelConfig {
         }
         if self.embedding_dim == 0 || self.hidden_size == 0 || self.num_layers == 0 {
             return fail("embedding_dim, hidden_size and num_layers must be at least 1".into());
+        }
+        if [self.vocab_size, self.embedding_dim, self.hidden_size]
+            .iter()
+            .any(|&n| n > MAX_WIDTH)
+            || self.num_layers > MAX_LAYERS
+        {
+            return fail(format!(
+                "vocab_size, embedding_dim and hidden_size must be at most {MAX_WIDTH} and \
+                 num_layers at most {MAX_LAYERS} (found {}, {}, {} and {})",
+                self.vocab_size, self.embedding_dim, self.hidden_size, self.num_layers
+            ));
+        }
+        let parameters = self
+            .expected_tensors()
+            .iter()
+            .try_fold(0usize, |sum, (_, shape)| {
+                let size = shape.iter().try_fold(1usize, |p, &d| p.checked_mul(d))?;
+                sum.checked_add(size)
+            });
+        if parameters.is_none_or(|p| p > MAX_PARAMETERS) {
+            return fail(format!(
+                "these sizes make more than {MAX_PARAMETERS} parameters"
+            ));
         }
         if self.vocab_size < 2 {
             return fail(format!(

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::model::Weights;
 use crate::tokenizer::TextTokenizer;
+use candle_core::safetensors::Load;
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
 use std::path::Path;
@@ -80,9 +81,10 @@ pub fn read_weights(
     origin: &Path,
     device: &Device,
 ) -> Result<Weights> {
-    let tensors = candle_core::safetensors::load_buffer(bytes, device)
+    // Views first, so each tensor's name, shape and dtype are checked before its data is read.
+    let file = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| Error::model(origin, format!("not a valid safetensors file: {e}")))?;
-    let tensors = strip_wrapper_prefix(tensors);
+    let tensors = strip_wrapper_prefix(file.tensors().into_iter().collect());
     let expected = config.expected_tensors();
     let mismatch = |what: String| {
         let want: Vec<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
@@ -100,31 +102,38 @@ pub fn read_weights(
         let tensor = tensors
             .get(name)
             .ok_or_else(|| mismatch(format!("missing tensor `{name}` (shape {shape:?})")))?;
-        if tensor.dims() != shape.as_slice() {
+        if tensor.shape() != shape.as_slice() {
             return Err(Error::model(
                 origin,
                 format!(
                     "tensor `{name}` has shape {:?}, expected {shape:?} from config.json",
-                    tensor.dims()
+                    tensor.shape()
                 ),
             ));
         }
-        let stored = WeightDtype::from_dtype(tensor.dtype()).ok_or_else(|| {
-            Error::model(
-                origin,
-                format!(
-                    "tensor `{name}` has dtype {:?}, expected float32, float16 or bfloat16",
-                    tensor.dtype()
-                ),
-            )
-        })?;
+        let stored = match tensor.dtype() {
+            safetensors::Dtype::F32 => WeightDtype::Float32,
+            safetensors::Dtype::F16 => WeightDtype::Float16,
+            safetensors::Dtype::BF16 => WeightDtype::Bfloat16,
+            other => {
+                return Err(Error::model(
+                    origin,
+                    format!(
+                        "tensor `{name}` has dtype {other:?}, expected float32, float16 or bfloat16"
+                    ),
+                ))
+            }
+        };
         if let Some(want) = config.dtype.filter(|w| *w != stored) {
             return Err(Error::model(
                 origin,
                 format!("tensor `{name}` is {stored:?} but config.json says dtype {want:?}"),
             ));
         }
-        let tensor = tensor.to_dtype(DType::F32)?;
+        let tensor = tensor
+            .load(device)
+            .and_then(|t| t.to_dtype(DType::F32))
+            .map_err(|e| Error::model(origin, format!("tensor `{name}`: {e}")))?;
         check_finite(&tensor, name, origin)?;
         weights.insert(name.clone(), tensor);
     }
@@ -148,7 +157,7 @@ pub fn read_weights(
 }
 
 /// Drops a prefix such as `model.` when every name has it and the embedding sits right under it.
-fn strip_wrapper_prefix(tensors: HashMap<String, Tensor>) -> HashMap<String, Tensor> {
+fn strip_wrapper_prefix<T>(tensors: HashMap<String, T>) -> HashMap<String, T> {
     const ANCHOR: &str = "embedding.weight";
     if tensors.contains_key(ANCHOR) {
         return tensors;
@@ -171,7 +180,7 @@ fn strip_wrapper_prefix(tensors: HashMap<String, Tensor>) -> HashMap<String, Ten
         .collect()
 }
 
-fn names(tensors: &HashMap<String, Tensor>) -> String {
+fn names<T>(tensors: &HashMap<String, T>) -> String {
     let mut names: Vec<&str> = tensors.keys().map(String::as_str).collect();
     names.sort();
     format!("[{}]", names.join(", "))

@@ -261,19 +261,38 @@ impl TextTokenizer {
 
     /// Accepts a tokenizer only if its ids mean what the rest of the crate assumes, and removes
     /// padding and truncation because `encode` must return exactly the text's ids.
-    fn checked(mut tokenizer: Tokenizer) -> std::result::Result<Self, &'static str> {
+    fn checked(mut tokenizer: Tokenizer) -> std::result::Result<Self, String> {
         match tokenizer.get_model() {
             ModelWrapper::WordLevel(model) if model.unk_token == UNK => {}
-            _ => return Err("expected a WordLevel model with unk_token \"[UNK]\""),
+            _ => return Err("expected a WordLevel model with unk_token \"[UNK]\"".into()),
         }
         if tokenizer.token_to_id(PAD) != Some(PAD_ID) || tokenizer.token_to_id(UNK) != Some(UNK_ID)
         {
-            return Err("expected [PAD] with id 0 and [UNK] with id 1");
+            return Err("expected [PAD] with id 0 and [UNK] with id 1".into());
+        }
+        // Ids are rows of the embedding table, so they must be 0..vocab_size, each used once.
+        let mut ids: Vec<(u32, String)> = tokenizer
+            .get_vocab(true)
+            .into_iter()
+            .map(|(word, id)| (id, word))
+            .collect();
+        ids.sort_unstable();
+        if let Some(pair) = ids.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            let ((id, first), (_, second)) = (&pair[0], &pair[1]);
+            return Err(format!("`{first}` and `{second}` share the id {id}"));
+        }
+        if let Some(gap) = (0..ids.len()).find(|&i| ids[i].0 as usize != i) {
+            let (last, last_word) = &ids[ids.len() - 1];
+            return Err(format!(
+                "ids must run from 0 to {} without gaps, but no entry has id {gap} and \
+                 `{last_word}` has id {last}",
+                ids.len() - 1
+            ));
         }
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(None)
-            .map_err(|_| "cannot disable truncation")?;
+            .map_err(|_| "cannot disable truncation".to_string())?;
         let local = tokenizer.get_normalizer().is_none_or(normalizer_is_local)
             && tokenizer
                 .get_pre_tokenizer()
@@ -286,9 +305,11 @@ impl TextTokenizer {
 
     /// Loads a tokenizer from the text of a tokenizer.json; `origin` names it in errors.
     pub fn from_json(json: &str, origin: &Path) -> Result<Self> {
-        let tokenizer: Tokenizer = json
-            .parse()
-            .map_err(|e| Error::model(origin, format!("not a tokenizer.json: {e}")))?;
+        let bad = |e: serde_json::Error| Error::model(origin, format!("not a tokenizer.json: {e}"));
+        // Parsed in two steps: `tokenizers` panics on a syntax error inside "decoder" (it expects
+        // a helper to deserialize), which cannot happen once the text is a JSON value.
+        let value: serde_json::Value = serde_json::from_str(json).map_err(bad)?;
+        let tokenizer: Tokenizer = serde_json::from_value(value).map_err(bad)?;
         Self::checked(tokenizer)
             .map_err(|message| Error::model(origin, format!("not a tokenizer.json: {message}")))
     }

@@ -23,6 +23,8 @@ pub(super) struct Lines<'p, R> {
 
 /// One numbered line: its text, or why it has none.
 pub(super) type Line<'a> = (usize, std::result::Result<&'a str, String>);
+/// One numbered line as bytes, or why it has none.
+type RawLine<'a> = (usize, std::result::Result<&'a [u8], String>);
 
 impl<'p, R: BufRead> Lines<'p, R> {
     pub(super) fn new(reader: R, path: &'p Path) -> Self {
@@ -41,7 +43,7 @@ impl<'p, R: BufRead> Lines<'p, R> {
 
     /// The next line's bytes, without its line end or (on line 1) byte order mark; `None` at
     /// the end, `Err` only for I/O errors.
-    fn next_raw(&mut self) -> Result<Option<(usize, std::result::Result<&[u8], String>)>> {
+    fn next_raw(&mut self) -> Result<Option<RawLine<'_>>> {
         self.buf.clear();
         let io = |e| Error::io(self.path, "cannot read", e);
         let n = (&mut self.reader)

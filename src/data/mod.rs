@@ -71,13 +71,16 @@ impl Default for ReadOptions {
     }
 }
 
+/// Accepts a label, or says why not.
+pub type LabelCheck<'a> = &'a dyn Fn(&str) -> std::result::Result<(), String>;
+
 /// Checks applied to every example as it is read, and what to do with lines that fail.
 #[derive(Clone, Copy, Default)]
 pub struct LineChecks<'a> {
     /// Skip bad lines (they come back in [`Skipped`]) instead of failing on the first one.
     pub skip_invalid: bool,
     /// Accepts a label, or says why not (e.g. "unknown label `x`; the model knows a, b").
-    pub label: Option<&'a dyn Fn(&str) -> std::result::Result<(), String>>,
+    pub label: Option<LabelCheck<'a>>,
 }
 
 /// The lines a lenient read skipped.
@@ -224,7 +227,7 @@ pub fn parse_examples_with<R: BufRead>(
 }
 
 /// Collects examples, applying the label check and the skip policy.
-pub(crate) struct Sink<'a, 'c> {
+struct Sink<'a, 'c> {
     path: &'a Path,
     checks: &'a LineChecks<'c>,
     examples: Vec<Example>,
