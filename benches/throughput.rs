@@ -301,7 +301,7 @@ fn bench_train(a: &TrainArgs) -> Result<Value> {
                 if *epoch == last_epoch && steps_limit.is_some_and(|n| *step >= n) {
                     let mut figures =
                         epoch_figures(*epoch, *step, tokens_per_second * seconds, seconds);
-                    figures["cpu_seconds"] = json!(step_cpu);
+                    figures["cpu_seconds"] = json!(cents(step_cpu));
                     epochs.push(figures);
                     flow = ControlFlow::Break(());
                 }
@@ -311,7 +311,7 @@ fn bench_train(a: &TrainArgs) -> Result<Value> {
                 let (_, steps, tokens, seconds) = last_step.unwrap_or_default();
                 let mut figures = epoch_figures(record.epoch, steps, tokens, seconds);
                 figures["tokens_per_second"] = json!(record.tokens_per_second);
-                figures["cpu_seconds"] = json!(step_cpu);
+                figures["cpu_seconds"] = json!(cents(step_cpu));
                 epochs.push(figures);
             }
             _ => {}
@@ -407,7 +407,7 @@ fn bench_predict(a: &PredictArgs) -> Result<Value> {
         "batch_size": batch,
         "seconds": seconds,
         "pass_seconds": passes,
-        "cpu_seconds": cpu,
+        "cpu_seconds": cents(cpu),
         "texts_per_second": texts.len() as f64 / seconds,
         "tokens_per_second": tokens as f64 / seconds,
         "ms_per_batch": seconds * 1e3 / batches as f64,
@@ -578,6 +578,11 @@ fn cpu_seconds() -> f64 {
     let mut fields = after.split_whitespace().skip(11);
     let ticks = |f: Option<&str>| f.and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(fields.next()) + ticks(fields.next())) / 100.0
+}
+
+/// Rounded to hundredths (CPU time comes in ticks of 10 ms).
+fn cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 /// The process's peak resident memory (VmHWM) in MB, or null where /proc is missing.

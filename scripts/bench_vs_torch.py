@@ -129,6 +129,7 @@ from tokenizers import Tokenizer  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.dont_write_bytecode = True  # no scripts/__pycache__ in the working tree
 import torch_twin as twin  # noqa: E402
 
 torch.set_num_threads(THREADS)
