@@ -4,12 +4,10 @@ use super::ModelArg;
 use anyhow::{Context, Result};
 use clap::Args;
 use lstm_sentiment::Classifier;
-use std::io::{BufRead, BufWriter, Read, Write};
-use std::path::PathBuf;
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 /// Texts are read and classified this many at a time, so input of any length streams.
-/// Longest input line accepted, as for data files.
-const MAX_LINE_BYTES: usize = lstm_sentiment::data::MAX_LINE_BYTES;
 const CHUNK: usize = 1024;
 
 #[derive(Args)]
@@ -96,38 +94,14 @@ fn for_each_chunk(input: &TextInput, mut f: impl FnMut(&[String]) -> Result<()>)
         _ => (Box::new(std::io::stdin().lock()), "<stdin>".to_string()),
     };
     let mut chunk = Vec::with_capacity(CHUNK);
-    let mut reader = reader;
-    let mut bytes = Vec::new();
-    for n in 1.. {
-        bytes.clear();
-        // Bounded read: a line longer than the cap is an error, not an unbounded allocation.
-        let read = (&mut reader)
-            .take(MAX_LINE_BYTES as u64 + 1)
-            .read_until(b'\n', &mut bytes)
-            .with_context(|| format!("{name}:{n}: cannot read line"))?;
-        if read == 0 {
-            break;
-        }
-        anyhow::ensure!(
-            bytes.len() <= MAX_LINE_BYTES,
-            "{name}:{n}: line longer than {} MiB",
-            MAX_LINE_BYTES >> 20
-        );
-        let line =
-            std::str::from_utf8(&bytes).with_context(|| format!("{name}:{n}: not valid UTF-8"))?;
-        let line = line.strip_suffix('\n').unwrap_or(line);
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let line = if n == 1 {
-            line.trim_start_matches('\u{feff}')
-        } else {
-            line
-        };
+    lstm_sentiment::data::each_line(reader, Path::new(&name), |line| {
         chunk.push(line.to_string());
         if chunk.len() == CHUNK {
             f(&chunk)?;
             chunk.clear();
         }
-    }
+        anyhow::Ok(())
+    })?;
     if !chunk.is_empty() {
         f(&chunk)?;
     }

@@ -274,13 +274,26 @@ impl Sink<'_, '_> {
 /// or `\r\n`) and a leading byte order mark are removed.
 pub fn read_lines(path: &Path) -> Result<Vec<String>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
-    let mut lines = Lines::new(BufReader::new(file), path);
     let mut out = Vec::new();
-    while let Some((line_no, line)) = lines.next_line()? {
-        let line = line.map_err(|message| Error::data(path, line_no, message))?;
+    each_line(BufReader::new(file), path, |line| {
         out.push(line.to_string());
-    }
+        Ok::<(), Error>(())
+    })?;
     Ok(out)
+}
+
+/// Streams plain texts, one per line, to `f`: the reading of [`read_lines`] (BOM, CRLF, line-length
+/// cap, UTF-8 errors naming `origin` and the line) without holding the input in memory.
+pub fn each_line<R: BufRead, E: From<Error>>(
+    reader: R,
+    origin: &Path,
+    mut f: impl FnMut(&str) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let mut lines = Lines::new(reader, origin);
+    while let Some((line_no, line)) = lines.next_line()? {
+        f(line.map_err(|message| Error::data(origin, line_no, message))?)?;
+    }
+    Ok(())
 }
 
 /// The distinct labels of `examples`, numerically sorted if every label is an integer
