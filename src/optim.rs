@@ -9,6 +9,43 @@ use candle_core::backprop::GradStore;
 use candle_core::{Device, Result, Tensor, Var};
 use candle_nn::ParamsAdamW;
 
+/// candle-nn's AdamW update for one step number, shared by the dense and the row-sparse
+/// optimizers so the two cannot drift apart.
+struct AdamWStep {
+    b1: f32,
+    b2: f32,
+    scale_m: f32,
+    scale_v: f32,
+    lr: f32,
+    decay: f32,
+    eps: f32,
+}
+
+impl AdamWStep {
+    fn new(p: &ParamsAdamW, step: i32) -> Self {
+        Self {
+            b1: p.beta1 as f32,
+            b2: p.beta2 as f32,
+            scale_m: 1.0 / (1.0 - p.beta1.powi(step)) as f32,
+            scale_v: 1.0 / (1.0 - p.beta2.powi(step)) as f32,
+            lr: p.lr as f32,
+            decay: (1.0 - p.lr * p.weight_decay) as f32,
+            eps: p.eps as f32,
+        }
+    }
+
+    /// Updates weights `w` and moments `m`, `v` in place from gradient `g` times `scale`.
+    fn apply(&self, w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], scale: f32) {
+        for j in 0..w.len() {
+            let g = g[j] * scale;
+            m[j] = self.b1 * m[j] + (1.0 - self.b1) * g;
+            v[j] = self.b2 * v[j] + (1.0 - self.b2) * g * g;
+            w[j] = w[j] * self.decay
+                - self.lr * (m[j] * self.scale_m) / ((v[j] * self.scale_v).sqrt() + self.eps);
+        }
+    }
+}
+
 /// The embedding table with lazy AdamW state, as PyTorch's SparseAdam: a row's moments and
 /// weight decay advance only in steps whose batch contains that row; bias correction uses the
 /// global step count.
@@ -49,26 +86,14 @@ impl SparseRows {
     pub fn update(&mut self, ids: &[u32], grad: &Tensor) -> Result<()> {
         let grad = grad.flatten_all()?.to_vec1::<f32>()?;
         self.step += 1;
-        let p = &self.params;
-        let (b1, b2) = (p.beta1 as f32, p.beta2 as f32);
-        let scale_m = 1.0 / (1.0 - p.beta1.powi(self.step)) as f32;
-        let scale_v = 1.0 / (1.0 - p.beta2.powi(self.step)) as f32;
-        let (lr, decay, eps) = (
-            p.lr as f32,
-            (1.0 - p.lr * p.weight_decay) as f32,
-            p.eps as f32,
-        );
+        let step = AdamWStep::new(&self.params, self.step);
         for (k, &id) in ids.iter().enumerate() {
             let row = id as usize * self.dim..(id as usize + 1) * self.dim;
             let g = &grad[k * self.dim..(k + 1) * self.dim];
             let w = &mut self.weight[row.clone()];
             let m = &mut self.m[row.clone()];
             let v = &mut self.v[row];
-            for j in 0..self.dim {
-                m[j] = b1 * m[j] + (1.0 - b1) * g[j];
-                v[j] = b2 * v[j] + (1.0 - b2) * g[j] * g[j];
-                w[j] = w[j] * decay - lr * (m[j] * scale_m) / ((v[j] * scale_v).sqrt() + eps);
-            }
+            step.apply(w, m, v, g, 1.0);
         }
         Ok(())
     }
@@ -135,28 +160,14 @@ impl DenseAdamW {
     /// One step; each gradient is multiplied by `scale` first (for clipping).
     pub fn step(&mut self, grads: &GradStore, scale: f64) -> Result<()> {
         self.step += 1;
-        let p = &self.params;
-        let (b1, b2) = (p.beta1 as f32, p.beta2 as f32);
-        let scale_m = 1.0 / (1.0 - p.beta1.powi(self.step)) as f32;
-        let scale_v = 1.0 / (1.0 - p.beta2.powi(self.step)) as f32;
-        let (lr, decay, eps) = (
-            p.lr as f32,
-            (1.0 - p.lr * p.weight_decay) as f32,
-            p.eps as f32,
-        );
-        let scale = scale as f32;
+        let step = AdamWStep::new(&self.params, self.step);
         for (_, var, m, v) in &mut self.slots {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
             };
             let g = g.flatten_all()?.to_vec1::<f32>()?;
             let mut w = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-            for j in 0..w.len() {
-                let g = g[j] * scale;
-                m[j] = b1 * m[j] + (1.0 - b1) * g;
-                v[j] = b2 * v[j] + (1.0 - b2) * g * g;
-                w[j] = w[j] * decay - lr * (m[j] * scale_m) / ((v[j] * scale_v).sqrt() + eps);
-            }
+            step.apply(&mut w, m, v, &g, scale as f32);
             var.set(&Tensor::from_vec(w, var.shape(), var.device())?)?;
         }
         Ok(())
