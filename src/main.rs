@@ -27,10 +27,11 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// candle's matrix products split even small matrices over every core, and its worker pool
-/// spins; for this model's sizes one thread per product was 4x faster in training on 2 cores
-/// (13.0 s against 3.0 s for an epoch of 2000 SST-2 sentences). `--threads` wins, then a user's
-/// own RAYON_NUM_THREADS / CANDLE_NUM_THREADS, then 1.
+/// candle's matrix products split even small matrices over every core and its worker pool
+/// spins, so one thread per product is the default. `scripts/bench-threads.sh` measures it: on
+/// 2 vCPUs an epoch of 2000 SST-2 sentences took 2.2 s with two threads and 1.8 s with one on the
+/// candle-op path (`LSTM_SENTIMENT_KERNEL=reference`), 0.8 s either way with the fused kernel.
+/// `--threads` wins, then a user's own RAYON_NUM_THREADS / CANDLE_NUM_THREADS, then 1.
 fn set_kernel_threads(threads: Option<usize>) {
     for var in ["RAYON_NUM_THREADS", "CANDLE_NUM_THREADS"] {
         // Safe here: no other thread has started yet.
