@@ -14,6 +14,7 @@ mod cells;
 mod fused;
 mod layer;
 mod matmul;
+mod parts;
 mod recurrence;
 mod reference;
 

@@ -2,13 +2,19 @@
 
 mod cli;
 
+/// Measured against glibc's malloc with `cargo bench --bench throughput` and
+/// `--no-default-features`: see the `mimalloc` entry in Cargo.toml.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits with 2; --help and --version exit with 0.
     let args = cli::Cli::parse();
-    set_kernel_threads(args.threads);
+    set_threads(args.threads);
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -27,18 +33,17 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// candle's matrix products split even small matrices over every core and its worker pool
-/// spins, so one thread per product is the default. `scripts/bench-threads.sh` measures it: on
-/// 2 vCPUs an epoch of 2000 SST-2 sentences took 2.2 s with two threads and 1.8 s with one on the
-/// candle-op path (`LSTM_SENTIMENT_KERNEL=reference`), 0.8 s either way with the fused kernel.
-/// `--threads` wins, then a user's own RAYON_NUM_THREADS / CANDLE_NUM_THREADS, then 1.
-fn set_kernel_threads(threads: Option<usize>) {
-    for var in ["RAYON_NUM_THREADS", "CANDLE_NUM_THREADS"] {
-        // Safe here: no other thread has started yet.
-        match threads {
-            Some(n) => std::env::set_var(var, n.max(1).to_string()),
-            None if std::env::var_os(var).is_none() => std::env::set_var(var, "1"),
-            None => {}
-        }
+/// `--threads` (else RAYON_NUM_THREADS, else every core) sizes rayon's pool, which runs the
+/// recurrent kernel's parts of each batch and the tokenizer. candle's own matrix products are
+/// only the small ones around the kernel; split over several threads they cost more than they
+/// save and candle's worker pool spins, so CANDLE_NUM_THREADS defaults to 1.
+/// `scripts/bench-threads.sh` measures both.
+fn set_threads(threads: Option<usize>) {
+    // Safe here: no other thread has started yet.
+    if let Some(n) = threads {
+        std::env::set_var("RAYON_NUM_THREADS", n.max(1).to_string());
+    }
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
 }

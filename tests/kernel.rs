@@ -43,7 +43,8 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
 }
 
 /// Runs both paths on the same weights and input; panics with the case on any difference.
-fn check(case: &Case, seed: u64) {
+/// Returns the fused kernel's features and gradients.
+fn check(case: &Case, seed: u64) -> (Tensor, Vec<Tensor>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let dirs = if case.bidirectional { 2 } else { 1 };
     let g = case.cell.gates() * case.hidden;
@@ -126,6 +127,7 @@ fn check(case: &Case, seed: u64) {
             assert_eq!(row.to_scalar::<f32>().unwrap(), 0.0, "{what}: text {b}");
         }
     }
+    (fused, fused_grads)
 }
 
 const CELLS: [Cell; 3] = [Cell::Lstm, Cell::Gru, Cell::Rnn];
@@ -224,6 +226,48 @@ fn many_blocks() {
                 lengths: lengths.clone(),
             };
             check(&case, 200 + (round * 3 + i) as u64);
+        }
+    }
+}
+
+/// A batch split across threads gives each text the same features as one thread does, bit for
+/// bit, and gradients that differ only in the rounding of the sum over parts.
+#[test]
+fn split_across_threads() {
+    let mut rng = StdRng::seed_from_u64(13);
+    let mut lengths: Vec<usize> = (0..41).map(|_| rng.random_range(0..=9)).collect();
+    lengths.sort_unstable_by(|a, b| b.cmp(a));
+    for (i, cell) in CELLS.into_iter().enumerate() {
+        let case = Case {
+            cell,
+            layers: 2,
+            bidirectional: true,
+            input: 5,
+            hidden: 6,
+            lengths: lengths.clone(),
+        };
+        let in_pool = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| check(&case, 300 + i as u64))
+        };
+        let (one, one_grads) = in_pool(1);
+        for threads in [2, 3, 5] {
+            let (split, split_grads) = in_pool(threads);
+            assert_eq!(
+                max_diff(&one, &split),
+                0.0,
+                "{cell}, {threads} threads: features"
+            );
+            for (a, b) in one_grads.iter().zip(&split_grads) {
+                let d = max_diff(a, b);
+                assert!(
+                    d < 1e-5,
+                    "{cell}, {threads} threads: gradients differ by {d}"
+                );
+            }
         }
     }
 }

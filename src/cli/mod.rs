@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 #[derive(Parser)]
 #[command(name = "lstm-sentiment", version, about, long_about = None)]
 pub struct Cli {
-    /// Threads for candle's matrix products (default 1: for this model's sizes one thread per
-    /// product is fastest; RAYON_NUM_THREADS / CANDLE_NUM_THREADS, when set, also apply).
+    /// Threads for the recurrent kernel and the tokenizer (default: RAYON_NUM_THREADS, else
+    /// every core). A batch's texts are split across them; results repeat exactly for a given
+    /// number of threads.
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
     #[command(subcommand)]

@@ -7,6 +7,7 @@
 //! one each for the weight and input gradients.
 
 use super::layer::Layer;
+use super::parts::Split;
 use super::recurrence::{Problem, Saved};
 use super::DirectionWeights;
 use crate::config::Cell;
@@ -23,16 +24,18 @@ pub fn run(cell: Cell, w: &DirectionWeights, xs: &Tensor, lengths: &[usize]) -> 
     let packed = Tensor::cat(&[&w.weight_ih, &w.weight_hh], 1)?;
     let bias = Tensor::cat(&[&w.bias_ih, &w.bias_hh], 0)?;
     let xs = xs.contiguous()?;
-    let op = RecurrentOp {
-        layer: Layer {
-            recurrence: Problem {
-                cell,
-                lengths: lengths.to_vec(),
-                time,
-                hidden,
-            },
-            input,
+    let layer = Layer {
+        recurrence: Problem {
+            cell,
+            lengths: lengths.to_vec(),
+            time,
+            hidden,
         },
+        input,
+    };
+    let op = RecurrentOp {
+        // The batch's texts spread over the threads of rayon's current pool.
+        split: Split::new(layer, rayon::current_num_threads()),
         save: xs.track_op() || packed.track_op() || bias.track_op(),
         saved: Mutex::new(None),
     };
@@ -41,22 +44,23 @@ pub fn run(cell: Cell, w: &DirectionWeights, xs: &Tensor, lengths: &[usize]) -> 
 
 /// The layer as a candle op on (xs, [W_ih | W_hh], [b_ih, b_hh]).
 struct RecurrentOp {
-    layer: Layer,
+    split: Split,
     /// Whether autograd may call backward, and so whether to keep the activations.
     save: bool,
-    /// What forward kept for backward; read (not taken) so that a second backward works too.
-    saved: Mutex<Option<Saved>>,
+    /// What forward kept for backward, per part of the split; read (not taken) so that a second
+    /// backward works too.
+    saved: Mutex<Option<Vec<Saved>>>,
 }
 
 impl RecurrentOp {
-    fn lock(&self) -> Result<MutexGuard<'_, Option<Saved>>> {
+    fn lock(&self) -> Result<MutexGuard<'_, Option<Vec<Saved>>>> {
         self.saved
             .lock()
             .map_err(|_| candle_core::Error::Msg("recurrent kernel: poisoned lock".into()))
     }
 
     fn check(&self, x: &[usize], w: &[usize], bias: &[usize]) -> Result<()> {
-        let l = &self.layer;
+        let l = self.split.whole();
         let p = &l.recurrence;
         let gw = p.gate_width();
         if x != [p.time, p.batch(), l.input]
@@ -94,11 +98,11 @@ impl CustomOp3 for RecurrentOp {
         self.check(x_layout.dims(), w_layout.dims(), bias_layout.dims())?;
         let x = slice(x, x_layout)?;
         let (w, bias) = (slice(w, w_layout)?, slice(bias, bias_layout)?);
-        let (out, saved) = self.layer.forward(x, w, bias, self.save);
+        let (out, saved) = self.split.forward(x, w, bias, self.save);
         if self.save {
             *self.lock()? = Some(saved);
         }
-        let p = &self.layer.recurrence;
+        let p = &self.split.whole().recurrence;
         Ok((
             CpuStorage::F32(out),
             Shape::from((p.time, p.batch(), p.hidden)),
@@ -121,11 +125,11 @@ impl CustomOp3 for RecurrentOp {
                         if saved.is_none() {
                             // Forward ran with nothing tracked; run it again, keeping this time.
                             let again =
-                                with_slice(bias, |b| Ok(self.layer.forward(xv, wv, b, true).1))?;
+                                with_slice(bias, |b| Ok(self.split.forward(xv, wv, b, true).1))?;
                             *saved = Some(again);
                         }
                         let saved = saved.as_ref().expect("filled above");
-                        Ok(self.layer.backward(xv, wv, out, saved, d_out, x.track_op()))
+                        Ok(self.split.backward(xv, wv, out, saved, d_out, x.track_op()))
                     })
                 })
             })

@@ -1,0 +1,160 @@
+//! A layer's batch split across threads. Texts never meet in the recurrence, so each part of
+//! the batch runs the whole layer (input products, every step, backward) on its own thread with
+//! no synchronization per step; only the weight and bias gradients are added up at the end.
+//!
+//! Parts take every k-th text (interleaved), so that batches sorted by length, as training's
+//! buckets and prediction's batches are, give each thread the same amount of work. A text's
+//! forward values do not depend on the split; the weight gradients are sums over the parts in
+//! part order, so they repeat exactly for a given number of threads and differ only in rounding
+//! between thread counts.
+
+use super::layer::{Grads, Layer};
+use super::recurrence::Saved;
+use rayon::prelude::*;
+
+/// Below this many texts per part, a step's product is too small for a thread to pay off.
+const MIN_PART_TEXTS: usize = 8;
+
+/// One layer and direction over a batch, split into parts.
+#[derive(Debug, Clone)]
+pub struct Split {
+    /// The whole batch.
+    whole: Layer,
+    /// Each part's texts (indices into the batch) and the layer over just those texts; empty
+    /// when the batch runs as one part.
+    parts: Vec<(Vec<usize>, Layer)>,
+}
+
+impl Split {
+    /// Splits `whole` into up to `threads` parts of at least [`MIN_PART_TEXTS`] texts.
+    pub fn new(whole: Layer, threads: usize) -> Self {
+        let batch = whole.recurrence.batch();
+        let k = threads.min(batch / MIN_PART_TEXTS).max(1);
+        let parts = if k == 1 {
+            Vec::new()
+        } else {
+            (0..k)
+                .map(|p| {
+                    let texts: Vec<usize> = (p..batch).step_by(k).collect();
+                    let mut layer = whole.clone();
+                    layer.recurrence.lengths =
+                        texts.iter().map(|&b| whole.recurrence.lengths[b]).collect();
+                    (texts, layer)
+                })
+                .collect()
+        };
+        Self { whole, parts }
+    }
+
+    pub fn whole(&self) -> &Layer {
+        &self.whole
+    }
+
+    /// [`Layer::forward`] over the batch; the saved activations come one per part.
+    pub fn forward(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        bias: &[f32],
+        save: bool,
+    ) -> (Vec<f32>, Vec<Saved>) {
+        if self.parts.is_empty() {
+            let (out, saved) = self.whole.forward(x, w, bias, save);
+            return (out, vec![saved]);
+        }
+        let runs: Vec<(Vec<f32>, Saved)> = self
+            .parts
+            .par_iter()
+            .map(|(texts, layer)| {
+                let x = self.gather(x, self.whole.input, texts);
+                layer.forward(&x, w, bias, save)
+            })
+            .collect();
+        let hs = self.whole.recurrence.hidden;
+        let mut out = vec![0.0; self.whole.recurrence.time * self.batch() * hs];
+        let mut saved = Vec::with_capacity(runs.len());
+        for ((texts, _), (part_out, part_saved)) in self.parts.iter().zip(runs) {
+            self.scatter(&part_out, &mut out, hs, texts);
+            saved.push(part_saved);
+        }
+        (out, saved)
+    }
+
+    /// [`Layer::backward`] over the batch, from what [`forward`](Self::forward) returned.
+    pub fn backward(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        out: &[f32],
+        saved: &[Saved],
+        d_out: &[f32],
+        want_x: bool,
+    ) -> Grads {
+        if self.parts.is_empty() {
+            return self.whole.backward(x, w, out, &saved[0], d_out, want_x);
+        }
+        let hs = self.whole.recurrence.hidden;
+        let runs: Vec<Grads> = self
+            .parts
+            .par_iter()
+            .zip(saved)
+            .map(|((texts, layer), saved)| {
+                let x = self.gather(x, self.whole.input, texts);
+                let out = self.gather(out, hs, texts);
+                let d_out = self.gather(d_out, hs, texts);
+                layer.backward(&x, w, &out, saved, &d_out, want_x)
+            })
+            .collect();
+        let input = self.whole.input;
+        let mut d_x = want_x.then(|| vec![0.0; self.whole.recurrence.time * self.batch() * input]);
+        let mut runs = self.parts.iter().zip(runs);
+        let (_, first) = runs.next().expect("a split has at least two parts");
+        let (mut d_w, mut d_bias) = (first.w, first.bias);
+        if let (Some(d_x), Some(part)) = (d_x.as_mut(), &first.x) {
+            self.scatter(part, d_x, input, &self.parts[0].0);
+        }
+        for ((texts, _), grads) in runs {
+            add(&mut d_w, &grads.w);
+            add(&mut d_bias, &grads.bias);
+            if let (Some(d_x), Some(part)) = (d_x.as_mut(), &grads.x) {
+                self.scatter(part, d_x, input, texts);
+            }
+        }
+        Grads {
+            x: d_x,
+            w: d_w,
+            bias: d_bias,
+        }
+    }
+
+    fn batch(&self) -> usize {
+        self.whole.recurrence.batch()
+    }
+
+    /// The rows of `texts` from a (time, batch, width) buffer, as (time, texts, width).
+    fn gather(&self, src: &[f32], width: usize, texts: &[usize]) -> Vec<f32> {
+        let mut part = Vec::with_capacity(self.whole.recurrence.time * texts.len() * width);
+        for step in src.chunks_exact(self.batch() * width) {
+            for &b in texts {
+                part.extend_from_slice(&step[b * width..(b + 1) * width]);
+            }
+        }
+        part
+    }
+
+    /// The inverse of [`gather`](Self::gather): a part's rows back into the batch's buffer.
+    fn scatter(&self, part: &[f32], dst: &mut [f32], width: usize, texts: &[usize]) {
+        let steps = dst.chunks_exact_mut(self.batch() * width);
+        for (step, rows) in steps.zip(part.chunks_exact(texts.len() * width)) {
+            for (&b, row) in texts.iter().zip(rows.chunks_exact(width)) {
+                step[b * width..(b + 1) * width].copy_from_slice(row);
+            }
+        }
+    }
+}
+
+fn add(sum: &mut [f32], part: &[f32]) {
+    for (s, p) in sum.iter_mut().zip(part) {
+        *s += p;
+    }
+}
