@@ -11,9 +11,9 @@
 //!
 //! `scripts/bench_vs_torch.py` runs these side by side with the PyTorch twin and prints ratios.
 //!
-//! Threads: `--threads N` sets `RAYON_NUM_THREADS` and `CANDLE_NUM_THREADS` (or
-//! `--candle-threads`) before the first candle call; the default is 1, as the CLI's. The values
-//! used are in every output line.
+//! Threads: `--threads N` sets `RAYON_NUM_THREADS` (the pool the fused kernel splits each batch
+//! over; default 1) and `--candle-threads` `CANDLE_NUM_THREADS` (candle's own products; default
+//! 1, as the CLI's) before the first candle call. The values used are in every output line.
 //!
 //! Training figures are the steps alone (batch gathering, forward, backward, clipping, the
 //! optimizer), not tokenizing or dev evaluation: `TrainEvent::Epoch`'s tokens_per_second, of
@@ -49,13 +49,12 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 struct Cli {
     #[command(subcommand)]
     mode: Option<Mode>,
-    /// Sets RAYON_NUM_THREADS (and CANDLE_NUM_THREADS unless --candle-threads) before any
-    /// candle call.
+    /// Sets RAYON_NUM_THREADS before any candle call: the fused kernel's threads.
     #[arg(long, global = true, default_value_t = 1)]
     threads: usize,
-    /// CANDLE_NUM_THREADS (candle's worker pool), if it should differ from --threads.
-    #[arg(long, global = true)]
-    candle_threads: Option<usize>,
+    /// CANDLE_NUM_THREADS (candle's worker pool, for its own matrix products).
+    #[arg(long, global = true, default_value_t = 1)]
+    candle_threads: usize,
 }
 
 #[derive(Subcommand)]
@@ -168,7 +167,7 @@ fn main() -> Result<()> {
     let args = std::env::args().filter(|a| a != "--bench");
     let cli = Cli::parse_from(args);
     // Before any candle (or rayon) call: no thread pool exists yet.
-    let candle_threads = cli.candle_threads.unwrap_or(cli.threads);
+    let candle_threads = cli.candle_threads;
     std::env::set_var("RAYON_NUM_THREADS", cli.threads.to_string());
     std::env::set_var("CANDLE_NUM_THREADS", candle_threads.to_string());
     let threads = json!({

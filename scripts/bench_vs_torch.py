@@ -433,7 +433,9 @@ def child_predict(model_dir: str, path: str) -> None:
 
 def thread_env() -> dict:
     env = dict(os.environ)
-    env.update(RAYON_NUM_THREADS=str(THREADS), CANDLE_NUM_THREADS=str(THREADS),
+    # Our CLI keeps candle's own products on one thread unless CANDLE_NUM_THREADS says otherwise.
+    env.pop("CANDLE_NUM_THREADS", None)
+    env.update(RAYON_NUM_THREADS=str(THREADS),
                OMP_NUM_THREADS=str(THREADS), MKL_NUM_THREADS=str(THREADS))
     return env
 
@@ -499,7 +501,7 @@ def main() -> int:
           f"{info['cores_per_socket']} cores x {info['threads_per_core']} threads/core), "
           f"hypervisor {info['hypervisor']}, {info['isa']}, {info['memory_gb']} GB", flush=True)
     print(f"torch {info['torch']}, {info['rustc']}; threads {THREADS} (torch.set_num_threads, "
-          f"OMP_NUM_THREADS; ours RAYON_NUM_THREADS=CANDLE_NUM_THREADS={THREADS}); "
+          f"OMP_NUM_THREADS; ours --threads {THREADS}, CANDLE_NUM_THREADS=1); "
           f"load average before: {load_before}", flush=True)
     bench = build()
     print(f"bench binary: {bench.relative_to(ROOT) if bench.is_relative_to(ROOT) else bench}",

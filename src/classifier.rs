@@ -178,10 +178,15 @@ impl Classifier {
         texts: &[S],
         f: impl Fn(&crate::model::Output) -> Result<Tensor>,
     ) -> Result<Vec<Vec<f32>>> {
-        let ids = texts
-            .iter()
-            .map(|t| self.tokenizer.encode(t.as_ref(), self.config.max_length))
-            .collect::<Result<Vec<_>>>()?;
+        let max_len = self.config.max_length;
+        // One text (the latency case) skips the parallel machinery.
+        let ids = match texts {
+            [text] => vec![self.tokenizer.encode(text.as_ref(), max_len)?],
+            _ => {
+                let texts: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
+                self.tokenizer.encode_batch(&texts, max_len)?
+            }
+        };
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
         let mut rows = vec![Vec::new(); ids.len()];

@@ -2,15 +2,16 @@
 //! the batch runs the whole layer (input products, every step, backward) on its own thread with
 //! no synchronization per step; only the weight and bias gradients are added up at the end.
 //!
-//! Parts take every k-th text (interleaved), so that batches sorted by length, as training's
-//! buckets and prediction's batches are, give each thread the same amount of work. A text's
-//! forward values do not depend on the split; the weight gradients are sums over the parts in
-//! part order, so they repeat exactly for a given number of threads and differ only in rounding
-//! between thread counts.
+//! Each part holds its texts longest first, so that the recurrence can shrink each step's product
+//! to the texts still running, and parts take every k-th text of that order, so that each thread
+//! gets the same amount of work. A text's forward values do not depend on the split; the weight
+//! gradients are sums over the parts in part order, so they repeat exactly for a given number of
+//! threads and differ only in rounding between thread counts.
 
 use super::layer::{Grads, Layer};
 use super::recurrence::Saved;
 use rayon::prelude::*;
+use std::cmp::Reverse;
 
 /// Below this many texts per part, a step's product is too small for a thread to pay off.
 const MIN_PART_TEXTS: usize = 8;
@@ -21,28 +22,32 @@ pub struct Split {
     /// The whole batch.
     whole: Layer,
     /// Each part's texts (indices into the batch) and the layer over just those texts; empty
-    /// when the batch runs as one part.
+    /// when the batch, already longest first, runs as it is.
     parts: Vec<(Vec<usize>, Layer)>,
 }
 
 impl Split {
     /// Splits `whole` into up to `threads` parts of at least [`MIN_PART_TEXTS`] texts.
     pub fn new(whole: Layer, threads: usize) -> Self {
-        let batch = whole.recurrence.batch();
+        let lengths = &whole.recurrence.lengths;
+        let batch = lengths.len();
         let k = threads.min(batch / MIN_PART_TEXTS).max(1);
-        let parts = if k == 1 {
-            Vec::new()
-        } else {
-            (0..k)
-                .map(|p| {
-                    let texts: Vec<usize> = (p..batch).step_by(k).collect();
-                    let mut layer = whole.clone();
-                    layer.recurrence.lengths =
-                        texts.iter().map(|&b| whole.recurrence.lengths[b]).collect();
-                    (texts, layer)
-                })
-                .collect()
-        };
+        if k == 1 && lengths.windows(2).all(|w| w[0] >= w[1]) {
+            return Self {
+                whole,
+                parts: Vec::new(),
+            };
+        }
+        let mut order: Vec<usize> = (0..batch).collect();
+        order.sort_by_key(|&b| Reverse(lengths[b]));
+        let parts = (0..k)
+            .map(|p| {
+                let texts: Vec<usize> = order[p..].iter().step_by(k).copied().collect();
+                let mut layer = whole.clone();
+                layer.recurrence.lengths = texts.iter().map(|&b| lengths[b]).collect();
+                (texts, layer)
+            })
+            .collect();
         Self { whole, parts }
     }
 
@@ -62,14 +67,10 @@ impl Split {
             let (out, saved) = self.whole.forward(x, w, bias, save);
             return (out, vec![saved]);
         }
-        let runs: Vec<(Vec<f32>, Saved)> = self
-            .parts
-            .par_iter()
-            .map(|(texts, layer)| {
-                let x = self.gather(x, self.whole.input, texts);
-                layer.forward(&x, w, bias, save)
-            })
-            .collect();
+        let runs = self.map_parts(|(texts, layer), _| {
+            let x = self.gather(x, self.whole.input, texts);
+            layer.forward(&x, w, bias, save)
+        });
         let hs = self.whole.recurrence.hidden;
         let mut out = vec![0.0; self.whole.recurrence.time * self.batch() * hs];
         let mut saved = Vec::with_capacity(runs.len());
@@ -94,21 +95,16 @@ impl Split {
             return self.whole.backward(x, w, out, &saved[0], d_out, want_x);
         }
         let hs = self.whole.recurrence.hidden;
-        let runs: Vec<Grads> = self
-            .parts
-            .par_iter()
-            .zip(saved)
-            .map(|((texts, layer), saved)| {
-                let x = self.gather(x, self.whole.input, texts);
-                let out = self.gather(out, hs, texts);
-                let d_out = self.gather(d_out, hs, texts);
-                layer.backward(&x, w, &out, saved, &d_out, want_x)
-            })
-            .collect();
+        let runs = self.map_parts(|(texts, layer), p| {
+            let x = self.gather(x, self.whole.input, texts);
+            let out = self.gather(out, hs, texts);
+            let d_out = self.gather(d_out, hs, texts);
+            layer.backward(&x, w, &out, &saved[p], &d_out, want_x)
+        });
         let input = self.whole.input;
         let mut d_x = want_x.then(|| vec![0.0; self.whole.recurrence.time * self.batch() * input]);
         let mut runs = self.parts.iter().zip(runs);
-        let (_, first) = runs.next().expect("a split has at least two parts");
+        let (_, first) = runs.next().expect("a split has at least one part");
         let (mut d_w, mut d_bias) = (first.w, first.bias);
         if let (Some(d_x), Some(part)) = (d_x.as_mut(), &first.x) {
             self.scatter(part, d_x, input, &self.parts[0].0);
@@ -125,6 +121,15 @@ impl Split {
             w: d_w,
             bias: d_bias,
         }
+    }
+
+    /// `f` on every part (with its index), on threads of rayon's pool when there are several.
+    fn map_parts<T: Send>(&self, f: impl Fn(&(Vec<usize>, Layer), usize) -> T + Sync) -> Vec<T> {
+        if self.parts.len() == 1 {
+            return vec![f(&self.parts[0], 0)];
+        }
+        let indexed = self.parts.par_iter().enumerate();
+        indexed.map(|(p, part)| f(part, p)).collect()
     }
 
     fn batch(&self) -> usize {

@@ -9,7 +9,9 @@
 //!
 //! Masking follows the reference path: at steps past a text's length its h (and c) are copied
 //! from the step before, so out[time - 1] holds every text's final state and backward simply
-//! passes the gradient of such a step on to the step before.
+//! passes the gradient of such a step on to the step before. A step's product with W_hh covers
+//! only the rows up to its last text still running: with texts sorted longest first (as
+//! `parts` arranges them) that is exactly the running ones, as with `pack_padded_sequence`.
 
 use super::cells;
 use super::matmul::{product, View, ViewMut};
@@ -62,6 +64,18 @@ impl Problem {
             Cell::Gru => cells::GRU_SAVED * self.hidden,
             Cell::Rnn => 0,
         }
+    }
+
+    /// For each step, the rows up to and including the last text still running at it.
+    fn active_rows(&self) -> Vec<usize> {
+        (0..self.time)
+            .map(|t| {
+                self.lengths
+                    .iter()
+                    .rposition(|&len| len > t)
+                    .map_or(0, |b| b + 1)
+            })
+            .collect()
     }
 
     fn block_steps(&self) -> usize {
@@ -134,6 +148,7 @@ impl Problem {
         // dense W_hh^T is, and saves repacking the weights at every step.
         let w_hh_t = w_hh.t().to_dense();
         let w_hh_t = View::dense(&w_hh_t, hs, gw);
+        let active = self.active_rows();
         for block in self.blocks() {
             input(block.clone(), &mut gi[..block.len() * batch * gw]);
             for t in block.clone() {
@@ -143,10 +158,12 @@ impl Problem {
                 } else {
                     (&zeros[..], Default::default())
                 };
-                // h_{-1} = 0, so at t = 0 gh stays zero.
-                if t > 0 {
-                    let h_prev = View::dense(h_prev, batch, hs);
-                    product(ViewMut::dense(&mut gh, batch, gw), h_prev, w_hh_t, false);
+                // h_{-1} = 0, so at t = 0 gh stays zero. Rows past `n` are not read.
+                let n = active[t];
+                if t > 0 && n > 0 {
+                    let h_prev = View::dense(&h_prev[..n * hs], n, hs);
+                    let gh = ViewMut::dense(&mut gh[..n * gw], n, gw);
+                    product(gh, h_prev, w_hh_t, false);
                 }
                 let gi_t = &gi[(t - block.start) * batch * gw..][..batch * gw];
                 let acts_t = &mut acts[if save { t * batch * aw } else { 0 }..][..batch * aw];
@@ -228,6 +245,7 @@ impl Problem {
         let mut dc = vec![0.0; if lstm { state } else { 0 }];
         let zeros = vec![0.0; state];
         let at = |buf, t| step(buf, t, state);
+        let active = self.active_rows();
         for block in self.blocks().rev() {
             // Rows of steps past a text's end are never written, so they keep their zeros: the
             // text is past its end at the same row of every later block too.
@@ -265,10 +283,17 @@ impl Problem {
                         Cell::Rnn => cells::rnn_back(&h_t[s], dh, &mut d_gi_t[g]),
                     }
                 }
-                if t > 0 {
+                // Rows past `n` have zero gate gradients: their dh passes back unchanged.
+                let n = active[t];
+                if t > 0 && n > 0 {
                     let d_gates = if gru { &d_gh[rows] } else { &d_gi[rows] };
-                    let d_gates = View::dense(d_gates, batch, gw);
-                    product(ViewMut::dense(&mut dh, batch, hs), d_gates, w_hh, true);
+                    let d_gates = View::dense(&d_gates[..n * gw], n, gw);
+                    product(
+                        ViewMut::dense(&mut dh[..n * hs], n, hs),
+                        d_gates,
+                        w_hh,
+                        true,
+                    );
                 }
             }
             let n = block.len() * batch * gw;
