@@ -36,12 +36,6 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// The allocator the CLI uses (src/main.rs), so that the figures are the CLI's;
-/// `--no-default-features` measures glibc's instead.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 #[derive(Parser)]
@@ -55,6 +49,9 @@ struct Cli {
     /// CANDLE_NUM_THREADS (candle's worker pool, for its own matrix products).
     #[arg(long, global = true, default_value_t = 1)]
     candle_threads: usize,
+    /// Leave glibc's malloc as it is, instead of `malloc::keep_freed_memory` as the CLI does.
+    #[arg(long, global = true)]
+    malloc_defaults: bool,
 }
 
 #[derive(Subcommand)]
@@ -170,7 +167,9 @@ fn main() -> Result<()> {
     let candle_threads = cli.candle_threads;
     std::env::set_var("RAYON_NUM_THREADS", cli.threads.to_string());
     std::env::set_var("CANDLE_NUM_THREADS", candle_threads.to_string());
+    let kept = !cli.malloc_defaults && lstm_sentiment::malloc::keep_freed_memory();
     let threads = json!({
+        "keep_freed_memory": kept,
         "threads": cli.threads,
         "RAYON_NUM_THREADS": cli.threads,
         "CANDLE_NUM_THREADS": candle_threads,

@@ -17,6 +17,7 @@ mod matmul;
 mod parts;
 mod recurrence;
 mod reference;
+mod workspace;
 
 use crate::config::Cell;
 use crate::dropout::Dropout;

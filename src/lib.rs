@@ -23,6 +23,7 @@ pub mod error;
 pub mod fsutil;
 pub mod head;
 pub mod hub;
+pub mod malloc;
 pub mod metrics;
 pub mod model;
 pub mod model_card;

@@ -2,18 +2,13 @@
 
 mod cli;
 
-/// Measured against glibc's malloc with `cargo bench --bench throughput` and
-/// `--no-default-features`: see the `mimalloc` entry in Cargo.toml.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits with 2; --help and --version exit with 0.
     let args = cli::Cli::parse();
+    lstm_sentiment::malloc::keep_freed_memory();
     set_threads(args.threads);
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,7 @@
 
 use super::matmul::{product, View, ViewMut};
 use super::recurrence::{Problem, Saved};
+use super::workspace;
 use crate::config::Cell;
 use std::ops::Range;
 
@@ -98,7 +99,8 @@ impl Layer {
         let stride = self.input + hs;
         let (w_ih, w_hh) = self.split(w);
         let mut d_w = vec![0.0; gw * stride];
-        let mut d_x = want_x.then(|| vec![0.0; rows * self.input]);
+        // Each block's product writes all of its rows.
+        let mut d_x = want_x.then(|| workspace::take(rows * self.input));
         let mut d_bias = vec![0.0; 2 * gw];
         let (row_x, row_h) = (batch * self.input, batch * hs);
         let mut consume = |steps: Range<usize>, d_gi: &[f32], d_gh: &[f32]| {

@@ -10,6 +10,7 @@
 
 use super::layer::{Grads, Layer};
 use super::recurrence::Saved;
+use super::workspace;
 use rayon::prelude::*;
 use std::cmp::Reverse;
 
@@ -69,13 +70,17 @@ impl Split {
         }
         let runs = self.map_parts(|(texts, layer), _| {
             let x = self.gather(x, self.whole.input, texts);
-            layer.forward(&x, w, bias, save)
+            let run = layer.forward(&x, w, bias, save);
+            workspace::give(x);
+            run
         });
         let hs = self.whole.recurrence.hidden;
-        let mut out = vec![0.0; self.whole.recurrence.time * self.batch() * hs];
+        // The parts' rows together are all of it.
+        let mut out = workspace::take(self.whole.recurrence.time * self.batch() * hs);
         let mut saved = Vec::with_capacity(runs.len());
         for ((texts, _), (part_out, part_saved)) in self.parts.iter().zip(runs) {
             self.scatter(&part_out, &mut out, hs, texts);
+            workspace::give(part_out);
             saved.push(part_saved);
         }
         (out, saved)
@@ -99,21 +104,26 @@ impl Split {
             let x = self.gather(x, self.whole.input, texts);
             let out = self.gather(out, hs, texts);
             let d_out = self.gather(d_out, hs, texts);
-            layer.backward(&x, w, &out, &saved[p], &d_out, want_x)
+            let grads = layer.backward(&x, w, &out, &saved[p], &d_out, want_x);
+            [x, out, d_out].into_iter().for_each(workspace::give);
+            grads
         });
         let input = self.whole.input;
-        let mut d_x = want_x.then(|| vec![0.0; self.whole.recurrence.time * self.batch() * input]);
+        let rows = self.whole.recurrence.time * self.batch();
+        let mut d_x = want_x.then(|| workspace::take(rows * input));
         let mut runs = self.parts.iter().zip(runs);
         let (_, first) = runs.next().expect("a split has at least one part");
         let (mut d_w, mut d_bias) = (first.w, first.bias);
-        if let (Some(d_x), Some(part)) = (d_x.as_mut(), &first.x) {
-            self.scatter(part, d_x, input, &self.parts[0].0);
+        if let (Some(d_x), Some(part)) = (d_x.as_mut(), first.x) {
+            self.scatter(&part, d_x, input, &self.parts[0].0);
+            workspace::give(part);
         }
         for ((texts, _), grads) in runs {
             add(&mut d_w, &grads.w);
             add(&mut d_bias, &grads.bias);
-            if let (Some(d_x), Some(part)) = (d_x.as_mut(), &grads.x) {
-                self.scatter(part, d_x, input, texts);
+            if let (Some(d_x), Some(part)) = (d_x.as_mut(), grads.x) {
+                self.scatter(&part, d_x, input, texts);
+                workspace::give(part);
             }
         }
         Grads {
@@ -138,10 +148,14 @@ impl Split {
 
     /// The rows of `texts` from a (time, batch, width) buffer, as (time, texts, width).
     fn gather(&self, src: &[f32], width: usize, texts: &[usize]) -> Vec<f32> {
-        let mut part = Vec::with_capacity(self.whole.recurrence.time * texts.len() * width);
-        for step in src.chunks_exact(self.batch() * width) {
-            for &b in texts {
-                part.extend_from_slice(&step[b * width..(b + 1) * width]);
+        let mut part = workspace::take(self.whole.recurrence.time * texts.len() * width);
+        if part.is_empty() {
+            return part;
+        }
+        let steps = src.chunks_exact(self.batch() * width);
+        for (step, rows) in steps.zip(part.chunks_exact_mut(texts.len() * width)) {
+            for (&b, row) in texts.iter().zip(rows.chunks_exact_mut(width)) {
+                row.copy_from_slice(&step[b * width..(b + 1) * width]);
             }
         }
         part
@@ -149,6 +163,9 @@ impl Split {
 
     /// The inverse of [`gather`](Self::gather): a part's rows back into the batch's buffer.
     fn scatter(&self, part: &[f32], dst: &mut [f32], width: usize, texts: &[usize]) {
+        if part.is_empty() {
+            return;
+        }
         let steps = dst.chunks_exact_mut(self.batch() * width);
         for (step, rows) in steps.zip(part.chunks_exact(texts.len() * width)) {
             for (&b, row) in texts.iter().zip(rows.chunks_exact(width)) {

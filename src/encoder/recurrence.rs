@@ -15,6 +15,7 @@
 
 use super::cells;
 use super::matmul::{product, View, ViewMut};
+use super::workspace;
 use crate::config::Cell;
 use std::ops::Range;
 
@@ -39,6 +40,13 @@ pub struct Saved {
     acts: Vec<f32>,
     /// LSTM only: c at every step, (time, batch, hidden); backward reads c_{t-1}.
     cells: Vec<f32>,
+}
+
+impl Drop for Saved {
+    fn drop(&mut self) {
+        workspace::give(std::mem::take(&mut self.acts));
+        workspace::give(std::mem::take(&mut self.cells));
+    }
 }
 
 /// Fills the input side of the gates for a block of steps: (steps, batch, gates * hidden).
@@ -137,11 +145,13 @@ impl Problem {
         let (gw, aw) = (self.gate_width(), self.saved_width());
         let state = batch * hs;
         let lstm = self.cell == Cell::Lstm;
-        let mut out = vec![0.0; time * state];
-        let mut cells = vec![0.0; if lstm { time * state } else { 0 }];
+        // Every step writes every text's h (and c): computed, or copied past the text's end.
+        let mut out = workspace::take(time * state);
+        let mut cells = workspace::take(if lstm { time * state } else { 0 });
         // Without `save` each step's activations overwrite the last one's.
-        let mut acts = vec![0.0; if save { time } else { 1 } * batch * aw];
+        let mut acts = workspace::take(if save { time } else { 1 } * batch * aw);
         let mut gi = vec![0.0; self.block_steps() * batch * gw];
+        // Zeros: at t = 0 nothing is added for h_{-1}.
         let mut gh = vec![0.0; batch * gw];
         let zeros = vec![0.0; state];
         // gemm repacks an operand that is not laid out the way its microkernel reads it; a
