@@ -20,7 +20,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 cargo build --release --quiet
-# The binary defaults to one thread per matrix product; set it anyway so the figures say so.
+# One thread for both kernels, so that the figures compare kernels, not thread counts.
 export RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1
 head -n 5000 "$DATA/train.tsv" | cut -f2 >"$WORK/predict.txt"
 
