@@ -68,18 +68,28 @@ impl Layer {
         let w_ih_t = w_ih.t().to_dense();
         let w_ih_t = View::dense(&w_ih_t, self.input, gw);
         let row = batch * self.input;
+        let active = p.active_rows();
         let mut input = |steps: Range<usize>, gi: &mut [f32]| {
-            let x = View::dense(
-                &x[steps.start * row..steps.end * row],
-                steps.len() * batch,
-                self.input,
-            );
-            product(
-                ViewMut::dense(gi, steps.len() * batch, gw),
-                x,
-                w_ih_t,
-                false,
-            );
+            let running: usize = active[steps.clone()].iter().sum();
+            if 4 * running >= 3 * steps.len() * batch {
+                // Few rows past their text's end: one product for the whole block.
+                let x = View::dense(
+                    &x[steps.start * row..steps.end * row],
+                    steps.len() * batch,
+                    self.input,
+                );
+                let gi = ViewMut::dense(gi, steps.len() * batch, gw);
+                product(gi, x, w_ih_t, false);
+                return;
+            }
+            // Texts of very different lengths (prediction batches): a product per step over
+            // its running texts only. The other rows are never read.
+            for (i, t) in steps.enumerate() {
+                let n = active[t];
+                let x = View::dense(&x[t * row..t * row + n * self.input], n, self.input);
+                let gi = ViewMut::dense(&mut gi[i * batch * gw..(i * batch + n) * gw], n, gw);
+                product(gi, x, w_ih_t, false);
+            }
         };
         p.forward(&mut input, w_hh, &gate_bias, b_hn, save)
     }

@@ -75,7 +75,7 @@ impl Problem {
     }
 
     /// For each step, the rows up to and including the last text still running at it.
-    fn active_rows(&self) -> Vec<usize> {
+    pub fn active_rows(&self) -> Vec<usize> {
         (0..self.time)
             .map(|t| {
                 self.lengths
@@ -150,7 +150,8 @@ impl Problem {
         let mut cells = workspace::take(if lstm { time * state } else { 0 });
         // Without `save` each step's activations overwrite the last one's.
         let mut acts = workspace::take(if save { time } else { 1 } * batch * aw);
-        let mut gi = vec![0.0; self.block_steps() * batch * gw];
+        // `input` writes the rows of the texts running at each step, the only ones read.
+        let mut gi = workspace::take(self.block_steps() * batch * gw);
         // Zeros: at t = 0 nothing is added for h_{-1}.
         let mut gh = vec![0.0; batch * gw];
         let zeros = vec![0.0; state];
