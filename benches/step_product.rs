@@ -1,0 +1,153 @@
+//! The matrix product at the heart of every recurrent step, alone: h (texts x hidden) times
+//! W_hh^T (hidden x gates * hidden), as the fused kernel calls gemm for it (single-threaded,
+//! row-major, W_hh^T dense), next to a plain register-blocked AVX-512 loop over W_hh^T packed
+//! once into panels of 64 columns (what a hand-written kernel could reuse across all steps).
+//! Prediction spends most of its time here (README, "Speed"), so this bounds what a faster
+//! product could give.
+//!
+//! ```sh
+//! cargo bench --bench step_product                 # hidden 256 (LSTM: 1024 gate columns)
+//! cargo bench --bench step_product -- 128 512      # hidden, gate columns
+//! ```
+
+use gemm::{gemm, Parallelism};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let (k, n) = (
+        args.first().copied().unwrap_or(256),
+        args.get(1).copied().unwrap_or(1024),
+    );
+    println!("step product: texts x {k} times {k} x {n}, one thread, GFLOP/s (best of 3)");
+    for m in [32, 64, 128, 256] {
+        let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1 - 0.3).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1 - 0.2).collect();
+        let mut c = vec![0.0; m * n];
+        let iters = (2e10 / (2 * m * k * n) as f64).ceil() as usize;
+        let flops = (2 * m * k * n * iters) as f64;
+        let rate = |f: &mut dyn FnMut()| {
+            (0..3)
+                .map(|_| {
+                    let t = Instant::now();
+                    (0..iters).for_each(|_| f());
+                    flops / t.elapsed().as_secs_f64() / 1e9
+                })
+                .fold(0.0, f64::max)
+        };
+        let gemm_rate = rate(&mut || product(m, k, n, &a, &b, &mut c));
+        let expected = c.clone();
+        let packed = panels::pack(k, n, &b);
+        let panel_rate = match panels::available(n) {
+            true => {
+                let r = rate(&mut || panels::product(m, k, n, &a, &packed, &mut c));
+                let diff = c.iter().zip(&expected).map(|(x, y)| (x - y).abs());
+                assert!(diff.fold(0.0, f32::max) < 1e-3, "the two products differ");
+                format!("{r:.1}")
+            }
+            false => "-".into(),
+        };
+        println!("texts {m:>4}: gemm {gemm_rate:>6.1}   packed AVX-512 panels {panel_rate:>6}");
+    }
+}
+
+/// c = a b, row-major, as `encoder::matmul::product` calls gemm.
+fn product(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    // SAFETY: the slices hold m x k, k x n and m x n floats, row-major, as described.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        )
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod panels {
+    use std::arch::x86_64::*;
+
+    /// Columns per panel: four AVX-512 registers.
+    const WIDTH: usize = 64;
+    /// Rows per register block: 6 x 4 accumulators.
+    const ROWS: usize = 6;
+
+    pub fn available(n: usize) -> bool {
+        n.is_multiple_of(WIDTH) && is_x86_feature_detected!("avx512f")
+    }
+
+    /// b (k x n) as panels of WIDTH columns, each k rows of WIDTH contiguous floats.
+    pub fn pack(k: usize, n: usize, b: &[f32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(k * n);
+        for p in 0..n / WIDTH {
+            for row in b.chunks_exact(n).take(k) {
+                out.extend_from_slice(&row[p * WIDTH..(p + 1) * WIDTH]);
+            }
+        }
+        out
+    }
+
+    pub fn product(m: usize, k: usize, n: usize, a: &[f32], packed: &[f32], c: &mut [f32]) {
+        assert!(available(n) && a.len() >= m * k && packed.len() >= k * n && c.len() >= m * n);
+        // SAFETY: AVX-512F is checked by `available`; the asserts cover every index used.
+        unsafe { product_avx512(m, k, n, a, packed, c) }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn product_avx512(m: usize, k: usize, n: usize, a: &[f32], bp: &[f32], c: &mut [f32]) {
+        for p in 0..n / WIDTH {
+            let panel = bp.as_ptr().add(p * k * WIDTH);
+            for i in (0..m).step_by(ROWS) {
+                let rows = ROWS.min(m - i);
+                let mut acc = [[_mm512_setzero_ps(); 4]; ROWS];
+                for kk in 0..k {
+                    let b = panel.add(kk * WIDTH);
+                    let bv = [0, 16, 32, 48].map(|o| _mm512_loadu_ps(b.add(o)));
+                    for (r, acc) in acc.iter_mut().enumerate().take(rows) {
+                        let av = _mm512_set1_ps(*a.get_unchecked((i + r) * k + kk));
+                        for (acc, bv) in acc.iter_mut().zip(bv) {
+                            *acc = _mm512_fmadd_ps(av, bv, *acc);
+                        }
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate().take(rows) {
+                    let dst = c.as_mut_ptr().add((i + r) * n + p * WIDTH);
+                    for (v, acc) in acc.iter().enumerate() {
+                        _mm512_storeu_ps(dst.add(16 * v), *acc);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod panels {
+    pub fn available(_: usize) -> bool {
+        false
+    }
+    pub fn pack(_: usize, _: usize, _: &[f32]) -> Vec<f32> {
+        Vec::new()
+    }
+    pub fn product(_: usize, _: usize, _: usize, _: &[f32], _: &[f32], _: &mut [f32]) {}
+}
