@@ -667,6 +667,45 @@ fn same_seed_gives_byte_identical_model_files() {
     );
 }
 
+/// Batches big enough to be split across threads (here into 3 parts) still train reproducibly
+/// for a given number of threads, and give the model that one thread gives, to float rounding.
+#[test]
+fn split_batches_train_reproducibly_per_thread_count() {
+    let data = sentiment_examples(64, 5);
+    let mut config = tiny_config(Cell::Lstm, true, 2);
+    config.batch_size = 32;
+    config.epochs = 2;
+    let in_pool = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        pool.install(|| train_quietly(&data, None, &config).0)
+            .save(dir.path())
+            .unwrap();
+        let weights = dir.path().join(WEIGHTS_FILE);
+        (
+            std::fs::read(&weights).unwrap(),
+            Classifier::load(dir.path()).unwrap(),
+        )
+    };
+    let (three, model) = in_pool(3);
+    assert!(
+        three == in_pool(3).0,
+        "3 threads, same seed: different weights"
+    );
+    let (_, one) = in_pool(1);
+    let texts = ["good great fine", "bad awful", "a b c"];
+    let (a, b) = (model.logits(&texts).unwrap(), one.logits(&texts).unwrap());
+    for (x, y) in a.iter().flatten().zip(b.iter().flatten()) {
+        assert!(
+            (x - y).abs() < 1e-3,
+            "logits {a:?} (3 threads) vs {b:?} (1)"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. Save -> load round trip
 // ---------------------------------------------------------------------------------------------
