@@ -63,18 +63,6 @@ def ours(threads: int, out: Path) -> float:
     return time.perf_counter() - start
 
 
-def length_buckets(lengths, batch, rng):
-    """As src/train/batching.rs: shuffle, sort pools of 32 batches by length, cut, shuffle."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    batches = []
-    for start in range(0, len(order), batch * 32):
-        pool = sorted(order[start:start + batch * 32], key=lambda i: lengths[i])
-        batches += [pool[i:i + batch] for i in range(0, len(pool), batch)]
-    rng.shuffle(batches)
-    return batches
-
-
 def twin_train(model_dir: Path, train, dev, epochs: int, packed: bool) -> tuple[float, float]:
     """(wall seconds, last dev accuracy) of the PyTorch twin."""
     import torch
@@ -101,7 +89,7 @@ def twin_train(model_dir: Path, train, dev, epochs: int, packed: bool) -> tuple[
     accuracy = 0.0
     for _ in range(epochs):
         model.train()
-        for idx in length_buckets(lengths, hp["batch_size"], rng):
+        for idx in twin.length_buckets(lengths, hp["batch_size"], rng):
             batch, lens = twin.pad([ids[i] for i in idx])
             lens = lens.clamp(min=1)
             target = torch.tensor([y[i] for i in idx])

@@ -298,18 +298,6 @@ def with_others(fn, *args, **kwargs) -> dict:
 
 # ---------------------------------------------------------------- PyTorch side
 
-def length_buckets(lengths: list[int], batch: int, rng: random.Random) -> list[list[int]]:
-    """As src/train/batching.rs: shuffle, sort pools of 32 batches by length, cut, shuffle."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    batches = []
-    for start in range(0, len(order), batch * 32):
-        pool = sorted(order[start:start + batch * 32], key=lambda i: lengths[i])
-        batches += [pool[i:i + batch] for i in range(0, len(pool), batch)]
-    rng.shuffle(batches)
-    return batches
-
-
 def torch_train(texts, labels, warmup, seed: int, packed: bool = True) -> dict:
     """The twin's network with dropout, AdamW and clipping: an untimed warm-up epoch on `warmup`
     (texts, labels), then EPOCHS epochs; the last is measured. `packed`: as the twin, through
@@ -332,7 +320,7 @@ def torch_epochs(ids, labels, n_epochs: int, rng: random.Random, packed: bool) -
     lengths = [len(t) for t in ids]
     epochs = []
     for epoch in range(1, n_epochs + 1):
-        batches = length_buckets(lengths, BATCH, rng)
+        batches = twin.length_buckets(lengths, BATCH, rng)
         tokens, steps = 0, 0
         start, cpu = time.perf_counter(), time.process_time()
         for idx in batches:

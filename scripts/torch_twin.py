@@ -181,6 +181,19 @@ def pad(ids: Sequence[Sequence[int]]):
     return batch, lengths
 
 
+def length_buckets(lengths: Sequence[int], batch: int, rng) -> list[list[int]]:
+    """Training batches as src/train/batching.rs cuts them: shuffle, sort pools of 32 batches
+    by length, cut, shuffle the batches. `rng` is a random.Random."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches = []
+    for start in range(0, len(order), batch * 32):
+        pool = sorted(order[start:start + batch * 32], key=lambda i: lengths[i])
+        batches += [pool[i:i + batch] for i in range(0, len(pool), batch)]
+    rng.shuffle(batches)
+    return batches
+
+
 @torch.no_grad()
 def run(model: Classifier, tokenizer: Tokenizer, config: dict, texts: Sequence[str]):
     """Returns (ids, logits (batch, labels), features (batch, D * hidden))."""
