@@ -7,7 +7,8 @@
 //!
 //! Two implementations compute the same thing: on the CPU in f32 a fused kernel ([`fused`]:
 //! one product for the input side of all steps, then the recurrence as one custom op with its
-//! own backward), elsewhere plain candle ops step by step ([`reference`]).
+//! own backward, each batch's texts split across rayon's threads by [`parts`]), elsewhere plain
+//! candle ops step by step ([`reference`]).
 
 mod activation;
 mod cells;
