@@ -200,6 +200,7 @@ impl Problem {
                 }
             }
         }
+        workspace::give(gi);
         (out, Saved { acts, cells })
     }
 
