@@ -1,27 +1,10 @@
 //! End-to-end tests that drive the real binary in fresh temporary directories.
 
+mod common;
+
+use common::{bin, run, stderr, stdout};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lstm-sentiment"))
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    bin()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::process::Stdio;
 
 /// A small separable task: the label follows the sentiment word, fillers are noise.
 fn write_data(dir: &Path) {

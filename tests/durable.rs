@@ -1,6 +1,8 @@
 //! Training survives being killed: checkpoints are whole or absent, and a resumed run ends with
 //! the weights of an uninterrupted one.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,7 +30,7 @@ fn write_data(dir: &Path) {
 }
 
 fn train_cmd(dir: &Path, out: &str, epochs: &str, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_lstm-sentiment"));
+    let mut c = common::bin();
     c.current_dir(dir)
         .args([
             "train",

@@ -3,14 +3,16 @@
 //! expected vs found). Also the CLI's `--skip-invalid`, and one regression test per bug found by
 //! fuzzing (see scripts/fuzz.sh).
 
+mod common;
+
 use candle_core::{DType, Device, Tensor};
+use common::{run, stderr};
 use lstm_sentiment::data::{self, LineChecks};
 use lstm_sentiment::tokenizer::TextTokenizer;
 use lstm_sentiment::{train, Classifier, Example, Format, ReadOptions, TrainConfig};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 // ---------------------------------------------------------------------------------------------
@@ -47,18 +49,6 @@ fn ex(label: &str, text: &str) -> Example {
         text: text.to_string(),
         label: label.to_string(),
     }
-}
-
-fn bin(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lstm-sentiment"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A tiny trained model (labels `negative`, `positive`), trained once per test binary.
@@ -375,7 +365,7 @@ fn a_line_of_50_mb_is_read_and_predicted_in_bounded_work() {
 fn cli_train_names_the_file_with_one_label_and_dev_labels_it_lacks() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("one.tsv"), "pos\tgood\npos\tfine\n").unwrap();
-    let out = bin(
+    let out = run(
         dir.path(),
         &["train", "--train", "one.tsv", "--out", "m", "-q"],
     );
@@ -388,7 +378,7 @@ fn cli_train_names_the_file_with_one_label_and_dev_labels_it_lacks() {
 
     std::fs::write(dir.path().join("train.tsv"), tsv_lines(20)).unwrap();
     std::fs::write(dir.path().join("dev.tsv"), "positive\tgood\nneutral\tmeh\n").unwrap();
-    let out = bin(
+    let out = run(
         dir.path(),
         &[
             "train",
@@ -434,11 +424,11 @@ fn cli_skip_invalid_skips_counts_and_shows_the_first_bad_lines() {
         "--no-checkpoint",
         "-q",
     ];
-    let out = bin(dir.path(), &args);
+    let out = run(dir.path(), &args);
     assert_eq!(out.status.code(), Some(1), "without --skip-invalid");
     assert_mentions("strict", &stderr(&out), &strings(&["train.tsv:1:"]));
 
-    let out = bin(dir.path(), &[&args[..], &["--skip-invalid"]].concat());
+    let out = run(dir.path(), &[&args[..], &["--skip-invalid"]].concat());
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert_mentions(
@@ -457,7 +447,7 @@ fn cli_skip_invalid_skips_counts_and_shows_the_first_bad_lines() {
     }
     std::fs::write(dir.path().join("eval.tsv"), &eval_data).unwrap();
     let eval = ["eval", "--model", "m", "--data", "eval.tsv", "--json"];
-    let out = bin(dir.path(), &eval);
+    let out = run(dir.path(), &eval);
     assert_eq!(out.status.code(), Some(1));
     assert_mentions(
         "eval strict",
@@ -467,7 +457,7 @@ fn cli_skip_invalid_skips_counts_and_shows_the_first_bad_lines() {
             "the model's labels are negative, positive",
         ]),
     );
-    let out = bin(dir.path(), &[&eval[..], &["--skip-invalid"]].concat());
+    let out = run(dir.path(), &[&eval[..], &["--skip-invalid"]].concat());
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert_mentions(

@@ -1,9 +1,10 @@
 //! `--model hf:owner/name[@rev]` against a Hub cache laid out by the test (no network).
 
+mod common;
+
 use lstm_sentiment::{train, Example, TrainConfig};
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::process::Command;
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -32,7 +33,7 @@ fn lay_out_cache(home: &Path) -> std::path::PathBuf {
 }
 
 fn predict(home: &Path, model: &str, extra: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lstm-sentiment"))
+    common::bin()
         .env("HF_HOME", home)
         .env("HF_HUB_OFFLINE", "1")
         .args(["predict", "--json", "--model", model])

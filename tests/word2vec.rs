@@ -1,12 +1,15 @@
 //! word2vec on a corpus with planted structure, its reproducibility and controls, and the
 //! `word2vec` / `similar` / `analogy` / `export-embeddings` commands end to end.
 
+mod common;
+
+use common::run;
 use lstm_sentiment::vectors::{Embeddings, Utf8, VectorFormat};
 use lstm_sentiment::word2vec::{train, Architecture, Word2VecConfig, Word2VecEvent};
 use lstm_sentiment::Error;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Two groups of words that never share a sentence: "red green ..." and "cat dog ...".
 const GROUPS: [[&str; 8]; 2] = [
@@ -206,14 +209,6 @@ fn bad_settings_are_refused() {
 }
 
 // ---- the commands ----
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lstm-sentiment"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
 
 fn ok(out: &Output) -> String {
     assert!(
