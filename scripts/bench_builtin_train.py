@@ -66,8 +66,6 @@ def ours(threads: int, out: Path) -> float:
 def twin_train(model_dir: Path, train, dev, epochs: int, packed: bool) -> tuple[float, float]:
     """(wall seconds, last dev accuracy) of the PyTorch twin."""
     import torch
-    import torch.nn.functional as F
-    from torch.nn.utils.rnn import pack_padded_sequence
     from tokenizers import Tokenizer
     import torch_twin as twin
 
@@ -93,20 +91,8 @@ def twin_train(model_dir: Path, train, dev, epochs: int, packed: bool) -> tuple[
             batch, lens = twin.pad([ids[i] for i in idx])
             lens = lens.clamp(min=1)
             target = torch.tensor([y[i] for i in idx])
-            xs = F.dropout(model.embedding(batch), hp["dropout"], training=True)
-            if packed:
-                seqs = pack_padded_sequence(xs, lens, batch_first=True, enforce_sorted=False)
-                _, (h_n, _) = model.encoder(seqs)
-                features = h_n[-1]
-            else:
-                out, _ = model.encoder(xs)
-                features = out[torch.arange(len(idx)), lens - 1]
-            logits = model.head(F.dropout(features, hp["dropout"], training=True))
-            loss = F.cross_entropy(logits, target)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), hp["clip_norm"])
-            opt.step()
+            twin.train_step(model, opt, batch, lens, target, hp["dropout"], hp["clip_norm"],
+                            packed)
         model.eval()
         correct = 0
         with torch.no_grad():

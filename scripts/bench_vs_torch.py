@@ -124,9 +124,7 @@ os.environ["OMP_NUM_THREADS"] = str(THREADS)
 os.environ["MKL_NUM_THREADS"] = str(THREADS)
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
-from torch.nn.utils.rnn import pack_padded_sequence  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.dont_write_bytecode = True  # no scripts/__pycache__ in the working tree
@@ -330,20 +328,7 @@ def torch_epochs(ids, labels, n_epochs: int, rng: random.Random, packed: bool) -
             steps += 1
             batch, lens = twin.pad([ids[i] for i in idx])
             y = torch.tensor([labels[i] for i in idx], dtype=torch.int64)
-            xs = F.dropout(model.embedding(batch), DROPOUT, training=True)
-            if packed:
-                seqs = pack_padded_sequence(xs, lens, batch_first=True, enforce_sorted=False)
-                _, (h_n, _) = model.encoder(seqs)
-                features = h_n[-1]
-            else:
-                out, _ = model.encoder(xs)
-                features = out[torch.arange(len(idx)), lens - 1]
-            logits = model.head(F.dropout(features, DROPOUT, training=True))
-            loss = F.cross_entropy(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-            opt.step()
+            loss, logits = twin.train_step(model, opt, batch, lens, y, DROPOUT, CLIP, packed)
             # As our step does: the loss and the logits come back to the caller.
             loss.item()
             logits.detach().tolist()

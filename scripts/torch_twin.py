@@ -194,6 +194,29 @@ def length_buckets(lengths: Sequence[int], batch: int, rng) -> list[list[int]]:
     return batches
 
 
+def train_step(model, opt, batch, lengths, target, dropout: float, clip: float, packed: bool):
+    """One training step of an LSTM `Classifier` as lstm-sentiment's `train` takes it: dropout on
+    the word vectors and before the head, cross-entropy, gradient-norm clipping, `opt.step()`.
+    `packed`: through pack_padded_sequence (as `Classifier.forward`); else padded, the state
+    gathered at each text's last token (exact for one direction, and faster on the CPU).
+    Returns (loss, logits)."""
+    xs = nn.functional.dropout(model.embedding(batch), dropout, training=True)
+    if packed:
+        seqs = pack_padded_sequence(xs, lengths, batch_first=True, enforce_sorted=False)
+        _, (h_n, _) = model.encoder(seqs)
+        features = h_n[-1]
+    else:
+        out, _ = model.encoder(xs)
+        features = out[torch.arange(len(lengths)), lengths - 1]
+    logits = model.head(nn.functional.dropout(features, dropout, training=True))
+    loss = nn.functional.cross_entropy(logits, target)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return loss, logits
+
+
 @torch.no_grad()
 def run(model: Classifier, tokenizer: Tokenizer, config: dict, texts: Sequence[str]):
     """Returns (ids, logits (batch, labels), features (batch, D * hidden))."""
