@@ -243,6 +243,10 @@ mod tests {
     use super::*;
     use candle_nn::{AdamW, Optimizer};
 
+    fn values(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    }
+
     /// With every row in every batch, the lazy update must equal candle's dense AdamW.
     #[test]
     fn sparse_rows_match_dense_adamw_when_all_rows_are_touched() {
@@ -271,19 +275,8 @@ mod tests {
             sparse.update(&[0, 1, 2, 3], &g).unwrap();
             dense.step(&grads).unwrap();
         }
-        let a = sparse
-            .to_tensor(&dev)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let b = var
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let a = values(&sparse.to_tensor(&dev).unwrap());
+        let b = values(var.as_tensor());
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() < 1e-6, "{a:?} vs {b:?}");
         }
@@ -302,38 +295,12 @@ mod tests {
         let b = Var::from_tensor(&init).unwrap();
         let mut ours = DenseAdamW::new(&[("w".to_string(), a.clone())], params.clone());
         let mut theirs = AdamW::new(vec![b.clone()], params).unwrap();
+        let square_sum_grads = |v: &Var| v.as_tensor().sqr().unwrap().sum_all().unwrap().backward();
         for _ in 0..5 {
-            let ga = a
-                .as_tensor()
-                .sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let gb = b
-                .as_tensor()
-                .sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            ours.step(&ga, 1.0).unwrap();
-            theirs.step(&gb).unwrap();
+            ours.step(&square_sum_grads(&a).unwrap(), 1.0).unwrap();
+            theirs.step(&square_sum_grads(&b).unwrap()).unwrap();
         }
-        let x = a
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let y = b
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let (x, y) = (values(a.as_tensor()), values(b.as_tensor()));
         for (p, q) in x.iter().zip(&y) {
             assert!((p - q).abs() < 1e-6, "{x:?} vs {y:?}");
         }
