@@ -2,6 +2,7 @@
 
 use crate::config::ModelConfig;
 use crate::data::Example;
+use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::metrics::Evaluation;
 use crate::model::{Batch, Model, Weights};
@@ -73,6 +74,35 @@ impl Classifier {
             model,
             device,
         })
+    }
+
+    /// The same model with its weights on `device`; its predictions then run there. Training
+    /// picks its device through [`crate::TrainConfig::device`].
+    ///
+    /// ```
+    /// use lstm_sentiment::{Classifier, DeviceSpec};
+    /// let on_cpu = Classifier::builtin()?.to_device(DeviceSpec::Cpu)?;
+    /// assert!(on_cpu.device().is_cpu());
+    /// # Ok::<(), lstm_sentiment::Error>(())
+    /// ```
+    pub fn to_device(&self, device: DeviceSpec) -> Result<Self> {
+        let device = device.open()?;
+        let weights = self
+            .weights
+            .iter()
+            .map(|(name, t)| Ok((name.clone(), t.to_device(&device)?)))
+            .collect::<Result<Weights>>()?;
+        let files = ModelFiles {
+            config: self.config.clone(),
+            tokenizer: self.tokenizer.clone(),
+            weights,
+        };
+        Self::from_files(files, device)
+    }
+
+    /// Where the weights live and predictions run.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// Writes the model directory; each file is replaced atomically.

@@ -796,3 +796,24 @@ fn tokenizer_ids_outside_the_embedding_table_are_refused_at_load() {
         );
     }
 }
+
+#[test]
+fn cli_names_a_device_it_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--device", "tpu", "predict", "good"]);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+    assert_mentions(
+        "unknown device",
+        &stderr(&out),
+        &strings(&["tpu", "cpu, cuda or cuda:N"]),
+    );
+    if cfg!(not(feature = "cuda")) {
+        let out = run(dir.path(), &["predict", "--device", "cuda:1", "good"]);
+        assert!(!out.status.success());
+        assert_mentions(
+            "no cuda",
+            &stderr(&out),
+            &strings(&["cuda:1", "--features cuda"]),
+        );
+    }
+}

@@ -3,6 +3,7 @@
 use super::{parse_label_map, DataFormatArgs, ModelArg};
 use anyhow::{Context, Result};
 use clap::Args;
+use lstm_sentiment::DeviceSpec;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -26,8 +27,8 @@ pub struct EvalArgs {
     skip_invalid: bool,
 }
 
-pub fn run_eval(args: EvalArgs) -> Result<()> {
-    let mut classifier = args.model.load()?;
+pub fn run_eval(args: EvalArgs, device: DeviceSpec) -> Result<()> {
+    let mut classifier = args.model.load_on(device)?;
     if let Some(spec) = &args.label_map {
         let mut aliases = classifier.config().label_aliases.clone();
         aliases.extend(parse_label_map(spec)?);

@@ -9,7 +9,7 @@ mod word2vec;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use lstm_sentiment::data::{read_examples_with, LineChecks};
-use lstm_sentiment::{Classifier, Format, ReadOptions};
+use lstm_sentiment::{Classifier, DeviceSpec, Format, ReadOptions};
 use std::path::{Path, PathBuf};
 
 /// Sentiment and text classification with LSTM, GRU or RNN encoders.
@@ -23,6 +23,15 @@ pub struct Cli {
     /// number of threads.
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
+    /// Where train, predict, eval and embed run: cpu, or cuda / cuda:N in builds with the
+    /// `cuda` feature.
+    #[arg(
+        long,
+        global = true,
+        value_name = "cpu|cuda[:N]",
+        default_value = "cpu"
+    )]
+    pub device: DeviceSpec,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,10 +62,10 @@ enum Command {
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Train(a) => train::run(*a),
-        Command::Predict(a) => predict::run_predict(a),
-        Command::Eval(a) => eval::run_eval(a),
-        Command::Embed(a) => predict::run_embed(a),
+        Command::Train(a) => train::run(*a, cli.device),
+        Command::Predict(a) => predict::run_predict(a, cli.device),
+        Command::Eval(a) => eval::run_eval(a, cli.device),
+        Command::Embed(a) => predict::run_embed(a, cli.device),
         Command::Info(a) => eval::run_info(a),
         Command::Convert(a) => convert::run(a),
         Command::Word2vec(a) => word2vec::run_word2vec(a),
@@ -88,6 +97,15 @@ impl ModelArg {
             }
             None => Classifier::builtin().context("cannot load the built-in model"),
         }
+    }
+
+    /// [`ModelArg::load`], then the weights moved to `device`.
+    fn load_on(&self, device: DeviceSpec) -> Result<Classifier> {
+        let classifier = self.load()?;
+        if device == DeviceSpec::Cpu {
+            return Ok(classifier);
+        }
+        Ok(classifier.to_device(device)?)
     }
 }
 

@@ -3,7 +3,7 @@
 use super::ModelArg;
 use anyhow::{Context, Result};
 use clap::Args;
-use lstm_sentiment::Classifier;
+use lstm_sentiment::{Classifier, DeviceSpec};
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -39,8 +39,8 @@ pub struct EmbedArgs {
     input: TextInput,
 }
 
-pub fn run_predict(args: PredictArgs) -> Result<()> {
-    let classifier = args.model.load()?;
+pub fn run_predict(args: PredictArgs, device: DeviceSpec) -> Result<()> {
+    let classifier = args.model.load_on(device)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     for_each_chunk(&args.input, |texts| {
         for (text, p) in texts.iter().zip(classifier.predict_batch(texts)?) {
@@ -64,8 +64,8 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn run_embed(args: EmbedArgs) -> Result<()> {
-    let classifier: Classifier = args.model.load()?;
+pub fn run_embed(args: EmbedArgs, device: DeviceSpec) -> Result<()> {
+    let classifier: Classifier = args.model.load_on(device)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     for_each_chunk(&args.input, |texts| {
         for (text, v) in texts.iter().zip(classifier.embed(texts)?) {

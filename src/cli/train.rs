@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use lstm_sentiment::train::{Checkpointing, EmbeddingInit, EpochRecord, CHECKPOINT_FILE};
-use lstm_sentiment::{Cell, Example, TokenizerConfig, TrainConfig, TrainEvent};
+use lstm_sentiment::{Cell, DeviceSpec, Example, TokenizerConfig, TrainConfig, TrainEvent};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -129,7 +129,7 @@ fn resume_dir(dir: &Path) -> Result<PathBuf> {
     )
 }
 
-pub fn run(a: TrainArgs) -> Result<()> {
+pub fn run(a: TrainArgs, device: DeviceSpec) -> Result<()> {
     let label_map: BTreeMap<String, String> = match &a.label_map {
         Some(spec) => parse_label_map(spec)?.into_iter().collect(),
         None => BTreeMap::new(),
@@ -197,6 +197,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
             (None, false) => EmbeddingInit::Random,
         },
         freeze_embeddings: a.freeze_embeddings,
+        device,
     };
 
     let checkpointing = match (&a.resume, a.no_checkpoint) {

@@ -10,6 +10,7 @@ pub use checkpoint::{checkpoint_path, CHECKPOINT_FILE};
 use crate::classifier::{argmax, Classifier};
 use crate::config::{Cell, ModelConfig, FORMAT_VERSION};
 use crate::data::{label_set, Example};
+use crate::device::DeviceSpec;
 use crate::dropout::Dropout;
 use crate::embedding::Embedding;
 use crate::error::{Error, Result};
@@ -61,6 +62,10 @@ pub struct TrainConfig {
     pub embeddings: EmbeddingInit,
     /// Keep the word vectors as they start (useful with pretrained vectors).
     pub freeze_embeddings: bool,
+    /// Where training runs: the CPU, or a CUDA GPU in builds with the `cuda` feature. Not part
+    /// of the saved config: a model or checkpoint made on one device loads on any.
+    #[serde(skip)]
+    pub device: DeviceSpec,
 }
 
 /// How the embedding table starts.
@@ -98,6 +103,7 @@ impl Default for TrainConfig {
             tokenizer: TokenizerConfig::default(),
             embeddings: EmbeddingInit::Random,
             freeze_embeddings: false,
+            device: DeviceSpec::Cpu,
         }
     }
 }
@@ -200,7 +206,7 @@ pub fn train_with(
     on_event: &mut dyn FnMut(&TrainEvent) -> ControlFlow<()>,
 ) -> Result<(Classifier, TrainReport)> {
     let start = Instant::now();
-    let device = Device::Cpu;
+    let device = config.device.open()?;
     let resumed = match (&checkpointing.dir, checkpointing.resume) {
         (Some(dir), true) => Some(Checkpoint::load(dir, &device)?),
         (None, true) => {
@@ -211,7 +217,10 @@ pub fn train_with(
         _ => None,
     };
     let config = match &resumed {
-        Some(c) => c.progress.config.clone(),
+        Some(c) => TrainConfig {
+            device: config.device,
+            ..c.progress.config.clone()
+        },
         None => config.clone(),
     };
     let config = &config;
