@@ -25,7 +25,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use lstm_sentiment::{
-    read_examples, train, Cell, Classifier, Example, ReadOptions, TrainConfig, TrainEvent,
+    read_examples, train, Cell, Classifier, DeviceSpec, Example, ReadOptions, TrainConfig,
+    TrainEvent,
 };
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -52,6 +53,9 @@ struct Cli {
     /// Leave glibc's malloc as it is, instead of `malloc::keep_freed_memory` as the CLI does.
     #[arg(long, global = true)]
     malloc_defaults: bool,
+    /// Where the model runs: cpu, or cuda[:N] in builds with the `cuda` feature.
+    #[arg(long, global = true, default_value = "cpu")]
+    device: DeviceSpec,
 }
 
 #[derive(Subcommand)]
@@ -173,11 +177,13 @@ fn main() -> Result<()> {
         "threads": cli.threads,
         "RAYON_NUM_THREADS": cli.threads,
         "CANDLE_NUM_THREADS": candle_threads,
+        "device": cli.device.to_string(),
     });
+    let device = cli.device;
     match cli.mode {
-        Some(Mode::Train(a)) => emit(bench_train(&a)?, &threads),
-        Some(Mode::Predict(a)) => emit(bench_predict(&a)?, &threads),
-        Some(Mode::Latency(a)) => emit(bench_latency(&a)?, &threads),
+        Some(Mode::Train(a)) => emit(bench_train(&a, device)?, &threads),
+        Some(Mode::Predict(a)) => emit(bench_predict(&a, device)?, &threads),
+        Some(Mode::Latency(a)) => emit(bench_latency(&a, device)?, &threads),
         None => {
             // A quick round of all three on a freshly trained synthetic model.
             let dir = tempfile::tempdir()?;
@@ -188,7 +194,7 @@ fn main() -> Result<()> {
             };
             t.synthetic.texts = 1024;
             t.save = Some(model.clone());
-            emit(bench_train(&t)?, &threads);
+            emit(bench_train(&t, device)?, &threads);
             let p = PredictArgs {
                 model: Some(model.clone()),
                 input: None,
@@ -196,7 +202,7 @@ fn main() -> Result<()> {
                 batch: 256,
                 repeat: 1,
             };
-            emit(bench_predict(&p)?, &threads);
+            emit(bench_predict(&p, device)?, &threads);
             let l = LatencyArgs {
                 model: Some(model),
                 text: None,
@@ -204,7 +210,7 @@ fn main() -> Result<()> {
                 calls: 2000,
                 warmup: 200,
             };
-            emit(bench_latency(&l)?, &threads);
+            emit(bench_latency(&l, device)?, &threads);
         }
     }
     Ok(())
@@ -220,7 +226,7 @@ fn emit(mut record: Value, threads: &Value) {
     println!("{record}");
 }
 
-fn bench_train(a: &TrainArgs) -> Result<Value> {
+fn bench_train(a: &TrainArgs, device: DeviceSpec) -> Result<Value> {
     let cell: Cell = serde_json::from_value(json!(a.cell))?;
     let (train_set, source) = match &a.data {
         Some(path) => (
@@ -252,6 +258,7 @@ fn bench_train(a: &TrainArgs) -> Result<Value> {
         clip_norm: a.clip_norm,
         max_length: a.max_length,
         patience: 0,
+        device,
         ..TrainConfig::default()
     };
 
@@ -368,9 +375,9 @@ fn epoch_figures(epoch: usize, steps: usize, tokens: f64, seconds: f64) -> Value
     })
 }
 
-fn bench_predict(a: &PredictArgs) -> Result<Value> {
+fn bench_predict(a: &PredictArgs, device: DeviceSpec) -> Result<Value> {
     let load_start = Instant::now();
-    let classifier = load(a.model.as_deref())?;
+    let classifier = load(a.model.as_deref(), device)?;
     let load_seconds = load_start.elapsed().as_secs_f64();
     let texts: Vec<String> = match &a.input {
         Some(path) => std::fs::read_to_string(path)?
@@ -420,8 +427,8 @@ fn bench_predict(a: &PredictArgs) -> Result<Value> {
     }))
 }
 
-fn bench_latency(a: &LatencyArgs) -> Result<Value> {
-    let classifier = load(a.model.as_deref())?;
+fn bench_latency(a: &LatencyArgs, device: DeviceSpec) -> Result<Value> {
+    let classifier = load(a.model.as_deref(), device)?;
     let text = match &a.text {
         Some(t) => t.clone(),
         None => {
@@ -463,10 +470,14 @@ fn bench_latency(a: &LatencyArgs) -> Result<Value> {
     }))
 }
 
-fn load(model: Option<&Path>) -> Result<Classifier> {
-    Ok(match model {
+fn load(model: Option<&Path>, device: DeviceSpec) -> Result<Classifier> {
+    let classifier = match model {
         Some(dir) => Classifier::load(dir)?,
         None => Classifier::builtin()?,
+    };
+    Ok(match device {
+        DeviceSpec::Cpu => classifier,
+        _ => classifier.to_device(device)?,
     })
 }
 
