@@ -3,7 +3,8 @@
 //! row-major, W_hh^T dense), next to a plain register-blocked AVX-512 loop over W_hh^T packed
 //! once into panels of 64 columns (what a hand-written kernel could reuse across all steps).
 //! Prediction spends most of its time here (README, "Speed"), so this bounds what a faster
-//! product could give.
+//! product could give. First it measures the core's FMA peak (independent fused multiply-adds
+//! on registers, nothing from memory): the ceiling both products are measured against.
 //!
 //! ```sh
 //! cargo bench --bench step_product                 # hidden 256 (LSTM: 1024 gate columns)
@@ -23,6 +24,9 @@ fn main() {
         args.first().copied().unwrap_or(256),
         args.get(1).copied().unwrap_or(1024),
     );
+    if let Some(peak) = panels::fma_peak() {
+        println!("FMA peak, one thread: {peak:.1} GFLOP/s (AVX-512, 24 independent chains)");
+    }
     println!("step product: texts x {k} times {k} x {n}, one thread, GFLOP/s (best of 3)");
     for m in [32, 64, 128, 256] {
         let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1 - 0.3).collect();
@@ -96,6 +100,41 @@ mod panels {
         n.is_multiple_of(WIDTH) && is_x86_feature_detected!("avx512f")
     }
 
+    /// GFLOP/s of fused multiply-adds alone, best of 3, where the CPU has AVX-512.
+    pub fn fma_peak() -> Option<f64> {
+        const ROUNDS: usize = 20_000_000;
+        if !is_x86_feature_detected!("avx512f") {
+            return None;
+        }
+        let best = (0..3)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                // SAFETY: AVX-512F is present (checked above).
+                std::hint::black_box(unsafe { fma_chains(std::hint::black_box(ROUNDS)) });
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min);
+        Some((ROUNDS * CHAINS * 16 * 2) as f64 / best / 1e9)
+    }
+
+    /// Enough independent accumulators to cover the FMA latency on every pipe.
+    const CHAINS: usize = 24;
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn fma_chains(rounds: usize) -> f32 {
+        let mut acc = [_mm512_setzero_ps(); CHAINS];
+        let (a, b) = std::hint::black_box((_mm512_set1_ps(1.000_000_1), _mm512_set1_ps(1e-7)));
+        for _ in 0..rounds {
+            for x in acc.iter_mut() {
+                *x = _mm512_fmadd_ps(*x, a, b);
+            }
+        }
+        let sum = acc
+            .iter()
+            .fold(_mm512_setzero_ps(), |s, &x| _mm512_add_ps(s, x));
+        _mm512_reduce_add_ps(sum)
+    }
+
     /// b (k x n) as panels of WIDTH columns, each k rows of WIDTH contiguous floats.
     pub fn pack(k: usize, n: usize, b: &[f32]) -> Vec<f32> {
         let mut out = Vec::with_capacity(k * n);
@@ -145,6 +184,9 @@ mod panels {
 mod panels {
     pub fn available(_: usize) -> bool {
         false
+    }
+    pub fn fma_peak() -> Option<f64> {
+        None
     }
     pub fn pack(_: usize, _: usize, _: &[f32]) -> Vec<f32> {
         Vec::new()
