@@ -145,6 +145,9 @@ struct PredictArgs {
     /// Timed passes over all texts (after one warm-up batch); the median is reported.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// Multiply in bfloat16 (`Classifier::with_bf16`).
+    #[arg(long)]
+    bf16: bool,
 }
 
 #[derive(Args, Clone)]
@@ -161,6 +164,9 @@ struct LatencyArgs {
     calls: usize,
     #[arg(long, default_value_t = 200)]
     warmup: usize,
+    /// Multiply in bfloat16 (`Classifier::with_bf16`).
+    #[arg(long)]
+    bf16: bool,
 }
 
 fn main() -> Result<()> {
@@ -201,6 +207,7 @@ fn main() -> Result<()> {
                 synthetic: t.synthetic.clone(),
                 batch: 256,
                 repeat: 1,
+                bf16: false,
             };
             emit(bench_predict(&p, device)?, &threads);
             let l = LatencyArgs {
@@ -209,6 +216,7 @@ fn main() -> Result<()> {
                 length: 20,
                 calls: 2000,
                 warmup: 200,
+                bf16: false,
             };
             emit(bench_latency(&l, device)?, &threads);
         }
@@ -377,7 +385,7 @@ fn epoch_figures(epoch: usize, steps: usize, tokens: f64, seconds: f64) -> Value
 
 fn bench_predict(a: &PredictArgs, device: DeviceSpec) -> Result<Value> {
     let load_start = Instant::now();
-    let classifier = load(a.model.as_deref(), device)?;
+    let classifier = load(a.model.as_deref(), device)?.with_bf16(a.bf16)?;
     let load_seconds = load_start.elapsed().as_secs_f64();
     let texts: Vec<String> = match &a.input {
         Some(path) => std::fs::read_to_string(path)?
@@ -413,6 +421,7 @@ fn bench_predict(a: &PredictArgs, device: DeviceSpec) -> Result<Value> {
     Ok(json!({
         "mode": "predict",
         "model": model_name(a.model.as_deref()),
+        "bf16": a.bf16,
         "texts": texts.len(),
         "tokens": tokens,
         "batch_size": batch,
@@ -428,7 +437,7 @@ fn bench_predict(a: &PredictArgs, device: DeviceSpec) -> Result<Value> {
 }
 
 fn bench_latency(a: &LatencyArgs, device: DeviceSpec) -> Result<Value> {
-    let classifier = load(a.model.as_deref(), device)?;
+    let classifier = load(a.model.as_deref(), device)?.with_bf16(a.bf16)?;
     let text = match &a.text {
         Some(t) => t.clone(),
         None => {
@@ -459,6 +468,7 @@ fn bench_latency(a: &LatencyArgs, device: DeviceSpec) -> Result<Value> {
     Ok(json!({
         "mode": "latency",
         "model": model_name(a.model.as_deref()),
+        "bf16": a.bf16,
         "text_tokens": tokens,
         "calls": us.len(),
         "warmup": a.warmup,

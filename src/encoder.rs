@@ -11,6 +11,7 @@
 //! candle ops step by step ([`reference`]).
 
 mod activation;
+mod bf16;
 mod cells;
 mod fused;
 mod layer;
@@ -55,6 +56,10 @@ pub enum Kernel {
     Auto,
     /// Plain candle ops, one step at a time.
     Reference,
+    /// As `Auto`, except that calls with nothing to differentiate (prediction) multiply in
+    /// bfloat16 with float32 sums, on CPUs with AVX512-BF16 (elsewhere it is `Auto`). Training
+    /// is unchanged.
+    Bf16,
 }
 
 impl Kernel {
@@ -71,8 +76,13 @@ impl Kernel {
             .all(|t| t.dtype() == DType::F32 && t.device().is_cpu());
         // Zero steps leave no last step to read the final state from.
         let steps = xs.dims().first().is_some_and(|&t| t > 0);
-        self == Kernel::Auto && !off && all_f32 && steps
+        matches!(self, Kernel::Auto | Kernel::Bf16) && !off && all_f32 && steps
     }
+}
+
+/// Whether this CPU multiplies in bfloat16 ([`Kernel::Bf16`]).
+pub fn bf16_available() -> bool {
+    bf16::available()
 }
 
 /// Per-batch bookkeeping shared by every layer and direction.
@@ -152,6 +162,7 @@ impl Encoder {
     ) -> Result<Tensor> {
         let mut input = xs.clone();
         let mut finals = Vec::new();
+        let bf16 = self.kernel == Kernel::Bf16;
         for (l, layer) in self.layers.iter().enumerate() {
             let last = l + 1 == self.layers.len();
             finals.clear();
@@ -165,7 +176,7 @@ impl Encoder {
                 };
                 let (h, outs) = if self.kernel.fused(&xin, weights) {
                     // (time, batch, hidden); the last step holds every text's final state.
-                    let outs = fused::run(self.cell, weights, &xin, steps.lengths())?;
+                    let outs = fused::run(self.cell, weights, &xin, steps.lengths(), bf16)?;
                     (outs.get(outs.dim(0)? - 1)?, (!last).then_some(outs))
                 } else {
                     reference::run(self.cell, self.hidden, weights, &xin, steps, !last)?

@@ -90,6 +90,12 @@ impl Model {
         })
     }
 
+    /// The same network with its recurrence run by `kernel`.
+    pub fn with_kernel(mut self, kernel: crate::encoder::Kernel) -> Self {
+        self.encoder = self.encoder.with_kernel(kernel);
+        self
+    }
+
     /// Runs the network; with `dropout` (training) it drops embeddings, between layers and
     /// before the head.
     pub fn forward(&self, batch: &Batch, dropout: Option<&mut Dropout>) -> Result<Output> {

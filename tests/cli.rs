@@ -288,3 +288,18 @@ fn train_starts_from_a_vector_file_and_can_freeze_it() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("dimension 8"), "{}", stderr(&out));
 }
+
+#[test]
+fn bf16_prediction_answers_or_names_what_the_cpu_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "A wonderful, moving film. I loved every minute of it.";
+    let out = run(dir.path(), &["--bf16", "predict", "--json", text]);
+    if lstm_sentiment::encoder::bf16_available() {
+        assert!(out.status.success(), "{}", stderr(&out));
+        let line: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(line["label"], "positive");
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains("AVX512-BF16"), "{}", stderr(&out));
+    }
+}

@@ -9,6 +9,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const TOLERANCE: f32 = 1e-4;
+/// Operands rounded to 8 significant bits: states move by up to a few hundredths, more with
+/// these large random weights than with trained ones (scripts/bf16_agreement.py).
+const BF16_TOLERANCE: f32 = 5e-2;
 
 struct Case {
     cell: Cell,
@@ -23,6 +26,15 @@ fn uniform(rng: &mut StdRng, shape: &[usize], scale: f32) -> Var {
     let n = shape.iter().product();
     let values: Vec<f32> = (0..n).map(|_| rng.random_range(-scale..scale)).collect();
     Var::from_tensor(&Tensor::from_vec(values, shape, &Device::Cpu).unwrap()).unwrap()
+}
+
+fn detach(w: &DirectionWeights) -> DirectionWeights {
+    DirectionWeights {
+        weight_ih: w.weight_ih.detach(),
+        weight_hh: w.weight_hh.detach(),
+        bias_ih: w.bias_ih.detach(),
+        bias_hh: w.bias_hh.detach(),
+    }
 }
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
@@ -83,6 +95,10 @@ fn check(case: &Case, seed: u64) -> (Tensor, Vec<Tensor>) {
     // A random linear read-out, so that every feature gets its own gradient.
     let readout = uniform(&mut rng, &[batch, dirs * case.hidden], 1.0);
 
+    let detached: Vec<Vec<DirectionWeights>> = layers
+        .iter()
+        .map(|layer| layer.iter().map(detach).collect())
+        .collect();
     let encoder = Encoder::new(case.cell, case.hidden, layers);
     let run = |encoder: &Encoder| {
         let features = encoder.forward(xs.as_tensor(), &steps, None).unwrap();
@@ -119,6 +135,27 @@ fn check(case: &Case, seed: u64) -> (Tensor, Vec<Tensor>) {
         };
         let d = max_diff(f, r);
         assert!(d < TOLERANCE, "{what}: gradient of {name} differs by {d}");
+    }
+    // Kernel::Bf16 leaves training alone: with gradients to take it is the fused kernel.
+    let (bf16_tracked, bf16_grads) = run(&encoder.clone().with_kernel(Kernel::Bf16));
+    assert_eq!(
+        max_diff(&bf16_tracked, &fused),
+        0.0,
+        "{what}: bf16 while training"
+    );
+    for (b, f) in bf16_grads.iter().zip(&fused_grads) {
+        assert_eq!(max_diff(b, f), 0.0, "{what}: bf16 gradients");
+    }
+    // With nothing to differentiate it multiplies in bfloat16, where the CPU can.
+    if lstm_sentiment::encoder::bf16_available() {
+        let encoder = Encoder::new(case.cell, case.hidden, detached).with_kernel(Kernel::Bf16);
+        let features = encoder
+            .forward(&xs.as_tensor().detach(), &steps, None)
+            .unwrap();
+        let d = max_diff(&features, &reference);
+        assert!(d < BF16_TOLERANCE, "{what}: bf16 features differ by {d}");
+        let ran = case.lengths.iter().all(|&len| len == 0) || d > 0.0;
+        assert!(ran, "{what}: bf16 gave exactly the f32 values");
     }
     // Empty texts have no state, in both paths.
     for (b, &len) in case.lengths.iter().enumerate() {

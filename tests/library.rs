@@ -1293,3 +1293,35 @@ fn parsed_examples_train_a_classifier() {
     assert!(report.dev_examples >= 1);
     assert_eq!(classifier.labels(), ["negative", "positive"]);
 }
+
+/// `with_bf16` either runs (on CPUs with AVX512-BF16) with probabilities close to float32's and
+/// the same labels, or says why it cannot; turning it off again gives float32 exactly.
+#[test]
+fn bf16_predictions_stay_close_to_float32_or_are_refused() {
+    let f32_model = Classifier::builtin().unwrap();
+    let texts = [
+        "A wonderful, moving film. I loved every minute of it.",
+        "The food was cold and the staff were rude.",
+        "菜很好吃，送餐也快",
+        &long_text(300, 5),
+    ];
+    let want = f32_model.logits(&texts).unwrap();
+    match f32_model.clone().with_bf16(true) {
+        Ok(bf16) => {
+            assert!(lstm_sentiment::encoder::bf16_available());
+            let probs = |c: &Classifier| c.predict_batch(&texts).unwrap();
+            for (a, b) in probs(&f32_model).iter().zip(probs(&bf16)) {
+                assert_eq!(a.label, b.label);
+                assert!((a.score - b.score).abs() < 1e-2, "{a:?} {b:?}");
+            }
+            let got = bf16.logits(&texts).unwrap();
+            assert!(got != want, "bf16 gave exactly the float32 logits");
+            let back = bf16.with_bf16(false).unwrap();
+            assert_eq!(back.logits(&texts).unwrap(), want);
+        }
+        Err(e) => {
+            assert!(!lstm_sentiment::encoder::bf16_available());
+            assert_mentions(&e.to_string(), &["AVX512-BF16"]);
+        }
+    }
+}

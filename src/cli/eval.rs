@@ -1,9 +1,8 @@
 //! `eval` and `info`: figures on labelled data, and what a model holds.
 
-use super::{parse_label_map, DataFormatArgs, ModelArg};
+use super::{parse_label_map, DataFormatArgs, ModelArg, Runtime};
 use anyhow::{Context, Result};
 use clap::Args;
-use lstm_sentiment::DeviceSpec;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -27,8 +26,8 @@ pub struct EvalArgs {
     skip_invalid: bool,
 }
 
-pub fn run_eval(args: EvalArgs, device: DeviceSpec) -> Result<()> {
-    let mut classifier = args.model.load_on(device)?;
+pub fn run_eval(args: EvalArgs, runtime: &Runtime) -> Result<()> {
+    let mut classifier = args.model.load_for(runtime)?;
     if let Some(spec) = &args.label_map {
         let mut aliases = classifier.config().label_aliases.clone();
         aliases.extend(parse_label_map(spec)?);

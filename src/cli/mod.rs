@@ -32,6 +32,10 @@ pub struct Cli {
         default_value = "cpu"
     )]
     pub device: DeviceSpec,
+    /// predict, eval and embed multiply in bfloat16 (CPUs with AVX512-BF16): faster, and
+    /// probabilities move from float32's by about 1e-4 on average.
+    #[arg(long, global = true)]
+    pub bf16: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -60,12 +64,28 @@ enum Command {
     ExportEmbeddings(word2vec::ExportArgs),
 }
 
+/// Where and how a loaded model runs.
+struct Runtime {
+    device: DeviceSpec,
+    bf16: bool,
+}
+
+impl Cli {
+    fn runtime(&self) -> Runtime {
+        Runtime {
+            device: self.device,
+            bf16: self.bf16,
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
+    let runtime = cli.runtime();
     match cli.command {
         Command::Train(a) => train::run(*a, cli.device),
-        Command::Predict(a) => predict::run_predict(a, cli.device),
-        Command::Eval(a) => eval::run_eval(a, cli.device),
-        Command::Embed(a) => predict::run_embed(a, cli.device),
+        Command::Predict(a) => predict::run_predict(a, &runtime),
+        Command::Eval(a) => eval::run_eval(a, &runtime),
+        Command::Embed(a) => predict::run_embed(a, &runtime),
         Command::Info(a) => eval::run_info(a),
         Command::Convert(a) => convert::run(a),
         Command::Word2vec(a) => word2vec::run_word2vec(a),
@@ -99,13 +119,16 @@ impl ModelArg {
         }
     }
 
-    /// [`ModelArg::load`], then the weights moved to `device`.
-    fn load_on(&self, device: DeviceSpec) -> Result<Classifier> {
-        let classifier = self.load()?;
-        if device == DeviceSpec::Cpu {
-            return Ok(classifier);
+    /// [`ModelArg::load`], then set up to run as `runtime` says.
+    fn load_for(&self, runtime: &Runtime) -> Result<Classifier> {
+        let mut classifier = self.load()?;
+        if runtime.device != DeviceSpec::Cpu {
+            classifier = classifier.to_device(runtime.device)?;
         }
-        Ok(classifier.to_device(device)?)
+        if runtime.bf16 {
+            classifier = classifier.with_bf16(true)?;
+        }
+        Ok(classifier)
     }
 }
 

@@ -1,9 +1,9 @@
 //! `predict` and `embed`: texts in, one line out per text, in input order.
 
-use super::ModelArg;
+use super::{ModelArg, Runtime};
 use anyhow::{Context, Result};
 use clap::Args;
-use lstm_sentiment::{Classifier, DeviceSpec};
+use lstm_sentiment::Classifier;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -39,8 +39,8 @@ pub struct EmbedArgs {
     input: TextInput,
 }
 
-pub fn run_predict(args: PredictArgs, device: DeviceSpec) -> Result<()> {
-    let classifier = args.model.load_on(device)?;
+pub fn run_predict(args: PredictArgs, runtime: &Runtime) -> Result<()> {
+    let classifier = args.model.load_for(runtime)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     for_each_chunk(&args.input, |texts| {
         for (text, p) in texts.iter().zip(classifier.predict_batch(texts)?) {
@@ -64,8 +64,8 @@ pub fn run_predict(args: PredictArgs, device: DeviceSpec) -> Result<()> {
     Ok(())
 }
 
-pub fn run_embed(args: EmbedArgs, device: DeviceSpec) -> Result<()> {
-    let classifier: Classifier = args.model.load_on(device)?;
+pub fn run_embed(args: EmbedArgs, runtime: &Runtime) -> Result<()> {
+    let classifier: Classifier = args.model.load_for(runtime)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     for_each_chunk(&args.input, |texts| {
         for (text, v) in texts.iter().zip(classifier.embed(texts)?) {

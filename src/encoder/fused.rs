@@ -16,7 +16,14 @@ use std::sync::{Mutex, MutexGuard};
 
 /// xs (time, batch, input) -> every step's h (time, batch, hidden). Past its length a text's
 /// state is carried unchanged, so the last step holds every text's final state.
-pub fn run(cell: Cell, w: &DirectionWeights, xs: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+/// With `bf16`, a call that keeps nothing for backward multiplies in bfloat16 where the CPU can.
+pub fn run(
+    cell: Cell,
+    w: &DirectionWeights,
+    xs: &Tensor,
+    lengths: &[usize],
+    bf16: bool,
+) -> Result<Tensor> {
     let (time, _, input) = xs.dims3()?;
     let hidden = w.weight_hh.dim(1)?;
     // Packed so that the op has three inputs; the copies are the size of the weights, small
@@ -32,6 +39,7 @@ pub fn run(cell: Cell, w: &DirectionWeights, xs: &Tensor, lengths: &[usize]) -> 
             hidden,
         },
         input,
+        bf16,
     };
     let op = RecurrentOp {
         // The batch's texts spread over the threads of rayon's current pool.

@@ -6,7 +6,7 @@
 //! (gates * hidden, input + hidden) and bias = [b_ih, b_hh] (2 * gates * hidden), so that the
 //! op has three inputs and the gradients land in the same places.
 
-use super::matmul::{product, View, ViewMut};
+use super::matmul::{product, View, ViewMut, Weight};
 use super::recurrence::{Problem, Saved};
 use super::workspace;
 use crate::config::Cell;
@@ -17,6 +17,8 @@ pub struct Layer {
     pub recurrence: Problem,
     /// Width of x: the embedding for the first layer, directions * hidden above it.
     pub input: usize,
+    /// Forward-only calls (nothing saved for backward) multiply in bfloat16 where the CPU can.
+    pub bf16: bool,
 }
 
 /// Gradients of the packed inputs.
@@ -64,9 +66,9 @@ impl Layer {
         } else {
             &[]
         };
-        // gemm would repack a strided W_ih for every block; a dense W_ih^T it reads as it is.
-        let w_ih_t = w_ih.t().to_dense();
-        let w_ih_t = View::dense(&w_ih_t, self.input, gw);
+        // Training keeps f32: its gradients would follow the rounded forward.
+        let bf16 = self.bf16 && !save;
+        let w_ih_t = Weight::new(w_ih.t(), bf16);
         let row = batch * self.input;
         let active = p.active_rows();
         let mut input = |steps: Range<usize>, gi: &mut [f32]| {
@@ -78,8 +80,7 @@ impl Layer {
                     steps.len() * batch,
                     self.input,
                 );
-                let gi = ViewMut::dense(gi, steps.len() * batch, gw);
-                product(gi, x, w_ih_t, false);
+                w_ih_t.product(ViewMut::dense(gi, steps.len() * batch, gw), x);
                 return;
             }
             // Texts of very different lengths (prediction batches): a product per step over
@@ -88,10 +89,11 @@ impl Layer {
                 let n = active[t];
                 let x = View::dense(&x[t * row..t * row + n * self.input], n, self.input);
                 let gi = ViewMut::dense(&mut gi[i * batch * gw..(i * batch + n) * gw], n, gw);
-                product(gi, x, w_ih_t, false);
+                w_ih_t.product(gi, x);
             }
         };
-        p.forward(&mut input, w_hh, &gate_bias, b_hn, save)
+        let w_hh_t = Weight::new(w_hh.t(), bf16);
+        p.forward(&mut input, &w_hh_t, &gate_bias, b_hn, save)
     }
 
     /// Gradients from `d_out`, the gradient of every state that `forward` returned as `out`.

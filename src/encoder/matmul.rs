@@ -4,6 +4,7 @@
 //! Views let the kernel read W_ih and W_hh (and write their gradients) in place inside one
 //! (gates * hidden, input + hidden) matrix, and read transposes without copying.
 
+use super::bf16;
 use gemm::{gemm, Parallelism};
 
 /// A read-only matrix: element (r, c) is `data[r * row_stride + c * col_stride]`.
@@ -31,6 +32,19 @@ impl<'a> View<'a> {
     /// A dense row-major (rows x cols) matrix.
     pub fn dense(data: &'a [f32], rows: usize, cols: usize) -> Self {
         Self::new(data, rows, cols, cols)
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Element (r, c).
+    pub fn at(&self, r: usize, c: usize) -> f32 {
+        self.data[r * self.row_stride + c * self.col_stride]
     }
 
     pub fn t(self) -> Self {
@@ -83,6 +97,19 @@ impl<'a> ViewMut<'a> {
     pub fn dense(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
         Self::new(data, rows, cols, cols)
     }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The slice and the distance between rows.
+    pub fn into_raw(self) -> (&'a mut [f32], usize) {
+        (self.data, self.row_stride)
+    }
 }
 
 /// dst = a b, or dst += a b when `accumulate`.
@@ -126,6 +153,37 @@ pub fn product(dst: ViewMut, a: View, b: View, accumulate: bool) {
             false,
             Parallelism::None,
         )
+    }
+}
+
+/// A right-hand operand multiplied many times (a weight matrix, over every step of a batch),
+/// laid out once the way its kernel reads it.
+pub enum Weight {
+    /// Dense row-major (k x n): gemm would repack a strided operand at every product.
+    F32 { data: Vec<f32>, k: usize, n: usize },
+    /// Rounded to bfloat16 and packed for [`bf16`]'s kernel.
+    Bf16(bf16::Packed),
+}
+
+impl Weight {
+    /// `b` as f32, or as bfloat16 where `bf16` is asked for and the CPU has it.
+    pub fn new(b: View, bf16: bool) -> Self {
+        if bf16 && bf16::available() {
+            return Weight::Bf16(bf16::Packed::new(b));
+        }
+        Weight::F32 {
+            data: b.to_dense(),
+            k: b.rows,
+            n: b.cols,
+        }
+    }
+
+    /// dst = a self.
+    pub fn product(&self, dst: ViewMut, a: View) {
+        match self {
+            Weight::F32 { data, k, n } => product(dst, a, View::dense(data, *k, *n), false),
+            Weight::Bf16(packed) => packed.product(dst, a),
+        }
     }
 }
 

@@ -14,7 +14,7 @@
 //! `parts` arranges them) that is exactly the running ones, as with `pack_padded_sequence`.
 
 use super::cells;
-use super::matmul::{product, View, ViewMut};
+use super::matmul::{product, View, ViewMut, Weight};
 use super::workspace;
 use crate::config::Cell;
 use std::ops::Range;
@@ -104,7 +104,7 @@ impl Problem {
     pub fn forward(
         &self,
         input: &mut Input,
-        w_hh: View,
+        w_hh_t: &Weight,
         bias: &[f32],
         b_hn: &[f32],
         save: bool,
@@ -112,9 +112,9 @@ impl Problem {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has just been checked for AVX2, all that forward_avx2 adds.
-            return unsafe { self.forward_avx2(input, w_hh, bias, b_hn, save) };
+            return unsafe { self.forward_avx2(input, w_hh_t, bias, b_hn, save) };
         }
-        self.forward_any(input, w_hh, bias, b_hn, save)
+        self.forward_any(input, w_hh_t, bias, b_hn, save)
     }
 
     /// Besides its matrix product a step is gate math; compiled for AVX2 its loops run 8 floats
@@ -124,19 +124,19 @@ impl Problem {
     fn forward_avx2(
         &self,
         input: &mut Input,
-        w_hh: View,
+        w_hh_t: &Weight,
         bias: &[f32],
         b_hn: &[f32],
         save: bool,
     ) -> (Vec<f32>, Saved) {
-        self.forward_any(input, w_hh, bias, b_hn, save)
+        self.forward_any(input, w_hh_t, bias, b_hn, save)
     }
 
     #[inline(always)]
     fn forward_any(
         &self,
         input: &mut Input,
-        w_hh: View,
+        w_hh_t: &Weight,
         bias: &[f32],
         b_hn: &[f32],
         save: bool,
@@ -155,10 +155,6 @@ impl Problem {
         // Zeros: at t = 0 nothing is added for h_{-1}.
         let mut gh = vec![0.0; batch * gw];
         let zeros = vec![0.0; state];
-        // gemm repacks an operand that is not laid out the way its microkernel reads it; a
-        // dense W_hh^T is, and saves repacking the weights at every step.
-        let w_hh_t = w_hh.t().to_dense();
-        let w_hh_t = View::dense(&w_hh_t, hs, gw);
         let active = self.active_rows();
         for block in self.blocks() {
             input(block.clone(), &mut gi[..block.len() * batch * gw]);
@@ -173,8 +169,7 @@ impl Problem {
                 let n = active[t];
                 if t > 0 && n > 0 {
                     let h_prev = View::dense(&h_prev[..n * hs], n, hs);
-                    let gh = ViewMut::dense(&mut gh[..n * gw], n, gw);
-                    product(gh, h_prev, w_hh_t, false);
+                    w_hh_t.product(ViewMut::dense(&mut gh[..n * gw], n, gw), h_prev);
                 }
                 let gi_t = &gi[(t - block.start) * batch * gw..][..batch * gw];
                 let acts_t = &mut acts[if save { t * batch * aw } else { 0 }..][..batch * aw];
