@@ -42,6 +42,12 @@ impl<'a> View<'a> {
         self.cols
     }
 
+    /// Row r as a slice, where its elements are contiguous.
+    pub fn contiguous_row(&self, r: usize) -> Option<&'a [f32]> {
+        (self.col_stride == 1 || self.cols <= 1)
+            .then(|| &self.data[r * self.row_stride..][..self.cols])
+    }
+
     /// Element (r, c).
     pub fn at(&self, r: usize, c: usize) -> f32 {
         self.data[r * self.row_stride + c * self.col_stride]

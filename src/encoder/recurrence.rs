@@ -110,10 +110,31 @@ impl Problem {
         save: bool,
     ) -> (Vec<f32>, Saved) {
         #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has just been checked for AVX-512F, all that forward_avx512 adds.
+            return unsafe { self.forward_avx512(input, w_hh_t, bias, b_hn, save) };
+        }
+        #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has just been checked for AVX2, all that forward_avx2 adds.
             return unsafe { self.forward_avx2(input, w_hh_t, bias, b_hn, save) };
         }
+        self.forward_any(input, w_hh_t, bias, b_hn, save)
+    }
+
+    /// 16 floats at a time: in prediction, where the products are quickest (bfloat16), the
+    /// gate math is a fifth of the time. The same operations per element as the AVX2 and
+    /// baseline versions, so the same results, bit for bit. (Backward gained nothing.)
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn forward_avx512(
+        &self,
+        input: &mut Input,
+        w_hh_t: &Weight,
+        bias: &[f32],
+        b_hn: &[f32],
+        save: bool,
+    ) -> (Vec<f32>, Saved) {
         self.forward_any(input, w_hh_t, bias, b_hn, save)
     }
 
