@@ -106,6 +106,8 @@ def parse_args(argv=None):
                         "table marks it")
     p.add_argument("--peak-gflops", type=float, default=233.0)
     p.add_argument("--skip", default="", help="comma-separated: train,predict,latency,cold,memory")
+    p.add_argument("--bf16", action="store_true",
+                   help="our prediction and latency multiply in bfloat16 (PyTorch stays float32)")
     p.add_argument("--no-build", action="store_true", help="use the binaries already built")
     p.add_argument("--bench-bin", help="the throughput bench executable (skips cargo)")
     p.add_argument("--cli-bin", default=str(CLI), help="the lstm-sentiment executable")
@@ -119,6 +121,8 @@ def parse_args(argv=None):
 
 ARGS = parse_args()
 THREADS = int(ARGS.child_predict[2]) if ARGS.child_predict else ARGS.threads
+BF16 = ["--bf16"] if ARGS.bf16 else []
+BF16_NOTE = " (ours bf16)" if ARGS.bf16 else ""
 # Before torch is imported: its OpenMP pool reads these once.
 os.environ["OMP_NUM_THREADS"] = str(THREADS)
 os.environ["MKL_NUM_THREADS"] = str(THREADS)
@@ -599,12 +603,12 @@ def main() -> int:
             r_ours, r_torch = [], []
             for _ in range(runs):
                 r_ours.append(ours(bench, "predict", *model_args, "--input", str(path),
-                                   "--batch", str(PREDICT_BATCH)))
+                                   "--batch", str(PREDICT_BATCH), *BF16))
                 r_torch.append(with_others(torch_predict, mdir, texts))
             raw["predict"][name] = {"ours": r_ours, "torch": r_torch}
             tokens = r_ours[0]["tokens"]
             flops = forward_flops(mdir) * tokens / len(texts)
-            row(f"predict texts/s, batch 256, {name}",
+            row(f"predict texts/s, batch 256, {name}{BF16_NOTE}",
                 [r["texts_per_second"] for r in r_ours],
                 [r["texts_per_second"] for r in r_torch], "texts/s", flops=flops,
                 target="ratio >= 1.5", records=(r_ours, r_torch))
@@ -621,12 +625,12 @@ def main() -> int:
             r_ours, r_torch = [], []
             for _ in range(runs):
                 r_ours.append(ours(bench, "latency", *model_args, "--text", text,
-                                   "--calls", str(ARGS.latency_calls)))
+                                   "--calls", str(ARGS.latency_calls), *BF16))
                 r_torch.append(with_others(torch_latency, mdir, text, ARGS.latency_calls))
             raw["latency"][name] = {"ours": r_ours, "torch": r_torch}
             n = r_ours[0]["text_tokens"]
             for q in ("p50", "p99"):
-                row(f"latency {q}, one {n}-token text, {name} (lower is better)",
+                row(f"latency {q}, one {n}-token text, {name}{BF16_NOTE} (lower is better)",
                     [r[f"{q}_us"] / 1e3 for r in r_ours],
                     [r[f"{q}_us"] / 1e3 for r in r_torch], "ms", higher_better=False,
                     target="p50 <= 0.3 ms" if q == "p50" else None, records=(r_ours, r_torch))

@@ -46,8 +46,12 @@ pub struct Packed {
     n: usize,
     /// Panel q, pair p, column j at `(q * pairs + p) * WIDTH + j`; columns past n are zero.
     words: Vec<u32>,
-    /// The left operand, rounded: kept from product to product.
-    scratch: RefCell<Vec<u32>>,
+}
+
+thread_local! {
+    /// The left operand, rounded: kept from product to product (one packed weight serves the
+    /// threads of every part of a batch).
+    static SCRATCH: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Packed {
@@ -66,17 +70,15 @@ impl Packed {
                 }
             }
         }
-        Self {
-            pairs,
-            n,
-            words,
-            scratch: RefCell::default(),
-        }
+        Self { pairs, n, words }
     }
 
     /// dst = a b, for `a` (m x k).
     pub fn product(&self, dst: ViewMut, a: View) {
-        let mut scratch = self.scratch.borrow_mut();
+        SCRATCH.with_borrow_mut(|scratch| self.product_with(dst, a, scratch));
+    }
+
+    fn product_with(&self, dst: ViewMut, a: View, scratch: &mut Vec<u32>) {
         let m = a.rows();
         assert!(a.cols().div_ceil(2) == self.pairs && dst.rows() == m && dst.cols() == self.n);
         assert!(available(), "bf16 products need AVX512-BF16");
@@ -108,7 +110,7 @@ impl Packed {
         // SAFETY: AVX512-F and -BF16 are present (asserted above); `scratch` holds m x pairs
         // words, `words` every panel, and the assert above keeps each row's n outputs in `data`.
         unsafe {
-            kernel::product(m, self.pairs, self.n, &scratch, &self.words, data, stride)
+            kernel::product(m, self.pairs, self.n, scratch, &self.words, data, stride)
         }
     }
 }

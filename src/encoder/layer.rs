@@ -21,6 +21,16 @@ pub struct Layer {
     pub bf16: bool,
 }
 
+/// What [`Layer::prepare`] makes of the weights.
+pub struct Prepared {
+    w_ih_t: Weight,
+    w_hh_t: Weight,
+    /// Both biases added up, but for GRU's b_hn.
+    gate_bias: Vec<f32>,
+    /// GRU's b_hn (empty for the other cells).
+    b_hn: Vec<f32>,
+}
+
 /// Gradients of the packed inputs.
 pub struct Grads {
     /// (time, batch, input); None when not asked for.
@@ -47,11 +57,11 @@ impl Layer {
         )
     }
 
-    /// Every step's h (time, batch, hidden) from x (time, batch, input), and with `save` what
-    /// backward needs.
-    pub fn forward(&self, x: &[f32], w: &[f32], bias: &[f32], save: bool) -> (Vec<f32>, Saved) {
+    /// The weights of one call, laid out once for every part of the batch. With `save`
+    /// (training) they stay f32: gradients would otherwise follow a rounded forward.
+    pub fn prepare(&self, w: &[f32], bias: &[f32], save: bool) -> Prepared {
         let p = &self.recurrence;
-        let (gw, hs, batch) = (p.gate_width(), p.hidden, p.batch());
+        let (gw, hs) = (p.gate_width(), p.hidden);
         let (w_ih, w_hh) = self.split(w);
         // Every bias but GRU's b_hn adds straight onto the gates; b_hn sits inside
         // r * (W_hn h + b_hn).
@@ -61,18 +71,24 @@ impl Layer {
         for (b, h) in gate_bias.iter_mut().zip(&b_hh[..folded]) {
             *b += h;
         }
-        let b_hn = if p.cell == Cell::Gru {
-            &b_hh[2 * hs..]
-        } else {
-            &[]
-        };
-        // Training keeps f32: its gradients would follow the rounded forward.
         let bf16 = self.bf16 && !save;
-        let w_ih_t = Weight::new(w_ih.t(), bf16);
+        Prepared {
+            w_ih_t: Weight::new(w_ih.t(), bf16),
+            w_hh_t: Weight::new(w_hh.t(), bf16),
+            gate_bias,
+            b_hn: b_hh[folded..].to_vec(),
+        }
+    }
+
+    /// Every step's h (time, batch, hidden) from x (time, batch, input), and with `save` what
+    /// backward needs.
+    pub fn forward(&self, x: &[f32], weights: &Prepared, save: bool) -> (Vec<f32>, Saved) {
+        let p = &self.recurrence;
+        let (gw, batch) = (p.gate_width(), p.batch());
+        let w_ih_t = &weights.w_ih_t;
         let row = batch * self.input;
-        let active = p.active_rows();
-        let mut input = |steps: Range<usize>, gi: &mut [f32]| {
-            let running: usize = active[steps.clone()].iter().sum();
+        let mut input = |steps: Range<usize>, active: &[usize], gi: &mut [f32]| {
+            let running: usize = active.iter().sum();
             if 4 * running >= 3 * steps.len() * batch {
                 // Few rows past their text's end: one product for the whole block.
                 let x = View::dense(
@@ -85,15 +101,14 @@ impl Layer {
             }
             // Texts of very different lengths (prediction batches): a product per step over
             // its running texts only. The other rows are never read.
-            for (i, t) in steps.enumerate() {
-                let n = active[t];
+            for ((i, t), &n) in steps.enumerate().zip(active) {
                 let x = View::dense(&x[t * row..t * row + n * self.input], n, self.input);
                 let gi = ViewMut::dense(&mut gi[i * batch * gw..(i * batch + n) * gw], n, gw);
                 w_ih_t.product(gi, x);
             }
         };
-        let w_hh_t = Weight::new(w_hh.t(), bf16);
-        p.forward(&mut input, &w_hh_t, &gate_bias, b_hn, save)
+        let (bias, b_hn) = (&weights.gate_bias, &weights.b_hn);
+        p.forward(&mut input, &weights.w_hh_t, bias, b_hn, save)
     }
 
     /// Gradients from `d_out`, the gradient of every state that `forward` returned as `out`.

@@ -64,13 +64,14 @@ impl Split {
         bias: &[f32],
         save: bool,
     ) -> (Vec<f32>, Vec<Saved>) {
+        let weights = self.whole.prepare(w, bias, save);
         if self.parts.is_empty() {
-            let (out, saved) = self.whole.forward(x, w, bias, save);
+            let (out, saved) = self.whole.forward(x, &weights, save);
             return (out, vec![saved]);
         }
         let runs = self.map_parts(|(texts, layer), _| {
             let x = self.gather(x, self.whole.input, texts);
-            let run = layer.forward(&x, w, bias, save);
+            let run = layer.forward(&x, &weights, save);
             workspace::give(x);
             run
         });

@@ -49,8 +49,9 @@ impl Drop for Saved {
     }
 }
 
-/// Fills the input side of the gates for a block of steps: (steps, batch, gates * hidden).
-pub type Input<'a> = dyn FnMut(Range<usize>, &mut [f32]) + 'a;
+/// Fills the input side of the gates for a block of steps, (steps, batch, gates * hidden),
+/// given the rows running at each of those steps (rows past them are never read).
+pub type Input<'a> = dyn FnMut(Range<usize>, &[usize], &mut [f32]) + 'a;
 
 /// Takes the gradients of the gates' pre-activations for a block of steps, (steps, batch,
 /// gates * hidden): first the input side (gi), then the hidden side (h_{t-1} W_hh^T). They differ
@@ -75,7 +76,7 @@ impl Problem {
     }
 
     /// For each step, the rows up to and including the last text still running at it.
-    pub fn active_rows(&self) -> Vec<usize> {
+    fn active_rows(&self) -> Vec<usize> {
         (0..self.time)
             .map(|t| {
                 self.lengths
@@ -171,14 +172,17 @@ impl Problem {
         let mut cells = workspace::take(if lstm { time * state } else { 0 });
         // Without `save` each step's activations overwrite the last one's.
         let mut acts = workspace::take(if save { time } else { 1 } * batch * aw);
-        // `input` writes the rows of the texts running at each step, the only ones read.
         let mut gi = workspace::take(self.block_steps() * batch * gw);
         // Zeros: at t = 0 nothing is added for h_{-1}.
         let mut gh = vec![0.0; batch * gw];
         let zeros = vec![0.0; state];
         let active = self.active_rows();
         for block in self.blocks() {
-            input(block.clone(), &mut gi[..block.len() * batch * gw]);
+            input(
+                block.clone(),
+                &active[block.clone()],
+                &mut gi[..block.len() * batch * gw],
+            );
             for t in block.clone() {
                 let (h_prev, h_t) = step_pair(&mut out, t, state, &zeros);
                 let (c_prev, c_t) = if lstm {
