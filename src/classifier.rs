@@ -6,7 +6,7 @@ use crate::device::DeviceSpec;
 use crate::encoder::Kernel;
 use crate::error::{Error, Result};
 use crate::metrics::Evaluation;
-use crate::model::{Batch, Model, Weights};
+use crate::model::{Model, Weights};
 use crate::model_dir::{self, ModelFiles};
 use crate::tokenizer::TextTokenizer;
 use candle_core::{Device, Tensor};
@@ -234,18 +234,14 @@ impl Classifier {
                 self.tokenizer.encode_batch(&texts, max_len)?
             }
         };
-        let mut order: Vec<usize> = (0..ids.len()).collect();
-        order.sort_by_key(|&i| ids[i].len());
         let mut rows = vec![Vec::new(); ids.len()];
-        for chunk in order.chunks(PREDICT_BATCH) {
-            let seqs: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
-            let batch = Batch::new(&seqs, &self.device)?;
-            let out = self.model.forward(&batch, None)?;
-            let values = f(&out)?.to_vec2::<f32>()?;
-            for (&i, row) in chunk.iter().zip(values) {
+        let (model, device) = (&self.model, &self.device);
+        model.forward_sorted(&ids, PREDICT_BATCH, device, |texts, out| {
+            for (&i, row) in texts.iter().zip(f(out)?.to_vec2::<f32>()?) {
                 rows[i] = row;
             }
-        }
+            Ok::<_, Error>(())
+        })?;
         Ok(rows)
     }
 

@@ -96,6 +96,26 @@ impl Model {
         self
     }
 
+    /// Runs over many texts without gradients, in batches of up to `batch_size` texts of
+    /// similar lengths (sorted, so little padding); `f` gets each batch's output and, for each
+    /// of its rows, the index of its text in `ids`.
+    pub fn forward_sorted<E: From<candle_core::Error>>(
+        &self,
+        ids: &[Vec<u32>],
+        batch_size: usize,
+        device: &Device,
+        mut f: impl FnMut(&[usize], &Output) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        for chunk in order.chunks(batch_size.max(1)) {
+            let seqs: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
+            let out = self.forward(&Batch::new(&seqs, device)?, None)?;
+            f(chunk, &out)?;
+        }
+        Ok(())
+    }
+
     /// Runs the network; with `dropout` (training) it drops embeddings, between layers and
     /// before the head.
     pub fn forward(&self, batch: &Batch, dropout: Option<&mut Dropout>) -> Result<Output> {

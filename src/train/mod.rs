@@ -723,22 +723,18 @@ fn evaluate(
     labels: &[String],
     device: &Device,
 ) -> Result<(f64, Evaluation)> {
-    let mut order: Vec<usize> = (0..ids.len()).collect();
-    order.sort_by_key(|&i| ids[i].len());
     let mut predicted = vec![0usize; ids.len()];
     let mut loss_sum = 0.0;
-    for chunk in order.chunks(256) {
-        let seqs: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
-        let targets: Vec<u32> = chunk.iter().map(|&i| y[i]).collect();
-        let batch = Batch::new(&seqs, device)?;
-        let logits = model.forward(&batch, None)?.logits;
-        let loss =
-            candle_nn::loss::cross_entropy(&logits, &Tensor::new(targets.as_slice(), device)?)?;
-        loss_sum += f64::from(loss.to_scalar::<f32>()?) * chunk.len() as f64;
-        for (&i, row) in chunk.iter().zip(logits.to_vec2::<f32>()?) {
+    model.forward_sorted(ids, 256, device, |texts, out| {
+        let targets: Vec<u32> = texts.iter().map(|&i| y[i]).collect();
+        let targets = Tensor::new(targets.as_slice(), device)?;
+        let loss = candle_nn::loss::cross_entropy(&out.logits, &targets)?;
+        loss_sum += f64::from(loss.to_scalar::<f32>()?) * texts.len() as f64;
+        for (&i, row) in texts.iter().zip(out.logits.to_vec2::<f32>()?) {
             predicted[i] = argmax(&row);
         }
-    }
+        Ok::<_, Error>(())
+    })?;
     let gold: Vec<usize> = y.iter().map(|&v| v as usize).collect();
     let eval = Evaluation::from_predictions(labels, &gold, &predicted)?;
     Ok((loss_sum / ids.len().max(1) as f64, eval))
