@@ -1,7 +1,8 @@
 //! The matrix product at the heart of every recurrent step, alone: h (texts x hidden) times
-//! W_hh^T (hidden x gates * hidden), as the fused kernel calls gemm for it (single-threaded,
-//! row-major, W_hh^T dense), next to a plain register-blocked AVX-512 loop over W_hh^T packed
-//! once into panels of 64 columns (what a hand-written kernel could reuse across all steps).
+//! W_hh^T (hidden x gates * hidden), as the fused kernel runs it (gemm, single-threaded,
+//! W_hh^T dense; and in bfloat16 as `--bf16` does), next to a plain register-blocked AVX-512
+//! loop over W_hh^T packed once into panels of 64 columns (what a hand-written f32 kernel
+//! could reuse across all steps).
 //! Prediction spends most of its time here (README, "Speed"), so this bounds what a faster
 //! product could give. First it measures the core's FMA peak (independent fused multiply-adds
 //! on registers, nothing from memory): the ceiling both products are measured against.
@@ -11,7 +12,7 @@
 //! cargo bench --bench step_product -- 128 512      # hidden, gate columns
 //! ```
 
-use gemm::{gemm, Parallelism};
+use lstm_sentiment::encoder::matmul::{View, ViewMut, Weight};
 use std::time::Instant;
 
 fn main() {
@@ -26,6 +27,9 @@ fn main() {
     );
     if let Some(peak) = panels::fma_peak() {
         println!("FMA peak, one thread: {peak:.1} GFLOP/s (AVX-512, 24 independent chains)");
+    }
+    if let Some(peak) = panels::bf16_peak() {
+        println!("bf16 dot-product peak, one thread: {peak:.1} GFLOP/s (vdpbf16ps, 24 chains)");
     }
     println!("step product: texts x {k} times {k} x {n}, one thread, GFLOP/s (best of 3)");
     for m in [32, 64, 128, 256] {
@@ -43,8 +47,20 @@ fn main() {
                 })
                 .fold(0.0, f64::max)
         };
-        let gemm_rate = rate(&mut || product(m, k, n, &a, &b, &mut c));
+        let b_view = View::dense(&b, k, n);
+        let (gemm, bf16) = (Weight::new(b_view, false), Weight::new(b_view, true));
+        let a_view = View::dense(&a, m, k);
+        let gemm_rate = rate(&mut || gemm.product(ViewMut::dense(&mut c, m, n), a_view));
         let expected = c.clone();
+        let bf16_rate = match lstm_sentiment::encoder::bf16_available() {
+            true => {
+                let r = rate(&mut || bf16.product(ViewMut::dense(&mut c, m, n), a_view));
+                let diff = c.iter().zip(&expected).map(|(x, y)| (x - y).abs());
+                assert!(diff.fold(0.0, f32::max) < 0.05, "bf16 strays from f32");
+                format!("{r:.1}")
+            }
+            false => "-".into(),
+        };
         let packed = panels::pack(k, n, &b);
         let panel_rate = match panels::available(n) {
             true => {
@@ -55,35 +71,10 @@ fn main() {
             }
             false => "-".into(),
         };
-        println!("texts {m:>4}: gemm {gemm_rate:>6.1}   packed AVX-512 panels {panel_rate:>6}");
-    }
-}
-
-/// c = a b, row-major, as `encoder::matmul::product` calls gemm.
-fn product(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-    // SAFETY: the slices hold m x k, k x n and m x n floats, row-major, as described.
-    unsafe {
-        gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            1,
-            n as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        )
+        println!(
+            "texts {m:>4}: gemm {gemm_rate:>6.1}   packed AVX-512 panels {panel_rate:>6}   \
+             bf16 (--bf16) {bf16_rate:>6}"
+        );
     }
 }
 
@@ -115,6 +106,43 @@ mod panels {
             })
             .fold(f64::INFINITY, f64::min);
         Some((ROUNDS * CHAINS * 16 * 2) as f64 / best / 1e9)
+    }
+
+    /// The same for `vdpbf16ps` (two bfloat16 products per lane, summed into f32), which
+    /// `--bf16` prediction runs on; None without AVX512-BF16.
+    pub fn bf16_peak() -> Option<f64> {
+        const ROUNDS: usize = 20_000_000;
+        if !is_x86_feature_detected!("avx512bf16") {
+            return None;
+        }
+        let best = (0..3)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                // SAFETY: AVX512-BF16 is present (checked above).
+                std::hint::black_box(unsafe { dot_chains(std::hint::black_box(ROUNDS)) });
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min);
+        Some((ROUNDS * CHAINS * 32 * 2) as f64 / best / 1e9)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    unsafe fn dot_chains(rounds: usize) -> f32 {
+        let mut acc = [_mm512_setzero_ps(); CHAINS];
+        let ones = _mm512_set1_epi16(0x3f80); // bfloat16 1.0 in every half
+        let (a, b): (__m512bh, __m512bh) = std::hint::black_box((
+            std::mem::transmute::<__m512i, __m512bh>(ones),
+            std::mem::transmute::<__m512i, __m512bh>(ones),
+        ));
+        for _ in 0..rounds {
+            for x in acc.iter_mut() {
+                *x = _mm512_dpbf16_ps(*x, a, b);
+            }
+        }
+        let sum = acc
+            .iter()
+            .fold(_mm512_setzero_ps(), |s, &x| _mm512_add_ps(s, x));
+        _mm512_reduce_add_ps(sum)
     }
 
     /// Enough independent accumulators to cover the FMA latency on every pipe.
@@ -186,6 +214,9 @@ mod panels {
         false
     }
     pub fn fma_peak() -> Option<f64> {
+        None
+    }
+    pub fn bf16_peak() -> Option<f64> {
         None
     }
     pub fn pack(_: usize, _: usize, _: &[f32]) -> Vec<f32> {

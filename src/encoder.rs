@@ -11,11 +11,14 @@
 //! candle ops step by step ([`reference`]).
 
 mod activation;
-mod bf16;
+// Public (and hidden from the docs) only for benches/step_product, which times the products.
+#[doc(hidden)]
+pub mod bf16;
 mod cells;
 mod fused;
 mod layer;
-mod matmul;
+#[doc(hidden)]
+pub mod matmul;
 mod parts;
 mod recurrence;
 mod reference;
