@@ -5,10 +5,10 @@
 //! the backward direction reads each text from its own last token to its first, as PyTorch's
 //! `pack_padded_sequence` does.
 //!
-//! Two implementations compute the same thing: on the CPU in f32 a fused kernel ([`fused`]:
+//! Two implementations compute the same thing: on the CPU in f32 a fused kernel (`fused`:
 //! one product for the input side of all steps, then the recurrence as one custom op with its
-//! own backward, each batch's texts split across rayon's threads by [`parts`]), elsewhere plain
-//! candle ops step by step ([`reference`]).
+//! own backward, each batch's texts split across rayon's threads by `parts`), elsewhere plain
+//! candle ops step by step (`reference`).
 
 mod activation;
 // Public (and hidden from the docs) only for benches/step_product, which times the products.

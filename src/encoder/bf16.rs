@@ -2,8 +2,8 @@
 //! AVX512-BF16, where one `vdpbf16ps` does twice the multiply-adds of an f32 FMA.
 //!
 //! The right operand (a weight matrix, the same for every step of a batch) is rounded once and
-//! packed into panels of [`WIDTH`] columns; within a panel each pair of rows (2p, 2p + 1) is
-//! [`WIDTH`] 32-bit words, column j's word holding its two bfloat16 values, which is the layout
+//! packed into panels of `WIDTH` columns; within a panel each pair of rows (2p, 2p + 1) is
+//! `WIDTH` 32-bit words, column j's word holding its two bfloat16 values, which is the layout
 //! `vdpbf16ps` multiplies pairwise. The left operand (the states) is rounded per product. Both
 //! round to nearest even, so each product differs from f32 by about 2^-9 relative per term.
 
