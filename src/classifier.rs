@@ -107,7 +107,12 @@ impl Classifier {
     /// and at most 0.05 over the texts of `scripts/bf16_agreement.py`, where 0 to 2 labels in
     /// 1000 to 2000 changed. Training is not affected.
     pub fn with_bf16(mut self, on: bool) -> Result<Self> {
-        if on && !(self.device.is_cpu() && crate::encoder::bf16_available()) {
+        if on && !self.device.is_cpu() {
+            return Err(Error::Config(
+                "bfloat16 prediction is for the CPU; this model is on a GPU".into(),
+            ));
+        }
+        if on && !crate::encoder::bf16_available() {
             return Err(Error::Config(
                 "bfloat16 prediction needs a CPU with AVX512-BF16, which this one lacks".into(),
             ));
