@@ -15,8 +15,7 @@ const WIDTH: usize = 64;
 /// Rows per register block: 6 x 4 accumulators, leaving registers for the operands.
 const ROWS: usize = 6;
 
-/// Whether this CPU runs the products (checked once per call of the caller, cheaply cached by
-/// std).
+/// Whether this CPU runs the products (std caches the check, so asking often is cheap).
 pub fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -29,10 +28,11 @@ pub fn available() -> bool {
     }
 }
 
-/// f32 to bfloat16, rounding to nearest even (the weights and states are finite).
+/// f32 to bfloat16, rounding to nearest even. Weights and states are finite; a NaN would
+/// come out as some other value, and wrapping keeps it from panicking.
 fn round(x: f32) -> u32 {
     let bits = x.to_bits();
-    (bits + 0x7fff + ((bits >> 16) & 1)) >> 16
+    bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16
 }
 
 /// Two values as one word: the first in the low half, as `vdpbf16ps` pairs them.
