@@ -27,6 +27,7 @@ mod workspace;
 use crate::config::Cell;
 use crate::dropout::Dropout;
 use candle_core::{DType, Device, Result, Tensor, D};
+use parts::Output;
 use std::sync::OnceLock;
 
 /// The four tensors PyTorch keeps per layer and direction. In the tutorial's notation
@@ -178,9 +179,16 @@ impl Encoder {
                     input.clone()
                 };
                 let (h, outs) = if self.kernel.fused(&xin, weights) {
-                    // (time, batch, hidden); the last step holds every text's final state.
-                    let outs = fused::run(self.cell, weights, &xin, steps.lengths(), bf16)?;
-                    (outs.get(outs.dim(0)? - 1)?, (!last).then_some(outs))
+                    let lengths = steps.lengths();
+                    if last {
+                        let h = fused::run(self.cell, weights, &xin, lengths, bf16, Output::Final)?;
+                        (h, None)
+                    } else {
+                        // (time, batch, hidden); the last step holds every text's final state.
+                        let outs =
+                            fused::run(self.cell, weights, &xin, lengths, bf16, Output::AllSteps)?;
+                        (outs.get(outs.dim(0)? - 1)?, Some(outs))
+                    }
                 } else {
                     reference::run(self.cell, self.hidden, weights, &xin, steps, !last)?
                 };

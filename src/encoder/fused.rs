@@ -7,22 +7,24 @@
 //! one each for the weight and input gradients.
 
 use super::layer::Layer;
-use super::parts::Split;
-use super::recurrence::{Problem, Saved};
+use super::parts::{Output, PartRun, Split};
+use super::recurrence::Problem;
 use super::DirectionWeights;
 use crate::config::Cell;
 use candle_core::{bail, CpuStorage, CustomOp3, Device, Layout, Result, Shape, Storage, Tensor};
 use std::sync::{Mutex, MutexGuard};
 
-/// xs (time, batch, input) -> every step's h (time, batch, hidden). Past its length a text's
-/// state is carried unchanged, so the last step holds every text's final state.
-/// With `bf16`, a call that keeps nothing for backward multiplies in bfloat16 where the CPU can.
+/// xs (time, batch, input) -> every step's h (time, batch, hidden), or with [`Output::Final`]
+/// each text's final h (batch, hidden). Past its length a text's state is carried unchanged, so
+/// the last step holds every text's final state. With `bf16`, a call that keeps nothing for
+/// backward multiplies in bfloat16 where the CPU can.
 pub fn run(
     cell: Cell,
     w: &DirectionWeights,
     xs: &Tensor,
     lengths: &[usize],
     bf16: bool,
+    output: Output,
 ) -> Result<Tensor> {
     let (time, _, input) = xs.dims3()?;
     let hidden = w.weight_hh.dim(1)?;
@@ -45,6 +47,7 @@ pub fn run(
         // The batch's texts spread over the threads of rayon's current pool.
         split: Split::new(layer, rayon::current_num_threads()),
         save: xs.track_op() || packed.track_op() || bias.track_op(),
+        output,
         saved: Mutex::new(None),
     };
     xs.apply_op3(&packed, &bias, op)
@@ -55,13 +58,14 @@ struct RecurrentOp {
     split: Split,
     /// Whether autograd may call backward, and so whether to keep the activations.
     save: bool,
+    output: Output,
     /// What forward kept for backward, per part of the split; read (not taken) so that a second
     /// backward works too.
-    saved: Mutex<Option<Vec<Saved>>>,
+    saved: Mutex<Option<Vec<PartRun>>>,
 }
 
 impl RecurrentOp {
-    fn lock(&self) -> Result<MutexGuard<'_, Option<Vec<Saved>>>> {
+    fn lock(&self) -> Result<MutexGuard<'_, Option<Vec<PartRun>>>> {
         self.saved
             .lock()
             .map_err(|_| candle_core::Error::Msg("recurrent kernel: poisoned lock".into()))
@@ -106,15 +110,16 @@ impl CustomOp3 for RecurrentOp {
         self.check(x_layout.dims(), w_layout.dims(), bias_layout.dims())?;
         let x = slice(x, x_layout)?;
         let (w, bias) = (slice(w, w_layout)?, slice(bias, bias_layout)?);
-        let (out, saved) = self.split.forward(x, w, bias, self.save);
+        let (out, saved) = self.split.forward(x, w, bias, self.save, self.output);
         if self.save {
             *self.lock()? = Some(saved);
         }
         let p = &self.split.whole().recurrence;
-        Ok((
-            CpuStorage::F32(out),
-            Shape::from((p.time, p.batch(), p.hidden)),
-        ))
+        let shape = match self.output {
+            Output::AllSteps => Shape::from((p.time, p.batch(), p.hidden)),
+            Output::Final => Shape::from((p.batch(), p.hidden)),
+        };
+        Ok((CpuStorage::F32(out), shape))
     }
 
     fn bwd(
@@ -132,12 +137,16 @@ impl CustomOp3 for RecurrentOp {
                         let mut saved = self.lock()?;
                         if saved.is_none() {
                             // Forward ran with nothing tracked; run it again, keeping this time.
-                            let again =
-                                with_slice(bias, |b| Ok(self.split.forward(xv, wv, b, true).1))?;
+                            let again = with_slice(bias, |b| {
+                                Ok(self.split.forward(xv, wv, b, true, self.output).1)
+                            })?;
                             *saved = Some(again);
                         }
                         let saved = saved.as_ref().expect("filled above");
-                        Ok(self.split.backward(xv, wv, out, saved, d_out, x.track_op()))
+                        let (output, want_x) = (self.output, x.track_op());
+                        Ok(self
+                            .split
+                            .backward(xv, wv, out, saved, d_out, output, want_x))
                     })
                 })
             })

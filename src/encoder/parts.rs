@@ -17,6 +17,32 @@ use std::cmp::Reverse;
 /// Below this many texts per part, a step's product is too small for a thread to pay off.
 const MIN_PART_TEXTS: usize = 8;
 
+/// Which states a layer call hands on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Every step's h, (time, batch, hidden): the input of the layer above.
+    AllSteps,
+    /// Each text's final h, (batch, hidden): all that the last layer's caller reads. The other
+    /// steps stay here for backward, and no (time, batch, hidden) tensor or gradient is made.
+    Final,
+}
+
+/// What forward keeps of one part for backward.
+pub struct PartRun {
+    saved: Saved,
+    /// The part's h at every step, kept with [`Output::Final`] (with [`Output::AllSteps`]
+    /// backward reads them from the op's output).
+    out: Option<Vec<f32>>,
+}
+
+impl Drop for PartRun {
+    fn drop(&mut self) {
+        if let Some(out) = self.out.take() {
+            workspace::give(out);
+        }
+    }
+}
+
 /// One layer and direction over a batch, split into parts.
 #[derive(Debug, Clone)]
 pub struct Split {
@@ -56,18 +82,42 @@ impl Split {
         &self.whole
     }
 
-    /// [`Layer::forward`] over the batch; the saved activations come one per part.
+    /// [`Layer::forward`] over the batch: the states `output` asks for, and with `save` what
+    /// backward needs, one [`PartRun`] per part.
     pub fn forward(
         &self,
         x: &[f32],
         w: &[f32],
         bias: &[f32],
         save: bool,
-    ) -> (Vec<f32>, Vec<Saved>) {
+        output: Output,
+    ) -> (Vec<f32>, Vec<PartRun>) {
         let weights = self.whole.prepare(w, bias, save);
+        let p = &self.whole.recurrence;
+        let (hs, state) = (p.hidden, self.batch() * p.hidden);
+        let last = p.time.saturating_sub(1);
+        let keep = |out: Vec<f32>| {
+            if save && output == Output::Final {
+                return Some(out);
+            }
+            workspace::give(out);
+            None
+        };
         if self.parts.is_empty() {
             let (out, saved) = self.whole.forward(x, &weights, save);
-            return (out, vec![saved]);
+            return match output {
+                Output::AllSteps => (out, vec![PartRun { saved, out: None }]),
+                Output::Final => {
+                    let result = out[last * state..].to_vec();
+                    (
+                        result,
+                        vec![PartRun {
+                            saved,
+                            out: keep(out),
+                        }],
+                    )
+                }
+            };
         }
         let runs = self.map_parts(|(texts, layer), _| {
             let x = self.gather(x, self.whole.input, texts);
@@ -75,38 +125,65 @@ impl Split {
             workspace::give(x);
             run
         });
-        let hs = self.whole.recurrence.hidden;
         // The parts' rows together are all of it.
-        let mut out = workspace::take(self.whole.recurrence.time * self.batch() * hs);
-        let mut saved = Vec::with_capacity(runs.len());
-        for ((texts, _), (part_out, part_saved)) in self.parts.iter().zip(runs) {
-            self.scatter(&part_out, &mut out, hs, texts);
-            workspace::give(part_out);
-            saved.push(part_saved);
+        let mut result = match output {
+            Output::AllSteps => workspace::take(p.time * state),
+            Output::Final => vec![0.0; state],
+        };
+        let mut kept = Vec::with_capacity(runs.len());
+        for ((texts, _), (part_out, saved)) in self.parts.iter().zip(runs) {
+            match output {
+                Output::AllSteps => self.scatter(&part_out, &mut result, hs, texts),
+                Output::Final => {
+                    let part_last = &part_out[last * texts.len() * hs..];
+                    self.scatter(part_last, &mut result, hs, texts);
+                }
+            }
+            kept.push(PartRun {
+                saved,
+                out: keep(part_out),
+            });
         }
-        (out, saved)
+        (result, kept)
     }
 
-    /// [`Layer::backward`] over the batch, from what [`forward`](Self::forward) returned.
+    /// [`Layer::backward`] over the batch, from the `runs` that [`forward`](Self::forward)
+    /// kept and `d_out`, the gradient of what it returned (`out`, which backward reads when the
+    /// output was every step's state).
+    #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
         x: &[f32],
         w: &[f32],
         out: &[f32],
-        saved: &[Saved],
+        runs: &[PartRun],
         d_out: &[f32],
+        output: Output,
         want_x: bool,
     ) -> Grads {
-        if self.parts.is_empty() {
-            return self.whole.backward(x, w, out, &saved[0], d_out, want_x);
-        }
         let hs = self.whole.recurrence.hidden;
+        if self.parts.is_empty() {
+            let run = &runs[0];
+            return match (output, run.out.as_deref()) {
+                (Output::Final, Some(out)) => {
+                    let texts: Vec<usize> = (0..self.batch()).collect();
+                    let d_steps = self.final_grads(d_out, &texts);
+                    let grads = self.whole.backward(x, w, out, &run.saved, &d_steps, want_x);
+                    workspace::give(d_steps);
+                    grads
+                }
+                _ => self.whole.backward(x, w, out, &run.saved, d_out, want_x),
+            };
+        }
         let runs = self.map_parts(|(texts, layer), p| {
             let x = self.gather(x, self.whole.input, texts);
-            let out = self.gather(out, hs, texts);
-            let d_out = self.gather(d_out, hs, texts);
-            let grads = layer.backward(&x, w, &out, &saved[p], &d_out, want_x);
-            [x, out, d_out].into_iter().for_each(workspace::give);
+            let (gathered, d_steps) = match output {
+                Output::AllSteps => (self.gather(out, hs, texts), self.gather(d_out, hs, texts)),
+                Output::Final => (Vec::new(), self.final_grads(d_out, texts)),
+            };
+            let out = runs[p].out.as_deref().unwrap_or(&gathered);
+            let grads = layer.backward(&x, w, out, &runs[p].saved, &d_steps, want_x);
+            [x, gathered, d_steps].into_iter().for_each(workspace::give);
             grads
         });
         let input = self.whole.input;
@@ -132,6 +209,20 @@ impl Split {
             w: d_w,
             bias: d_bias,
         }
+    }
+
+    /// The gradient of every step's state, (time, texts, hidden), from that of the final states
+    /// (batch, hidden) alone: zero but at the last step, which carries each text's final state.
+    fn final_grads(&self, d_final: &[f32], texts: &[usize]) -> Vec<f32> {
+        let p = &self.whole.recurrence;
+        let (hs, state) = (p.hidden, texts.len() * p.hidden);
+        let mut d = workspace::take(p.time * state);
+        let (earlier, last) = d.split_at_mut(p.time.saturating_sub(1) * state);
+        earlier.fill(0.0);
+        for (&b, row) in texts.iter().zip(last.chunks_exact_mut(hs)) {
+            row.copy_from_slice(&d_final[b * hs..(b + 1) * hs]);
+        }
+        d
     }
 
     /// `f` on every part (with its index), on threads of rayon's pool when there are several.
