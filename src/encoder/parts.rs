@@ -109,13 +109,11 @@ impl Split {
                 Output::AllSteps => (out, vec![PartRun { saved, out: None }]),
                 Output::Final => {
                     let result = out[last * state..].to_vec();
-                    (
-                        result,
-                        vec![PartRun {
-                            saved,
-                            out: keep(out),
-                        }],
-                    )
+                    let run = PartRun {
+                        saved,
+                        out: keep(out),
+                    };
+                    (result, vec![run])
                 }
             };
         }
