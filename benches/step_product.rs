@@ -91,39 +91,39 @@ mod panels {
         n.is_multiple_of(WIDTH) && is_x86_feature_detected!("avx512f")
     }
 
+    /// Rounds of the peak loops: a fraction of a second each.
+    const ROUNDS: usize = 20_000_000;
+
     /// GFLOP/s of fused multiply-adds alone, best of 3, where the CPU has AVX-512.
     pub fn fma_peak() -> Option<f64> {
-        const ROUNDS: usize = 20_000_000;
         if !is_x86_feature_detected!("avx512f") {
             return None;
         }
-        let best = (0..3)
-            .map(|_| {
-                let t = std::time::Instant::now();
-                // SAFETY: AVX-512F is present (checked above).
-                std::hint::black_box(unsafe { fma_chains(std::hint::black_box(ROUNDS)) });
-                t.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min);
-        Some((ROUNDS * CHAINS * 16 * 2) as f64 / best / 1e9)
+        // SAFETY: AVX-512F is present (checked above).
+        let seconds = best_of_3(|| unsafe { fma_chains(std::hint::black_box(ROUNDS)) });
+        Some((ROUNDS * CHAINS * 16 * 2) as f64 / seconds / 1e9)
     }
 
     /// The same for `vdpbf16ps` (two bfloat16 products per lane, summed into f32), which
     /// `--bf16` prediction runs on; None without AVX512-BF16.
     pub fn bf16_peak() -> Option<f64> {
-        const ROUNDS: usize = 20_000_000;
         if !is_x86_feature_detected!("avx512bf16") {
             return None;
         }
-        let best = (0..3)
+        // SAFETY: AVX512-BF16 is present (checked above).
+        let seconds = best_of_3(|| unsafe { dot_chains(std::hint::black_box(ROUNDS)) });
+        Some((ROUNDS * CHAINS * 32 * 2) as f64 / seconds / 1e9)
+    }
+
+    /// The shortest of three timed calls, in seconds.
+    fn best_of_3(f: impl Fn() -> f32) -> f64 {
+        (0..3)
             .map(|_| {
                 let t = std::time::Instant::now();
-                // SAFETY: AVX512-BF16 is present (checked above).
-                std::hint::black_box(unsafe { dot_chains(std::hint::black_box(ROUNDS)) });
+                std::hint::black_box(f());
                 t.elapsed().as_secs_f64()
             })
-            .fold(f64::INFINITY, f64::min);
-        Some((ROUNDS * CHAINS * 32 * 2) as f64 / best / 1e9)
+            .fold(f64::INFINITY, f64::min)
     }
 
     #[target_feature(enable = "avx512f,avx512bf16")]

@@ -94,7 +94,7 @@ def parse_args(argv=None):
     p.add_argument("--fixed-texts", type=int, default=1024, help="texts in (a), 40 tokens each")
     p.add_argument("--sst2-texts", type=int, default=2048, help="texts in (b)")
     # 16 batches. With 4 (the old default) our figure was low and unsteady (41-48k tok/s in
-    # four runs of the script, ratio 1.09-1.17); with 16, five runs gave 61-66k, ratio 1.46.
+    # three runs of the script, ratio 1.09-1.17); with 16, five runs gave 61-66k, ratio 1.46.
     p.add_argument("--imdb-texts", type=int, default=1024, help="texts in (c)")
     p.add_argument("--predict-texts", type=int, default=1024)
     p.add_argument("--latency-calls", type=int, default=2000)
