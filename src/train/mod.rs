@@ -4,6 +4,7 @@
 
 mod batching;
 mod checkpoint;
+mod state;
 
 pub use checkpoint::{checkpoint_path, CHECKPOINT_FILE};
 
@@ -12,22 +13,21 @@ use crate::config::{Cell, ModelConfig, FORMAT_VERSION};
 use crate::data::{label_set, Example};
 use crate::device::DeviceSpec;
 use crate::dropout::Dropout;
-use crate::embedding::Embedding;
 use crate::error::{Error, Result};
 use crate::metrics::Evaluation;
-use crate::model::{init_weights, snapshot, Batch, Model, Weights};
+use crate::model::{init_weights, snapshot, Model, Weights};
 use crate::model_dir::ModelFiles;
-use crate::optim::{clip_factor, compact_ids, global_norm, DenseAdamW, SparseRows};
 use crate::tokenizer::{TextTokenizer, TokenizerConfig};
 use crate::vectors::{embedding_init, Coverage, Embeddings, Utf8};
 use crate::word2vec::{Architecture, Word2VecConfig};
 use batching::{epoch_rng, fingerprint, length_buckets, split};
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::ParamsAdamW;
 use checkpoint::{Checkpoint, Progress};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
+use state::{with_embedding, Best, TrainState, EMBEDDING};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -513,188 +513,6 @@ fn initial_vectors(
     Ok(Some(coverage))
 }
 
-/// The best epoch so far and its weights.
-struct Best {
-    epoch: usize,
-    weights: Weights,
-    accuracy: f64,
-    macro_f1: f64,
-}
-
-impl Best {
-    fn new(epoch: usize, weights: Weights, eval: &Evaluation) -> Self {
-        Self {
-            epoch,
-            weights,
-            accuracy: eval.accuracy,
-            macro_f1: eval.macro_f1,
-        }
-    }
-}
-
-/// The trainable state: dense parameters as candle Vars with their AdamW, and the embedding
-/// table with its row-sparse AdamW.
-struct TrainState {
-    vars: Vec<(String, Var)>,
-    live: Weights,
-    dense: DenseAdamW,
-    embedding: SparseRows,
-    frozen_embedding: bool,
-}
-
-impl TrainState {
-    fn new(
-        config: &ModelConfig,
-        mut init: Weights,
-        frozen_embedding: bool,
-        params: ParamsAdamW,
-    ) -> Result<Self> {
-        let table = init
-            .remove(EMBEDDING)
-            .ok_or_else(|| Error::Config("no embedding to train".into()))?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
-        let embedding = SparseRows::new(table, config.embedding_dim, params.clone());
-        // Vars in name order: the optimizer then visits them in the same order every run.
-        let vars: Vec<(String, Var)> = init
-            .into_iter()
-            .map(|(k, t)| Ok((k, Var::from_tensor(&t)?)))
-            .collect::<Result<_>>()?;
-        let live = vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-            .collect();
-        let dense = DenseAdamW::new(&vars, params);
-        Ok(Self {
-            vars,
-            live,
-            dense,
-            embedding,
-            frozen_embedding,
-        })
-    }
-
-    /// One optimizer step on a batch: (loss, logits, real tokens).
-    fn step(
-        &mut self,
-        model: &Model,
-        seqs: &[Vec<u32>],
-        y: &[u32],
-        dropout: &mut Dropout,
-        clip_norm: f64,
-        device: &Device,
-    ) -> Result<(f64, Vec<Vec<f32>>, usize)> {
-        let (rows, local) = compact_ids(seqs);
-        let batch = Batch::new(&local, device)?;
-        let targets = Tensor::new(y, device)?;
-        let batch_rows = Var::from_tensor(&self.embedding.gather(&rows, device)?)?;
-        let xs = Embedding::new(batch_rows.as_tensor().clone()).forward(&batch.ids)?;
-        let out = model.forward_embedded(xs, &batch.steps, Some(dropout))?;
-        let loss = candle_nn::loss::cross_entropy(&out.logits, &targets)?;
-        let grads = loss.backward()?;
-        let row_grad = grads
-            .get(batch_rows.as_tensor())
-            .ok_or_else(|| Error::Config("the embedding received no gradient".into()))?;
-        let norm = global_norm(
-            self.vars
-                .iter()
-                .filter_map(|(_, v)| grads.get(v.as_tensor()))
-                .chain(std::iter::once(row_grad)),
-        )?;
-        let factor = clip_factor(norm, clip_norm);
-        self.dense.step(&grads, factor)?;
-        if !self.frozen_embedding {
-            self.embedding
-                .update(&rows, &row_grad.affine(factor, 0.0)?)?;
-        }
-        Ok((
-            f64::from(loss.to_scalar::<f32>()?),
-            out.logits.to_vec2::<f32>()?,
-            batch.token_count(),
-        ))
-    }
-
-    /// The current weights without the autograd graph (views of the live storage).
-    fn weights(&self, device: &Device) -> Result<Weights> {
-        let detached = self
-            .live
-            .iter()
-            .map(|(k, t)| (k.clone(), t.detach()))
-            .collect();
-        Ok(with_embedding(&detached, self.embedding.to_tensor(device)?))
-    }
-
-    fn checkpoint(
-        &self,
-        mut progress: Progress,
-        best: Option<&Best>,
-        device: &Device,
-    ) -> Result<Checkpoint> {
-        let mut tensors = std::collections::BTreeMap::new();
-        for (name, t) in self.weights(device)? {
-            tensors.insert(format!("weights/{name}"), t.copy()?);
-        }
-        let (dense_step, moments) = self.dense.state();
-        for (name, m, v) in moments {
-            tensors.insert(
-                format!("adam_m/{name}"),
-                Tensor::from_slice(m, m.len(), device)?,
-            );
-            tensors.insert(
-                format!("adam_v/{name}"),
-                Tensor::from_slice(v, v.len(), device)?,
-            );
-        }
-        let (sparse_step, _, m, v) = self.embedding.state();
-        tensors.insert(
-            format!("adam_m/{EMBEDDING}"),
-            Tensor::from_slice(m, m.len(), device)?,
-        );
-        tensors.insert(
-            format!("adam_v/{EMBEDDING}"),
-            Tensor::from_slice(v, v.len(), device)?,
-        );
-        if let Some(best) = best {
-            for (name, t) in &best.weights {
-                tensors.insert(format!("best/{name}"), t.clone());
-            }
-        }
-        progress.dense_step = dense_step;
-        progress.sparse_step = sparse_step;
-        Ok(Checkpoint { progress, tensors })
-    }
-
-    fn restore(&mut self, c: &Checkpoint, origin: &Path) -> Result<()> {
-        let bad = |m: String| Error::model(origin, m);
-        for (name, var) in &self.vars {
-            let v = c.values("weights", name, origin)?;
-            if v.len() != var.elem_count() {
-                return Err(bad(format!(
-                    "checkpoint tensor `weights/{name}` has the wrong size"
-                )));
-            }
-            var.set(&Tensor::from_vec(v, var.shape(), var.device())?)?;
-        }
-        let moments = |name: &str| {
-            Some((
-                c.values("adam_m", name, origin).ok()?,
-                c.values("adam_v", name, origin).ok()?,
-            ))
-        };
-        self.dense
-            .restore(c.progress.dense_step, moments)
-            .map_err(bad)?;
-        self.embedding
-            .restore(
-                c.progress.sparse_step,
-                c.values("weights", EMBEDDING, origin)?,
-                c.values("adam_m", EMBEDDING, origin)?,
-                c.values("adam_v", EMBEDDING, origin)?,
-            )
-            .map_err(bad)
-    }
-}
-
 fn check(c: &TrainConfig) -> Result<()> {
     let fail = |m: &str| Err(Error::Config(m.to_string()));
     if c.epochs == 0 {
@@ -738,12 +556,4 @@ fn evaluate(
     let gold: Vec<usize> = y.iter().map(|&v| v as usize).collect();
     let eval = Evaluation::from_predictions(labels, &gold, &predicted)?;
     Ok((loss_sum / ids.len().max(1) as f64, eval))
-}
-
-const EMBEDDING: &str = "embedding.weight";
-
-fn with_embedding(weights: &Weights, table: Tensor) -> Weights {
-    let mut all = weights.clone();
-    all.insert(EMBEDDING.to_string(), table);
-    all
 }
