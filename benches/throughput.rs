@@ -485,10 +485,7 @@ fn load(model: Option<&Path>, device: DeviceSpec) -> Result<Classifier> {
         Some(dir) => Classifier::load(dir)?,
         None => Classifier::builtin()?,
     };
-    Ok(match device {
-        DeviceSpec::Cpu => classifier,
-        _ => classifier.to_device(device)?,
-    })
+    Ok(classifier.to_device(device)?)
 }
 
 fn model_name(model: Option<&Path>) -> String {

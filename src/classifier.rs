@@ -77,8 +77,9 @@ impl Classifier {
         })
     }
 
-    /// The same model with its weights on `device`; its predictions then run there. Training
-    /// picks its device through [`crate::TrainConfig::device`].
+    /// The model with its weights on `device` (unchanged if they are there already); its
+    /// predictions then run there. Training picks its device through
+    /// [`crate::TrainConfig::device`].
     ///
     /// ```
     /// use lstm_sentiment::{Classifier, DeviceSpec};
@@ -86,16 +87,19 @@ impl Classifier {
     /// assert!(on_cpu.device().is_cpu());
     /// # Ok::<(), lstm_sentiment::Error>(())
     /// ```
-    pub fn to_device(&self, device: DeviceSpec) -> Result<Self> {
+    pub fn to_device(self, device: DeviceSpec) -> Result<Self> {
         let device = device.open()?;
+        if device.same_device(&self.device) {
+            return Ok(self);
+        }
         let weights = self
             .weights
             .iter()
             .map(|(name, t)| Ok((name.clone(), t.to_device(&device)?)))
             .collect::<Result<Weights>>()?;
         let files = ModelFiles {
-            config: self.config.clone(),
-            tokenizer: self.tokenizer.clone(),
+            config: self.config,
+            tokenizer: self.tokenizer,
             weights,
         };
         Self::from_files(files, device)

@@ -51,7 +51,7 @@ fn texts(examples: &[Example]) -> Vec<&str> {
 #[test]
 fn builtin_model_gives_the_cpu_logits_on_the_gpu() {
     let cpu = Classifier::builtin().unwrap();
-    let gpu = cpu.to_device(GPU).unwrap();
+    let gpu = cpu.clone().to_device(GPU).unwrap();
     assert!(gpu.device().is_cuda());
     let long = "the plot drags and the acting is wooden ".repeat(40);
     let texts = [

@@ -23,6 +23,15 @@ pub struct Cli {
     /// number of threads.
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    runtime: Runtime,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where and how a model runs.
+#[derive(Args)]
+struct Runtime {
     /// Where train, predict, eval and embed run: cpu, or cuda / cuda:N in builds with the
     /// `cuda` feature.
     #[arg(
@@ -31,13 +40,11 @@ pub struct Cli {
         value_name = "cpu|cuda[:N]",
         default_value = "cpu"
     )]
-    pub device: DeviceSpec,
+    device: DeviceSpec,
     /// predict, eval and embed multiply in bfloat16 (CPUs with AVX512-BF16): faster, and
     /// probabilities move from float32's by about 1e-4 on average.
     #[arg(long, global = true)]
-    pub bf16: bool,
-    #[command(subcommand)]
-    command: Command,
+    bf16: bool,
 }
 
 #[derive(Subcommand)]
@@ -64,28 +71,13 @@ enum Command {
     ExportEmbeddings(word2vec::ExportArgs),
 }
 
-/// Where and how a loaded model runs.
-struct Runtime {
-    device: DeviceSpec,
-    bf16: bool,
-}
-
-impl Cli {
-    fn runtime(&self) -> Runtime {
-        Runtime {
-            device: self.device,
-            bf16: self.bf16,
-        }
-    }
-}
-
 pub fn run(cli: Cli) -> Result<()> {
-    let runtime = cli.runtime();
+    let runtime = &cli.runtime;
     match cli.command {
-        Command::Train(a) => train::run(*a, cli.device),
-        Command::Predict(a) => predict::run_predict(a, &runtime),
-        Command::Eval(a) => eval::run_eval(a, &runtime),
-        Command::Embed(a) => predict::run_embed(a, &runtime),
+        Command::Train(a) => train::run(*a, runtime.device),
+        Command::Predict(a) => predict::run_predict(a, runtime),
+        Command::Eval(a) => eval::run_eval(a, runtime),
+        Command::Embed(a) => predict::run_embed(a, runtime),
         Command::Info(a) => eval::run_info(a),
         Command::Convert(a) => convert::run(a),
         Command::Word2vec(a) => word2vec::run_word2vec(a),
@@ -121,14 +113,8 @@ impl ModelArg {
 
     /// [`ModelArg::load`], then set up to run as `runtime` says.
     fn load_for(&self, runtime: &Runtime) -> Result<Classifier> {
-        let mut classifier = self.load()?;
-        if runtime.device != DeviceSpec::Cpu {
-            classifier = classifier.to_device(runtime.device)?;
-        }
-        if runtime.bf16 {
-            classifier = classifier.with_bf16(true)?;
-        }
-        Ok(classifier)
+        let classifier = self.load()?.to_device(runtime.device)?;
+        Ok(classifier.with_bf16(runtime.bf16)?)
     }
 }
 
