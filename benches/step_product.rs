@@ -139,6 +139,12 @@ mod panels {
                 *x = _mm512_dpbf16_ps(*x, a, b);
             }
         }
+        total(&acc)
+    }
+
+    /// The sum of every lane of every accumulator (so that no chain is optimized away).
+    #[target_feature(enable = "avx512f")]
+    unsafe fn total(acc: &[__m512]) -> f32 {
         let sum = acc
             .iter()
             .fold(_mm512_setzero_ps(), |s, &x| _mm512_add_ps(s, x));
@@ -157,10 +163,7 @@ mod panels {
                 *x = _mm512_fmadd_ps(*x, a, b);
             }
         }
-        let sum = acc
-            .iter()
-            .fold(_mm512_setzero_ps(), |s, &x| _mm512_add_ps(s, x));
-        _mm512_reduce_add_ps(sum)
+        total(&acc)
     }
 
     /// b (k x n) as panels of WIDTH columns, each k rows of WIDTH contiguous floats.

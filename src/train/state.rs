@@ -144,25 +144,13 @@ impl TrainState {
             tensors.insert(format!("weights/{name}"), t.copy()?);
         }
         let (dense_step, moments) = self.dense.state();
-        for (name, m, v) in moments {
-            tensors.insert(
-                format!("adam_m/{name}"),
-                Tensor::from_slice(m, m.len(), device)?,
-            );
-            tensors.insert(
-                format!("adam_v/{name}"),
-                Tensor::from_slice(v, v.len(), device)?,
-            );
-        }
         let (sparse_step, _, m, v) = self.embedding.state();
-        tensors.insert(
-            format!("adam_m/{EMBEDDING}"),
-            Tensor::from_slice(m, m.len(), device)?,
-        );
-        tensors.insert(
-            format!("adam_v/{EMBEDDING}"),
-            Tensor::from_slice(v, v.len(), device)?,
-        );
+        for (name, m, v) in moments.into_iter().chain([(EMBEDDING, m, v)]) {
+            for (kind, values) in [("adam_m", m), ("adam_v", v)] {
+                let t = Tensor::from_slice(values, values.len(), device)?;
+                tensors.insert(format!("{kind}/{name}"), t);
+            }
+        }
         if let Some(best) = best {
             for (name, t) in &best.weights {
                 tensors.insert(format!("best/{name}"), t.clone());
