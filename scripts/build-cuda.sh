@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the `cuda` feature on a machine without a CUDA toolkit or a GPU, from NVIDIA's PyPI
-# wheels, for running elsewhere (this is how the GPU figures in README.md were made).
+# wheels, for running elsewhere (the same steps, first taken by hand, built the binaries behind
+# the GPU figures in README.md; this script built those of the second GPU test run).
 #
 #   scripts/build-cuda.sh [TOOLKIT_DIR]      # default TOOLKIT_DIR: ../cuda-toolkit
 #
