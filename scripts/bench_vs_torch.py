@@ -35,7 +35,12 @@ head; batch 64):
   batches done. Process CPU seconds are recorded next to wall seconds: on a shared machine they
   show how much CPU each side got.
 - prediction texts/s, one call per batch of 256 texts, tokenizing included on both sides; with
-  the model trained in (a) (the twin loads the same directory) and with the built-in model.
+  the model trained in (a) (the twin loads the same directory) and with the built-in model. One
+  warm-up batch, then --predict-passes passes over the texts: the first pass, and the median of
+  the later ones, are separate rows. They differ for us: we keep each word's first-layer input
+  row (x W_ih^T) once worked out, so words seen in an earlier pass cost no input product. The
+  synthetic sets hold every vocabulary word at least once, most of them only once: for their
+  first pass that is the least the table can help.
 - one-text latency (p50/p99 over 2000 calls after 200 warm-up calls), 20 tokens.
 - CLI cold start: `lstm-sentiment predict "<text>"` (built-in model) against
   `python scripts/torch_twin.py predict --model assets/default "<text>"`, process start to exit
@@ -97,6 +102,9 @@ def parse_args(argv=None):
     # three runs of the script, ratio 1.09-1.17); with 16, five runs gave 61-66k, ratio 1.46.
     p.add_argument("--imdb-texts", type=int, default=1024, help="texts in (c)")
     p.add_argument("--predict-texts", type=int, default=1024)
+    p.add_argument("--predict-passes", type=int, default=3,
+                   help="timed passes over the prediction texts: the first, and the median of "
+                        "the others (words seen before, whose first-layer rows we keep)")
     p.add_argument("--latency-calls", type=int, default=2000)
     p.add_argument("--cold-runs", type=int, default=20)
     p.add_argument("--memory-lines", type=int, default=10_000)
@@ -352,14 +360,20 @@ def torch_predict_batch(model, tokenizer, config, texts):
     return torch.softmax(logits, dim=-1).tolist()
 
 
-def torch_predict(model_dir: Path, texts: list[str]) -> dict:
+def torch_predict(model_dir: Path, texts: list[str], passes: int) -> dict:
+    """As our bench's predict mode: one warm-up batch, then `passes` timed passes over the texts."""
     model, tokenizer, config = twin.load_model_dir(str(model_dir))
     torch_predict_batch(model, tokenizer, config, texts[:PREDICT_BATCH])  # warm-up
-    start, cpu = time.perf_counter(), time.process_time()
-    for i in range(0, len(texts), PREDICT_BATCH):
-        torch_predict_batch(model, tokenizer, config, texts[i:i + PREDICT_BATCH])
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {"seconds": seconds, "cpu_seconds": cpu, "texts_per_second": len(texts) / seconds}
+    pass_seconds, cpu = [], time.process_time()
+    for _ in range(passes):
+        start = time.perf_counter()
+        for i in range(0, len(texts), PREDICT_BATCH):
+            torch_predict_batch(model, tokenizer, config, texts[i:i + PREDICT_BATCH])
+        pass_seconds.append(time.perf_counter() - start)
+    cpu = (time.process_time() - cpu) / passes
+    seconds = statistics.median(pass_seconds)
+    return {"seconds": seconds, "pass_seconds": pass_seconds, "cpu_seconds": cpu,
+            "texts_per_second": len(texts) / seconds}
 
 
 def torch_latency(model_dir: Path, text: str, calls: int, warmup: int = 200) -> dict:
@@ -597,6 +611,7 @@ def main() -> int:
             ("built-in model, SST-2 dev+test texts", BUILTIN_DIR, real),
         ]
         raw["predict"] = {}
+        passes = max(1, ARGS.predict_passes)
         section("prediction")
         for name, mdir, texts in cases:
             path = work / f"predict-{len(raw['predict'])}.txt"
@@ -605,15 +620,18 @@ def main() -> int:
             r_ours, r_torch = [], []
             for _ in range(runs):
                 r_ours.append(ours(bench, "predict", *model_args, "--input", str(path),
-                                   "--batch", str(PREDICT_BATCH), *BF16))
-                r_torch.append(with_others(torch_predict, mdir, texts))
+                                   "--batch", str(PREDICT_BATCH), "--repeat", str(passes),
+                                   *BF16))
+                r_torch.append(with_others(torch_predict, mdir, texts, passes))
             raw["predict"][name] = {"ours": r_ours, "torch": r_torch}
             tokens = r_ours[0]["tokens"]
             flops = forward_flops(mdir) * tokens / len(texts)
-            row(f"predict texts/s, batch 256, {name}{BF16_NOTE}",
-                [r["texts_per_second"] for r in r_ours],
-                [r["texts_per_second"] for r in r_torch], "texts/s", flops=flops,
-                target="ratio >= 1.5", records=(r_ours, r_torch))
+            first = lambda r: len(texts) / r["pass_seconds"][0]  # noqa: E731
+            later = lambda r: len(texts) / med(r["pass_seconds"][1:])  # noqa: E731
+            for when, rate in [("first pass", first), ("later passes", later)][:passes]:
+                row(f"predict texts/s, batch 256, {name}{BF16_NOTE}, {when}",
+                    [rate(r) for r in r_ours], [rate(r) for r in r_torch], "texts/s",
+                    flops=flops, target="ratio >= 1.5", records=(r_ours, r_torch))
 
     # ---- latency
     if "latency" not in skip:

@@ -16,6 +16,9 @@ use std::path::Path;
 /// How many texts go through the network at once when predicting many.
 const PREDICT_BATCH: usize = 256;
 
+/// The default of [`Classifier::with_word_cache`].
+pub const DEFAULT_WORD_CACHE: usize = 64 << 20;
+
 /// One text's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Prediction {
@@ -67,7 +70,8 @@ impl Classifier {
     }
 
     pub(crate) fn from_files(files: ModelFiles, device: Device) -> Result<Self> {
-        let model = Model::from_weights(&files.config, &files.weights)?;
+        let model = Model::from_weights(&files.config, &files.weights)?
+            .with_word_projections(DEFAULT_WORD_CACHE)?;
         Ok(Self {
             config: files.config,
             tokenizer: files.tokenizer,
@@ -123,6 +127,17 @@ impl Classifier {
         }
         let kernel = if on { Kernel::Bf16 } else { Kernel::Auto };
         self.model = self.model.with_kernel(kernel);
+        Ok(self)
+    }
+
+    /// Keeps up to `max_bytes` of word rows for prediction (0: none); the default is
+    /// [`DEFAULT_WORD_CACHE`]. The first layer's input side, a word vector times W_ih, depends on
+    /// the word alone: each word's row is worked out the first time the word is seen and then
+    /// read, so a text costs only its recurrent products. Rows are kept for the most frequent
+    /// words (the first ids of a vocabulary built here) that fit the budget, and take memory
+    /// only once seen; others are worked out per batch. Results are the same either way.
+    pub fn with_word_cache(mut self, max_bytes: usize) -> Result<Self> {
+        self.model = self.model.with_word_projections(max_bytes)?;
         Ok(self)
     }
 

@@ -20,6 +20,7 @@ mod layer;
 #[doc(hidden)]
 pub mod matmul;
 mod parts;
+mod projection;
 mod recurrence;
 mod reference;
 mod workspace;
@@ -28,6 +29,7 @@ use crate::config::Cell;
 use crate::dropout::Dropout;
 use candle_core::{DType, Device, Result, Tensor, D};
 use parts::Output;
+pub use projection::WordProjections;
 use std::sync::OnceLock;
 
 /// The four tensors PyTorch keeps per layer and direction. In the tutorial's notation
@@ -67,8 +69,9 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// Whether the fused kernel runs on `xs` and `weights`.
-    fn fused(self, xs: &Tensor, weights: &DirectionWeights) -> bool {
+    /// Whether the fused kernel runs on `weights` over `time` steps of an input with the dtype
+    /// and device of `xs` (the input itself, or the embedding it is looked up in).
+    fn fused(self, xs: &Tensor, time: usize, weights: &DirectionWeights) -> bool {
         static OFF: OnceLock<bool> = OnceLock::new();
         let off = *OFF.get_or_init(|| {
             std::env::var("LSTM_SENTIMENT_KERNEL")
@@ -79,8 +82,7 @@ impl Kernel {
             .iter()
             .all(|t| t.dtype() == DType::F32 && t.device().is_cpu());
         // Zero steps leave no last step to read the final state from.
-        let steps = xs.dims().first().is_some_and(|&t| t > 0);
-        matches!(self, Kernel::Auto | Kernel::Bf16) && !off && all_f32 && steps
+        matches!(self, Kernel::Auto | Kernel::Bf16) && !off && all_f32 && time > 0
     }
 }
 
@@ -96,6 +98,8 @@ pub struct Steps {
     masks: Vec<Option<Tensor>>,
     /// Flat index into (time * batch) that reverses each text within its own length.
     reverse: Tensor,
+    /// The same index on the host, for token ids.
+    reverse_host: Vec<u32>,
 }
 
 impl Steps {
@@ -119,16 +123,21 @@ impl Steps {
                 reverse.push((src * batch + b) as u32);
             }
         }
-        let reverse = Tensor::from_vec(reverse, time * batch, device)?;
         Ok(Self {
             lengths: lengths.to_vec(),
             masks,
-            reverse,
+            reverse: Tensor::new(reverse.as_slice(), device)?,
+            reverse_host: reverse,
         })
     }
 
     pub fn lengths(&self) -> &[usize] {
         &self.lengths
+    }
+
+    /// [`reverse`](Self::reverse) on token ids (time, batch).
+    fn reverse_ids(&self, ids: &[u32]) -> Vec<u32> {
+        self.reverse_host.iter().map(|&i| ids[i as usize]).collect()
     }
 
     /// Reverses each text in (time, batch, features) within its length; padding stays put.
@@ -156,41 +165,85 @@ impl Encoder {
         self
     }
 
-    /// xs (time, batch, input) -> final states (batch, directions * hidden): for each text the
-    /// forward state after its last token, then the backward state after its first.
+    /// A table for [`First::Words`] of up to `max_bytes`, over `vocab` words.
+    pub fn word_projections(&self, vocab: usize, max_bytes: usize) -> WordProjections {
+        let width = self.cell.gates() * self.hidden;
+        let directions = self.layers.first().map_or(0, Vec::len);
+        WordProjections::new(vocab, width, directions, max_bytes)
+    }
+
+    /// Whether the first layer can read words ([`First::Words`]) of `embedding` over `time`
+    /// steps: where the fused kernel runs it (the CPU, f32, the reference kernel not asked for).
+    pub fn reads_words(&self, embedding: &Tensor, time: usize) -> bool {
+        let first = self.layers.first().map_or(&[][..], Vec::as_slice);
+        !first.is_empty() && first.iter().all(|w| self.kernel.fused(embedding, time, w))
+    }
+
+    /// The first layer's input -> final states (batch, directions * hidden): for each text
+    /// the forward state after its last token, then the backward state after its first.
     pub fn forward(
         &self,
-        xs: &Tensor,
+        first: First,
         steps: &Steps,
         mut dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
-        let mut input = xs.clone();
+        let (mut input, words) = match first {
+            First::Vectors(xs) => (Some(xs), None),
+            First::Words {
+                ids,
+                table,
+                embedding,
+            } => (None, Some((ids, table, embedding))),
+        };
         let mut finals = Vec::new();
         let bf16 = self.kernel == Kernel::Bf16;
+        let lengths = steps.lengths();
         for (l, layer) in self.layers.iter().enumerate() {
             let last = l + 1 == self.layers.len();
+            let output = if last {
+                Output::Final
+            } else {
+                Output::AllSteps
+            };
+            // The fused kernel's output: the final states, or every step's, whose last step
+            // holds every text's final state.
+            let fused_pair = |t: Tensor| -> Result<(Tensor, Option<Tensor>)> {
+                match output {
+                    Output::Final => Ok((t, None)),
+                    Output::AllSteps => Ok((t.get(t.dim(0)? - 1)?, Some(t))),
+                }
+            };
             finals.clear();
             let mut outputs = Vec::new();
             for (d, weights) in layer.iter().enumerate() {
                 let reverse = d == 1;
-                let xin = if reverse {
-                    steps.reverse(&input)?
-                } else {
-                    input.clone()
-                };
-                let (h, outs) = if self.kernel.fused(&xin, weights) {
-                    let lengths = steps.lengths();
-                    if last {
-                        let h = fused::run(self.cell, weights, &xin, lengths, bf16, Output::Final)?;
-                        (h, None)
-                    } else {
-                        // (time, batch, hidden); the last step holds every text's final state.
-                        let outs =
-                            fused::run(self.cell, weights, &xin, lengths, bf16, Output::AllSteps)?;
-                        (outs.get(outs.dim(0)? - 1)?, Some(outs))
+                let (h, outs) = match (&input, words) {
+                    (Some(input), _) => {
+                        let xin = if reverse {
+                            steps.reverse(input)?
+                        } else {
+                            input.clone()
+                        };
+                        if self.kernel.fused(&xin, xin.dim(0)?, weights) {
+                            fused_pair(fused::run(
+                                self.cell, weights, &xin, lengths, bf16, output,
+                            )?)?
+                        } else {
+                            reference::run(self.cell, self.hidden, weights, &xin, steps, !last)?
+                        }
                     }
-                } else {
-                    reference::run(self.cell, self.hidden, weights, &xin, steps, !last)?
+                    (None, Some((ids, table, embedding))) => {
+                        let ids = if reverse {
+                            steps.reverse_ids(ids)
+                        } else {
+                            ids.to_vec()
+                        };
+                        let words = (ids.as_slice(), steps.masks.len(), table, d);
+                        let (cell, e) = (self.cell, embedding);
+                        let run = fused::run_words(cell, weights, words, e, lengths, bf16, output);
+                        fused_pair(run?)?
+                    }
+                    (None, None) => unreachable!("the first layer reads vectors or words"),
                 };
                 finals.push(h);
                 if let Some(outs) = outs {
@@ -198,14 +251,28 @@ impl Encoder {
                 }
             }
             if !last {
-                input = Tensor::cat(&outputs, D::Minus1)?;
+                let mut next = Tensor::cat(&outputs, D::Minus1)?;
                 if let Some(d) = dropout.as_deref_mut() {
-                    input = d.apply(&input)?;
+                    next = d.apply(&next)?;
                 }
+                input = Some(next);
             }
         }
         Tensor::cat(&finals, D::Minus1)
     }
+}
+
+/// What the first layer reads.
+pub enum First<'a> {
+    /// Word vectors, (time, batch, dim).
+    Vectors(Tensor),
+    /// Token ids (time, batch) of `embedding`, whose rows `table` keeps once worked out;
+    /// only where [`Encoder::reads_words`].
+    Words {
+        ids: &'a [u32],
+        table: &'a WordProjections,
+        embedding: &'a Tensor,
+    },
 }
 
 /// Zero-length texts have no tokens; they still need one (padding) step to flow through.

@@ -35,7 +35,7 @@ pub mod train;
 pub mod vectors;
 pub mod word2vec;
 
-pub use classifier::{Classifier, Prediction};
+pub use classifier::{Classifier, Prediction, DEFAULT_WORD_CACHE};
 pub use config::{Cell, ModelConfig, WeightDtype};
 pub use data::{read_examples, Example, Format, ReadOptions};
 pub use device::DeviceSpec;

@@ -3,7 +3,7 @@
 use crate::config::{tensor_suffix, Cell, ModelConfig};
 use crate::dropout::Dropout;
 use crate::embedding::Embedding;
-use crate::encoder::{padded_time, DirectionWeights, Encoder, Steps};
+use crate::encoder::{padded_time, DirectionWeights, Encoder, First, Steps, WordProjections};
 use crate::head::Head;
 use crate::tokenizer::PAD_ID;
 use candle_core::{DType, Device, Result, Tensor};
@@ -11,6 +11,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Weights by PyTorch state_dict name, in name order (so saving is deterministic).
 pub type Weights = BTreeMap<String, Tensor>;
@@ -19,6 +20,8 @@ pub type Weights = BTreeMap<String, Tensor>;
 pub struct Batch {
     /// (time, batch) u32, padded with [PAD].
     pub ids: Tensor,
+    /// The same ids on the host.
+    host_ids: Vec<u32>,
     pub steps: Steps,
 }
 
@@ -34,7 +37,8 @@ impl Batch {
             }
         }
         Ok(Self {
-            ids: Tensor::from_vec(ids, (time, batch), device)?,
+            ids: Tensor::from_slice(&ids, (time, batch), device)?,
+            host_ids: ids,
             steps: Steps::new(&lengths, time, device)?,
         })
     }
@@ -50,6 +54,8 @@ pub struct Model {
     embedding: Embedding,
     encoder: Encoder,
     head: Head,
+    /// Kept first-layer rows per word, for prediction (see [`Model::with_word_projections`]).
+    projections: Option<Arc<WordProjections>>,
 }
 
 /// What one forward pass gives.
@@ -87,7 +93,18 @@ impl Model {
             embedding: Embedding::new(get("embedding.weight")?),
             encoder: Encoder::new(config.cell, config.hidden_size, layers),
             head: Head::new(get("head.weight")?, get("head.bias")?),
+            projections: None,
         })
+    }
+
+    /// The same network keeping, for forward passes without dropout, each word's product with
+    /// the first layer's W_ih once worked out: up to `max_bytes` of them (0: none). Only for
+    /// weights that no longer change: the kept rows would not follow them.
+    pub fn with_word_projections(mut self, max_bytes: usize) -> Result<Self> {
+        let vocab = self.embedding.weight().dim(0)?;
+        let table = self.encoder.word_projections(vocab, max_bytes);
+        self.projections = (max_bytes > 0).then(|| Arc::new(table));
+        Ok(self)
     }
 
     /// The same network with its recurrence run by `kernel`.
@@ -119,6 +136,20 @@ impl Model {
     /// Runs the network; with `dropout` (training) it drops embeddings, between layers and
     /// before the head.
     pub fn forward(&self, batch: &Batch, dropout: Option<&mut Dropout>) -> Result<Output> {
+        if let (None, Some(table)) = (&dropout, &self.projections) {
+            let (ids, time) = (&batch.host_ids, batch.ids.dim(0)?);
+            let weight = self.embedding.weight();
+            if self.encoder.reads_words(weight, time) {
+                let (table, embedding) = (&**table, weight);
+                let words = First::Words {
+                    ids,
+                    table,
+                    embedding,
+                };
+                let features = self.encoder.forward(words, &batch.steps, None)?;
+                return self.head(features, None);
+            }
+        }
         let xs = self.embedding.forward(&batch.ids)?; // (time, batch, dim)
         self.forward_embedded(xs, &batch.steps, dropout)
     }
@@ -134,7 +165,12 @@ impl Model {
         if let Some(d) = dropout.as_deref_mut() {
             xs = d.apply(&xs)?;
         }
-        let features = self.encoder.forward(&xs, steps, dropout.as_deref_mut())?;
+        let features = (self.encoder).forward(First::Vectors(xs), steps, dropout.as_deref_mut())?;
+        self.head(features, dropout)
+    }
+
+    /// The head over the sentence vectors.
+    fn head(&self, features: Tensor, dropout: Option<&mut Dropout>) -> Result<Output> {
         let dropped = match dropout {
             Some(d) => d.apply(&features)?,
             None => features.clone(),

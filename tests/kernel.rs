@@ -3,7 +3,7 @@
 //! layer and direction, on every cell, with ragged, equal and empty lengths.
 
 use candle_core::{DType, Device, Tensor, Var};
-use lstm_sentiment::encoder::{padded_time, DirectionWeights, Encoder, Kernel, Steps};
+use lstm_sentiment::encoder::{padded_time, DirectionWeights, Encoder, First, Kernel, Steps};
 use lstm_sentiment::Cell;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -101,7 +101,8 @@ fn check(case: &Case, seed: u64) -> (Tensor, Vec<Tensor>) {
         .collect();
     let encoder = Encoder::new(case.cell, case.hidden, layers);
     let run = |encoder: &Encoder| {
-        let features = encoder.forward(xs.as_tensor(), &steps, None).unwrap();
+        let xs = First::Vectors(xs.as_tensor().clone());
+        let features = encoder.forward(xs, &steps, None).unwrap();
         let loss = features
             .mul(readout.as_tensor())
             .unwrap()
@@ -146,12 +147,13 @@ fn check(case: &Case, seed: u64) -> (Tensor, Vec<Tensor>) {
     for (b, f) in bf16_grads.iter().zip(&fused_grads) {
         assert_eq!(max_diff(b, f), 0.0, "{what}: bf16 gradients");
     }
+    let plain = Encoder::new(case.cell, case.hidden, detached);
+    check_words(&plain, case, &steps, &mut rng, &what);
     // With nothing to differentiate it multiplies in bfloat16, where the CPU can.
     if lstm_sentiment::encoder::bf16_available() {
-        let encoder = Encoder::new(case.cell, case.hidden, detached).with_kernel(Kernel::Bf16);
-        let features = encoder
-            .forward(&xs.as_tensor().detach(), &steps, None)
-            .unwrap();
+        let encoder = plain.with_kernel(Kernel::Bf16);
+        let xs = First::Vectors(xs.as_tensor().detach());
+        let features = encoder.forward(xs, &steps, None).unwrap();
         let d = max_diff(&features, &reference);
         assert!(d < BF16_TOLERANCE, "{what}: bf16 features differ by {d}");
         let ran = case.lengths.iter().all(|&len| len == 0) || d > 0.0;
@@ -165,6 +167,71 @@ fn check(case: &Case, seed: u64) -> (Tensor, Vec<Tensor>) {
         }
     }
     (fused, fused_grads)
+}
+
+/// The first layer reading words through a table of kept rows (prediction) gives the features
+/// of its word vectors, when rows are first worked out and when they are read back, with room
+/// for some of the words only, and in bfloat16 as closely as the vectors do.
+fn check_words(encoder: &Encoder, case: &Case, steps: &Steps, rng: &mut StdRng, what: &str) {
+    let (time, batch) = (padded_time(&case.lengths), case.lengths.len());
+    let vocab = 9;
+    let embedding = uniform(rng, &[vocab, case.input], 1.5).as_tensor().clone();
+    let ids: Vec<u32> = (0..time * batch)
+        .map(|_| rng.random_range(0..vocab as u32))
+        .collect();
+    let id_tensor = Tensor::from_slice(&ids, time * batch, &Device::Cpu).unwrap();
+    let xs = embedding
+        .index_select(&id_tensor, 0)
+        .unwrap()
+        .reshape((time, batch, case.input))
+        .unwrap();
+    let reference = encoder.clone().with_kernel(Kernel::Reference);
+    let want = reference
+        .forward(First::Vectors(xs.clone()), steps, None)
+        .unwrap();
+    let vectors = encoder
+        .forward(First::Vectors(xs.clone()), steps, None)
+        .unwrap();
+    if !encoder.reads_words(&embedding, time) {
+        assert_eq!(time * batch, 0, "{what}: words not read");
+        return;
+    }
+    let dirs = if case.bidirectional { 2 } else { 1 };
+    let row_bytes = dirs * case.cell.gates() * case.hidden * 4;
+    // Ids 0 to 4 kept.
+    let table = encoder.word_projections(vocab, 5 * row_bytes);
+    for round in 0..2 {
+        let words = First::Words {
+            ids: &ids,
+            table: &table,
+            embedding: &embedding,
+        };
+        let got = encoder.forward(words, steps, None).unwrap();
+        let d = max_diff(&got, &want);
+        assert!(
+            d < TOLERANCE,
+            "{what}: words, round {round}: features differ by {d}"
+        );
+        assert_eq!(
+            max_diff(&got, &vectors),
+            0.0,
+            "{what}: words vs vectors, round {round}"
+        );
+    }
+    if lstm_sentiment::encoder::bf16_available() {
+        let bf16 = encoder.clone().with_kernel(Kernel::Bf16);
+        let words = First::Words {
+            ids: &ids,
+            table: &table,
+            embedding: &embedding,
+        };
+        let got = bf16.forward(words, steps, None).unwrap();
+        let d = max_diff(&got, &want);
+        assert!(
+            d < BF16_TOLERANCE,
+            "{what}: bf16 words: features differ by {d}"
+        );
+    }
 }
 
 const CELLS: [Cell; 3] = [Cell::Lstm, Cell::Gru, Cell::Rnn];

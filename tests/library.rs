@@ -1294,6 +1294,48 @@ fn parsed_examples_train_a_classifier() {
     assert_eq!(classifier.labels(), ["negative", "positive"]);
 }
 
+/// Prediction keeps each word's first-layer input row once worked out
+/// (`Classifier::with_word_cache`): results are the same bit for bit with no rows kept, with
+/// room for a few words and with the default room, on the first call and on later ones, and
+/// with threads filling one table at once.
+#[test]
+fn kept_word_rows_change_no_result() {
+    let texts: Vec<String> = (0..40).map(|i| long_text(1 + i % 17, i as u64)).collect();
+    for (cell, bidirectional, layers) in [
+        (Cell::Lstm, false, 1),
+        (Cell::Gru, true, 2),
+        (Cell::Rnn, true, 1),
+    ] {
+        let base = hand_classifier(cell, bidirectional, layers, 3);
+        let want = base
+            .clone()
+            .with_word_cache(0)
+            .unwrap()
+            .logits(&texts)
+            .unwrap();
+        let directions = if bidirectional { 2 } else { 1 };
+        let row_bytes = directions * cell.gates() * base.config().hidden_size * 4;
+        for budget in [4 * row_bytes, lstm_sentiment::DEFAULT_WORD_CACHE] {
+            let what = format!("{cell} bidirectional={bidirectional}, {budget} bytes");
+            let classifier = Arc::new(base.clone().with_word_cache(budget).unwrap());
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let (classifier, texts) = (Arc::clone(&classifier), texts.clone());
+                    std::thread::spawn(move || classifier.logits(&texts).unwrap())
+                })
+                .collect();
+            for handle in handles {
+                assert_eq!(handle.join().unwrap(), want, "{what}: first calls");
+            }
+            assert_eq!(
+                classifier.logits(&texts).unwrap(),
+                want,
+                "{what}: later call"
+            );
+        }
+    }
+}
+
 /// `with_bf16` either runs (on CPUs with AVX512-BF16) with probabilities close to float32's and
 /// the same labels, or says why it cannot; turning it off again gives float32 exactly.
 #[test]

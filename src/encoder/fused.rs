@@ -6,8 +6,9 @@
 //! one product h W_hh^T plus one pass over the gates, and backward as one product per step plus
 //! one each for the weight and input gradients.
 
-use super::layer::Layer;
+use super::layer::{Layer, Source};
 use super::parts::{Output, PartRun, Split};
+use super::projection::{WordProjections, Words};
 use super::recurrence::Problem;
 use super::DirectionWeights;
 use crate::config::Cell;
@@ -27,30 +28,81 @@ pub fn run(
     output: Output,
 ) -> Result<Tensor> {
     let (time, _, input) = xs.dims3()?;
-    let hidden = w.weight_hh.dim(1)?;
-    // Packed so that the op has three inputs; the copies are the size of the weights, small
-    // next to the activations.
-    let packed = Tensor::cat(&[&w.weight_ih, &w.weight_hh], 1)?;
-    let bias = Tensor::cat(&[&w.bias_ih, &w.bias_hh], 0)?;
+    let (packed, bias) = pack(w)?;
     let xs = xs.contiguous()?;
-    let layer = Layer {
-        recurrence: Problem {
-            cell,
-            lengths: lengths.to_vec(),
-            time,
-            hidden,
-        },
-        input,
-        bf16,
-    };
     let op = RecurrentOp {
-        // The batch's texts spread over the threads of rayon's current pool.
-        split: Split::new(layer, rayon::current_num_threads()),
+        split: split(cell, w, time, input, lengths, bf16)?,
         save: xs.track_op() || packed.track_op() || bias.track_op(),
         output,
         saved: Mutex::new(None),
     };
     xs.apply_op3(&packed, &bias, op)
+}
+
+/// As [`run`] for a first layer that reads words, `ids` (`time`, batch) of `embedding`,
+/// whose input side comes from `table` where it keeps them (direction `dir`). Prediction only:
+/// nothing is kept for backward.
+#[allow(clippy::too_many_arguments)]
+pub fn run_words(
+    cell: Cell,
+    w: &DirectionWeights,
+    (ids, time, table, dir): (&[u32], usize, &WordProjections, usize),
+    embedding: &Tensor,
+    lengths: &[usize],
+    bf16: bool,
+    output: Output,
+) -> Result<Tensor> {
+    let dim = embedding.dim(1)?;
+    let split = split(cell, w, time, dim, lengths, bf16)?;
+    let (packed, bias) = pack(w)?;
+    let out = with_slice(embedding, |embedding| {
+        with_slice(&packed, |wv| {
+            with_slice(&bias, |b| {
+                let words = Words {
+                    ids,
+                    table,
+                    dir,
+                    embedding,
+                    dim,
+                };
+                Ok(split.forward(Source::Words(words), wv, b, false, output).0)
+            })
+        })
+    })?;
+    let hidden = split.whole().recurrence.hidden;
+    match output {
+        Output::AllSteps => Tensor::from_vec(out, (time, lengths.len(), hidden), &Device::Cpu),
+        Output::Final => Tensor::from_vec(out, (lengths.len(), hidden), &Device::Cpu),
+    }
+}
+
+/// The weights side by side, [W_ih | W_hh] and [b_ih, b_hh], so that the op has three inputs.
+/// The copies are the size of the weights, small next to the activations.
+fn pack(w: &DirectionWeights) -> Result<(Tensor, Tensor)> {
+    let packed = Tensor::cat(&[&w.weight_ih, &w.weight_hh], 1)?;
+    Ok((packed, Tensor::cat(&[&w.bias_ih, &w.bias_hh], 0)?))
+}
+
+/// The layer over the batch's texts, spread over the threads of rayon's current pool.
+fn split(
+    cell: Cell,
+    w: &DirectionWeights,
+    time: usize,
+    input: usize,
+    lengths: &[usize],
+    bf16: bool,
+) -> Result<Split> {
+    let layer = Layer {
+        recurrence: Problem {
+            cell,
+            lengths: lengths.to_vec(),
+            time,
+            hidden: w.weight_hh.dim(1)?,
+        },
+        input,
+        bf16,
+    };
+    Ok(Split::new(layer, rayon::current_num_threads()))
 }
 
 /// The layer as a candle op on (xs, [W_ih | W_hh], [b_ih, b_hh]).
@@ -110,6 +162,7 @@ impl CustomOp3 for RecurrentOp {
         self.check(x_layout.dims(), w_layout.dims(), bias_layout.dims())?;
         let x = slice(x, x_layout)?;
         let (w, bias) = (slice(w, w_layout)?, slice(bias, bias_layout)?);
+        let x = Source::Values(x);
         let (out, saved) = self.split.forward(x, w, bias, self.save, self.output);
         if self.save {
             *self.lock()? = Some(saved);
@@ -138,7 +191,8 @@ impl CustomOp3 for RecurrentOp {
                         if saved.is_none() {
                             // Forward ran with nothing tracked; run it again, keeping this time.
                             let again = with_slice(bias, |b| {
-                                Ok(self.split.forward(xv, wv, b, true, self.output).1)
+                                let (xv, output) = (Source::Values(xv), self.output);
+                                Ok(self.split.forward(xv, wv, b, true, output).1)
                             })?;
                             *saved = Some(again);
                         }

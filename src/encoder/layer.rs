@@ -7,6 +7,7 @@
 //! op has three inputs and the gradients land in the same places.
 
 use super::matmul::{product, View, ViewMut, Weight};
+use super::projection::Words;
 use super::recurrence::{Problem, Saved};
 use super::workspace;
 use crate::config::Cell;
@@ -19,6 +20,16 @@ pub struct Layer {
     pub input: usize,
     /// Forward-only calls (nothing saved for backward) multiply in bfloat16 where the CPU can.
     pub bf16: bool,
+}
+
+/// What a layer reads: x itself, or (first layer, prediction) its words, whose products with
+/// W_ih^T are kept in a table.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    /// x, (time, batch, input).
+    Values(&'a [f32]),
+    /// The first layer's words.
+    Words(Words<'a>),
 }
 
 /// What [`Layer::prepare`] makes of the weights.
@@ -58,8 +69,9 @@ impl Layer {
     }
 
     /// The weights of one call, laid out once for every part of the batch. With `save`
-    /// (training) they stay f32: gradients would otherwise follow a rounded forward.
-    pub fn prepare(&self, w: &[f32], bias: &[f32], save: bool) -> Prepared {
+    /// (training) they stay f32: gradients would otherwise follow a rounded forward. W_ih for
+    /// [`Source::Words`] stays f32 too, as the rows its table keeps.
+    pub fn prepare(&self, w: &[f32], bias: &[f32], save: bool, words: bool) -> Prepared {
         let p = &self.recurrence;
         let (gw, hs) = (p.gate_width(), p.hidden);
         let (w_ih, w_hh) = self.split(w);
@@ -73,7 +85,7 @@ impl Layer {
         }
         let bf16 = self.bf16 && !save;
         Prepared {
-            w_ih_t: Weight::new(w_ih.t(), bf16),
+            w_ih_t: Weight::new(w_ih.t(), bf16 && !words),
             w_hh_t: Weight::new(w_hh.t(), bf16),
             gate_bias,
             b_hn: b_hh[folded..].to_vec(),
@@ -82,33 +94,46 @@ impl Layer {
 
     /// Every step's h (time, batch, hidden) from x (time, batch, input), and with `save` what
     /// backward needs.
-    pub fn forward(&self, x: &[f32], weights: &Prepared, save: bool) -> (Vec<f32>, Saved) {
+    pub fn forward(&self, x: Source, weights: &Prepared, save: bool) -> (Vec<f32>, Saved) {
         let p = &self.recurrence;
-        let (gw, batch) = (p.gate_width(), p.batch());
         let w_ih_t = &weights.w_ih_t;
-        let row = batch * self.input;
-        let mut input = |steps: Range<usize>, active: &[usize], gi: &mut [f32]| {
-            let running: usize = active.iter().sum();
-            if 4 * running >= 3 * steps.len() * batch {
-                // Few rows past their text's end: one product for the whole block.
-                let x = View::dense(
-                    &x[steps.start * row..steps.end * row],
-                    steps.len() * batch,
-                    self.input,
-                );
-                w_ih_t.product(ViewMut::dense(gi, steps.len() * batch, gw), x);
-                return;
-            }
-            // Texts of very different lengths (prediction batches): a product per step over
-            // its running texts only. The other rows are never read.
-            for ((i, t), &n) in steps.enumerate().zip(active) {
-                let x = View::dense(&x[t * row..t * row + n * self.input], n, self.input);
-                let gi = ViewMut::dense(&mut gi[i * batch * gw..(i * batch + n) * gw], n, gw);
-                w_ih_t.product(gi, x);
-            }
+        let mut input = |steps: Range<usize>, active: &[usize], gi: &mut [f32]| match x {
+            Source::Values(x) => self.input_product(x, w_ih_t, steps, active, gi),
+            Source::Words(words) => words.fill(steps, active, gi, w_ih_t),
         };
         let (bias, b_hn) = (&weights.gate_bias, &weights.b_hn);
         p.forward(&mut input, &weights.w_hh_t, bias, b_hn, save)
+    }
+
+    /// gi = x W_ih^T over a block of steps, for the rows running at each.
+    fn input_product(
+        &self,
+        x: &[f32],
+        w_ih_t: &Weight,
+        steps: Range<usize>,
+        active: &[usize],
+        gi: &mut [f32],
+    ) {
+        let (gw, batch) = (self.recurrence.gate_width(), self.recurrence.batch());
+        let row = batch * self.input;
+        let running: usize = active.iter().sum();
+        if 4 * running >= 3 * steps.len() * batch {
+            // Few rows past their text's end: one product for the whole block.
+            let x = View::dense(
+                &x[steps.start * row..steps.end * row],
+                steps.len() * batch,
+                self.input,
+            );
+            w_ih_t.product(ViewMut::dense(gi, steps.len() * batch, gw), x);
+            return;
+        }
+        // Texts of very different lengths (prediction batches): a product per step over
+        // its running texts only. The other rows are never read.
+        for ((i, t), &n) in steps.enumerate().zip(active) {
+            let x = View::dense(&x[t * row..t * row + n * self.input], n, self.input);
+            let gi = ViewMut::dense(&mut gi[i * batch * gw..(i * batch + n) * gw], n, gw);
+            w_ih_t.product(gi, x);
+        }
     }
 
     /// Gradients from `d_out`, the gradient of every state that `forward` returned as `out`.

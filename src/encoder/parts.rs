@@ -8,7 +8,8 @@
 //! gradients are sums over the parts in part order, so they repeat exactly for a given number of
 //! threads and differ only in rounding between thread counts.
 
-use super::layer::{Grads, Layer};
+use super::layer::{Grads, Layer, Source};
+use super::projection::Words;
 use super::recurrence::Saved;
 use super::workspace;
 use rayon::prelude::*;
@@ -86,13 +87,14 @@ impl Split {
     /// backward needs, one [`PartRun`] per part.
     pub fn forward(
         &self,
-        x: &[f32],
+        x: Source,
         w: &[f32],
         bias: &[f32],
         save: bool,
         output: Output,
     ) -> (Vec<f32>, Vec<PartRun>) {
-        let weights = self.whole.prepare(w, bias, save);
+        let words = matches!(x, Source::Words(_));
+        let weights = self.whole.prepare(w, bias, save, words);
         let p = &self.whole.recurrence;
         let (hs, state) = (p.hidden, self.batch() * p.hidden);
         let last = p.time.saturating_sub(1);
@@ -117,11 +119,19 @@ impl Split {
                 }
             };
         }
-        let runs = self.map_parts(|(texts, layer), _| {
-            let x = self.gather(x, self.whole.input, texts);
-            let run = layer.forward(&x, &weights, save);
-            workspace::give(x);
-            run
+        let runs = self.map_parts(|(texts, layer), _| match x {
+            Source::Values(x) => {
+                let x = self.gather(x, self.whole.input, texts);
+                let run = layer.forward(Source::Values(&x), &weights, save);
+                workspace::give(x);
+                run
+            }
+            Source::Words(words) => {
+                let mut ids = vec![0; self.whole.recurrence.time * texts.len()];
+                self.gather_into(words.ids, 1, texts, &mut ids);
+                let words = Words { ids: &ids, ..words };
+                layer.forward(Source::Words(words), &weights, save)
+            }
         });
         // The parts' rows together are all of it.
         let mut result = match output {
@@ -239,8 +249,14 @@ impl Split {
     /// The rows of `texts` from a (time, batch, width) buffer, as (time, texts, width).
     fn gather(&self, src: &[f32], width: usize, texts: &[usize]) -> Vec<f32> {
         let mut part = workspace::take(self.whole.recurrence.time * texts.len() * width);
+        self.gather_into(src, width, texts, &mut part);
+        part
+    }
+
+    /// [`gather`](Self::gather) into `part`, of any element type.
+    fn gather_into<T: Copy>(&self, src: &[T], width: usize, texts: &[usize], part: &mut [T]) {
         if part.is_empty() {
-            return part;
+            return;
         }
         let steps = src.chunks_exact(self.batch() * width);
         for (step, rows) in steps.zip(part.chunks_exact_mut(texts.len() * width)) {
@@ -248,7 +264,6 @@ impl Split {
                 row.copy_from_slice(&step[b * width..(b + 1) * width]);
             }
         }
-        part
     }
 
     /// The inverse of [`gather`](Self::gather): a part's rows back into the batch's buffer.
