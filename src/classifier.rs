@@ -132,10 +132,11 @@ impl Classifier {
 
     /// Keeps up to `max_bytes` of word rows for prediction (0: none); the default is
     /// [`DEFAULT_WORD_CACHE`]. The first layer's input side, a word vector times W_ih, depends on
-    /// the word alone: each word's row is worked out the first time the word is seen and then
-    /// read, so a text costs only its recurrent products. Rows are kept for the most frequent
-    /// words (the first ids of a vocabulary built here) that fit the budget, and take memory
-    /// only once seen; others are worked out per batch. Results are the same either way.
+    /// the word alone: a word's row is kept from the second time it is worked out and then read,
+    /// so texts of words met before cost only their recurrent products. Rows are kept for the
+    /// ids that fit the budget, the most frequent words in a vocabulary built here, and take
+    /// memory only once kept; the others are worked out per batch. Results are the same, bit
+    /// for bit, either way.
     pub fn with_word_cache(mut self, max_bytes: usize) -> Result<Self> {
         self.model = self.model.with_word_projections(max_bytes)?;
         Ok(self)
