@@ -41,9 +41,9 @@ head; batch 64):
   row (x W_ih^T) from the second time it is worked out, so words met before cost no input
   product (the second pass over the synthetic sets still keeps rows). The synthetic sets hold
   every vocabulary word at least once, most of them only once: for their first pass that is the
-  least the table can help. Until the previous version this script also turned our tokenizer's
-  parallel batches off (TOKENIZERS_PARALLELISM=false, meant for its own Python children), which
-  understated our prediction figures.
+  least the table can help. Our binaries run without TOKENIZERS_PARALLELISM (this process sets
+  it for its Python children), so they tokenize a batch in parallel as they do for users; the
+  twin tokenizes one text at a time.
 - one-text latency (p50/p99 over 2000 calls after 200 warm-up calls), 20 tokens.
 - CLI cold start: `lstm-sentiment predict "<text>"` (built-in model) against
   `python scripts/torch_twin.py predict --model assets/default "<text>"`, process start to exit
