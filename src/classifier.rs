@@ -71,7 +71,7 @@ impl Classifier {
 
     pub(crate) fn from_files(files: ModelFiles, device: Device) -> Result<Self> {
         let model = Model::from_weights(&files.config, &files.weights)?
-            .with_word_projections(DEFAULT_WORD_CACHE)?;
+            .with_predict_cache(DEFAULT_WORD_CACHE)?;
         Ok(Self {
             config: files.config,
             tokenizer: files.tokenizer,
@@ -138,7 +138,7 @@ impl Classifier {
     /// memory only once kept; the others are worked out per batch. Results are the same, bit
     /// for bit, either way.
     pub fn with_word_cache(mut self, max_bytes: usize) -> Result<Self> {
-        self.model = self.model.with_word_projections(max_bytes)?;
+        self.model = self.model.with_predict_cache(max_bytes)?;
         Ok(self)
     }
 

@@ -29,7 +29,7 @@ use crate::config::Cell;
 use crate::dropout::Dropout;
 use candle_core::{DType, Device, Result, Tensor, D};
 use parts::Output;
-pub use projection::WordProjections;
+use projection::WordProjections;
 use std::sync::OnceLock;
 
 /// The four tensors PyTorch keeps per layer and direction. In the tutorial's notation
@@ -165,36 +165,61 @@ impl Encoder {
         self
     }
 
-    /// A table for [`First::Words`] of up to `max_bytes`, over `vocab` words.
-    pub fn word_projections(&self, vocab: usize, max_bytes: usize) -> WordProjections {
+    /// What [`predict`](Self::predict) keeps from call to call, with room for up to
+    /// `word_bytes` of word rows over `vocab` words. Only for weights that no longer change.
+    pub fn predict_cache(&self, vocab: usize, word_bytes: usize) -> PredictCache {
         let width = self.cell.gates() * self.hidden;
         let directions = self.layers.first().map_or(0, Vec::len);
-        WordProjections::new(vocab, width, directions, max_bytes)
+        PredictCache {
+            words: WordProjections::new(vocab, width, directions, word_bytes),
+            layers: (self.layers.iter())
+                .map(|layer| layer.iter().map(|_| fused::Kept::default()).collect())
+                .collect(),
+        }
     }
 
-    /// Whether the first layer can read words ([`First::Words`]) of `embedding` over `time`
-    /// steps: where the fused kernel runs it (the CPU, f32, the reference kernel not asked for).
+    /// Whether [`predict`](Self::predict) runs on words of `embedding` over `time` steps:
+    /// where the fused kernel runs the first layer (the CPU, f32, the reference kernel not
+    /// asked for).
     pub fn reads_words(&self, embedding: &Tensor, time: usize) -> bool {
         let first = self.layers.first().map_or(&[][..], Vec::as_slice);
         !first.is_empty() && first.iter().all(|w| self.kernel.fused(embedding, time, w))
     }
 
-    /// The first layer's input -> final states (batch, directions * hidden): for each text
-    /// the forward state after its last token, then the backward state after its first.
+    /// xs (time, batch, input) -> final states (batch, directions * hidden): for each text the
+    /// forward state after its last token, then the backward state after its first.
     pub fn forward(
         &self,
-        first: First,
+        xs: &Tensor,
+        steps: &Steps,
+        dropout: Option<&mut Dropout>,
+    ) -> Result<Tensor> {
+        self.run(Some(xs.clone()), None, steps, dropout)
+    }
+
+    /// As [`forward`](Self::forward) on words, `ids` (time, batch) of `embedding`, for
+    /// prediction: no gradients, and what `cache` keeps is used and added to (each layer's
+    /// weights laid out for the kernel, the first layer's word rows). Only where
+    /// [`reads_words`](Self::reads_words).
+    pub fn predict(
+        &self,
+        ids: &[u32],
+        embedding: &Tensor,
+        steps: &Steps,
+        cache: &PredictCache,
+    ) -> Result<Tensor> {
+        self.run(None, Some((ids, embedding, cache)), steps, None)
+    }
+
+    /// The layers over vectors, or over words with a cache.
+    fn run(
+        &self,
+        xs: Option<Tensor>,
+        words: Option<(&[u32], &Tensor, &PredictCache)>,
         steps: &Steps,
         mut dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
-        let (mut input, words) = match first {
-            First::Vectors(xs) => (Some(xs), None),
-            First::Words {
-                ids,
-                table,
-                embedding,
-            } => (None, Some((ids, table, embedding))),
-        };
+        let mut input = xs;
         let mut finals = Vec::new();
         let bf16 = self.kernel == Kernel::Bf16;
         let lengths = steps.lengths();
@@ -205,49 +230,65 @@ impl Encoder {
             } else {
                 Output::AllSteps
             };
-            // The fused kernel's output: the final states, or every step's, whose last step
-            // holds every text's final state.
-            let fused_pair = |t: Tensor| -> Result<(Tensor, Option<Tensor>)> {
-                match output {
-                    Output::Final => Ok((t, None)),
-                    Output::AllSteps => Ok((t.get(t.dim(0)? - 1)?, Some(t))),
-                }
-            };
             finals.clear();
             let mut outputs = Vec::new();
             for (d, weights) in layer.iter().enumerate() {
                 let reverse = d == 1;
-                let (h, outs) = match (&input, words) {
+                let cell = self.cell;
+                let fused = match (&input, words) {
                     (Some(input), _) => {
                         let xin = if reverse {
                             steps.reverse(input)?
                         } else {
                             input.clone()
                         };
-                        if self.kernel.fused(&xin, xin.dim(0)?, weights) {
-                            fused_pair(fused::run(
-                                self.cell, weights, &xin, lengths, bf16, output,
-                            )?)?
-                        } else {
-                            reference::run(self.cell, self.hidden, weights, &xin, steps, !last)?
+                        if !self.kernel.fused(&xin, xin.dim(0)?, weights) {
+                            let ran =
+                                reference::run(cell, self.hidden, weights, &xin, steps, !last)?;
+                            finals.push(ran.0);
+                            if let Some(outs) = ran.1 {
+                                outputs.push(if reverse { steps.reverse(&outs)? } else { outs });
+                            }
+                            continue;
+                        }
+                        match words {
+                            Some((_, _, cache)) => {
+                                let (x, kept) = (fused::Input::Vectors(&xin), &cache.layers[l][d]);
+                                fused::run_kept(cell, weights, x, kept, lengths, bf16, output)?
+                            }
+                            None => fused::run(cell, weights, &xin, lengths, bf16, output)?,
                         }
                     }
-                    (None, Some((ids, table, embedding))) => {
+                    (None, Some((ids, embedding, cache))) => {
                         let ids = if reverse {
                             steps.reverse_ids(ids)
                         } else {
                             ids.to_vec()
                         };
-                        let words = (ids.as_slice(), steps.masks.len(), table, d);
-                        let (cell, e) = (self.cell, embedding);
-                        let run = fused::run_words(cell, weights, words, e, lengths, bf16, output);
-                        fused_pair(run?)?
+                        let x = fused::Input::Words {
+                            ids: &ids,
+                            time: steps.masks.len(),
+                            table: &cache.words,
+                            dir: d,
+                            embedding,
+                        };
+                        let kept = &cache.layers[l][d];
+                        fused::run_kept(cell, weights, x, kept, lengths, bf16, output)?
                     }
                     (None, None) => unreachable!("the first layer reads vectors or words"),
                 };
-                finals.push(h);
-                if let Some(outs) = outs {
-                    outputs.push(if reverse { steps.reverse(&outs)? } else { outs });
+                // The final states, or every step's, whose last step holds every text's final
+                // state.
+                match output {
+                    Output::Final => finals.push(fused),
+                    Output::AllSteps => {
+                        finals.push(fused.get(fused.dim(0)? - 1)?);
+                        outputs.push(if reverse {
+                            steps.reverse(&fused)?
+                        } else {
+                            fused
+                        });
+                    }
                 }
             }
             if !last {
@@ -262,17 +303,20 @@ impl Encoder {
     }
 }
 
-/// What the first layer reads.
-pub enum First<'a> {
-    /// Word vectors, (time, batch, dim).
-    Vectors(Tensor),
-    /// Token ids (time, batch) of `embedding`, whose rows `table` keeps once worked out;
-    /// only where [`Encoder::reads_words`].
-    Words {
-        ids: &'a [u32],
-        table: &'a WordProjections,
-        embedding: &'a Tensor,
-    },
+/// What [`Encoder::predict`] keeps from call to call: each layer and direction's weights laid
+/// out for the kernel, and the first layer's word rows. Shared by clones of a model.
+pub struct PredictCache {
+    words: WordProjections,
+    /// [layer][direction]
+    layers: Vec<Vec<fused::Kept>>,
+}
+
+impl std::fmt::Debug for PredictCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PredictCache")
+            .field("words", &self.words)
+            .finish()
+    }
 }
 
 /// Zero-length texts have no tokens; they still need one (padding) step to flow through.

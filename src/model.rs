@@ -3,7 +3,7 @@
 use crate::config::{tensor_suffix, Cell, ModelConfig};
 use crate::dropout::Dropout;
 use crate::embedding::Embedding;
-use crate::encoder::{padded_time, DirectionWeights, Encoder, First, Steps, WordProjections};
+use crate::encoder::{padded_time, DirectionWeights, Encoder, PredictCache, Steps};
 use crate::head::Head;
 use crate::tokenizer::PAD_ID;
 use candle_core::{DType, Device, Result, Tensor};
@@ -54,8 +54,8 @@ pub struct Model {
     embedding: Embedding,
     encoder: Encoder,
     head: Head,
-    /// Kept first-layer rows per word, for prediction (see [`Model::with_word_projections`]).
-    projections: Option<Arc<WordProjections>>,
+    /// What prediction keeps from call to call (see [`Model::with_predict_cache`]).
+    cache: Option<Arc<PredictCache>>,
 }
 
 /// What one forward pass gives.
@@ -93,17 +93,18 @@ impl Model {
             embedding: Embedding::new(get("embedding.weight")?),
             encoder: Encoder::new(config.cell, config.hidden_size, layers),
             head: Head::new(get("head.weight")?, get("head.bias")?),
-            projections: None,
+            cache: None,
         })
     }
 
-    /// The same network keeping, for forward passes without dropout, each word's product with
-    /// the first layer's W_ih once worked out: up to `max_bytes` of them (0: none). Only for
-    /// weights that no longer change: the kept rows would not follow them.
-    pub fn with_word_projections(mut self, max_bytes: usize) -> Result<Self> {
+    /// The same network keeping, for forward passes without dropout, what stays the same from
+    /// call to call: the weights laid out for the kernel, and each word's product with the first
+    /// layer's W_ih once worked out, up to `word_bytes` of them. Only for weights that no longer
+    /// change: what is kept would not follow them.
+    pub fn with_predict_cache(mut self, word_bytes: usize) -> Result<Self> {
         let vocab = self.embedding.weight().dim(0)?;
-        let table = self.encoder.word_projections(vocab, max_bytes);
-        self.projections = (max_bytes > 0).then(|| Arc::new(table));
+        let cache = self.encoder.predict_cache(vocab, word_bytes);
+        self.cache = Some(Arc::new(cache));
         Ok(self)
     }
 
@@ -136,17 +137,11 @@ impl Model {
     /// Runs the network; with `dropout` (training) it drops embeddings, between layers and
     /// before the head.
     pub fn forward(&self, batch: &Batch, dropout: Option<&mut Dropout>) -> Result<Output> {
-        if let (None, Some(table)) = (&dropout, &self.projections) {
+        if let (None, Some(cache)) = (&dropout, &self.cache) {
             let (ids, time) = (&batch.host_ids, batch.ids.dim(0)?);
-            let weight = self.embedding.weight();
-            if self.encoder.reads_words(weight, time) {
-                let (table, embedding) = (&**table, weight);
-                let words = First::Words {
-                    ids,
-                    table,
-                    embedding,
-                };
-                let features = self.encoder.forward(words, &batch.steps, None)?;
+            let embedding = self.embedding.weight();
+            if self.encoder.reads_words(embedding, time) {
+                let features = (self.encoder).predict(ids, embedding, &batch.steps, cache)?;
                 return self.head(features, None);
             }
         }
@@ -165,7 +160,7 @@ impl Model {
         if let Some(d) = dropout.as_deref_mut() {
             xs = d.apply(&xs)?;
         }
-        let features = (self.encoder).forward(First::Vectors(xs), steps, dropout.as_deref_mut())?;
+        let features = self.encoder.forward(&xs, steps, dropout.as_deref_mut())?;
         self.head(features, dropout)
     }
 

@@ -3,7 +3,7 @@
 //! layer and direction, on every cell, with ragged, equal and empty lengths.
 
 use candle_core::{DType, Device, Tensor, Var};
-use lstm_sentiment::encoder::{padded_time, DirectionWeights, Encoder, First, Kernel, Steps};
+use lstm_sentiment::encoder::{padded_time, DirectionWeights, Encoder, Kernel, Steps};
 use lstm_sentiment::Cell;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -101,8 +101,7 @@ fn check(case: &Case, seed: u64) -> (Tensor, Vec<Tensor>) {
         .collect();
     let encoder = Encoder::new(case.cell, case.hidden, layers);
     let run = |encoder: &Encoder| {
-        let xs = First::Vectors(xs.as_tensor().clone());
-        let features = encoder.forward(xs, &steps, None).unwrap();
+        let features = encoder.forward(xs.as_tensor(), &steps, None).unwrap();
         let loss = features
             .mul(readout.as_tensor())
             .unwrap()
@@ -152,8 +151,9 @@ fn check(case: &Case, seed: u64) -> (Tensor, Vec<Tensor>) {
     // With nothing to differentiate it multiplies in bfloat16, where the CPU can.
     if lstm_sentiment::encoder::bf16_available() {
         let encoder = plain.with_kernel(Kernel::Bf16);
-        let xs = First::Vectors(xs.as_tensor().detach());
-        let features = encoder.forward(xs, &steps, None).unwrap();
+        let features = encoder
+            .forward(&xs.as_tensor().detach(), &steps, None)
+            .unwrap();
         let d = max_diff(&features, &reference);
         assert!(d < BF16_TOLERANCE, "{what}: bf16 features differ by {d}");
         let ran = case.lengths.iter().all(|&len| len == 0) || d > 0.0;
@@ -169,9 +169,10 @@ fn check(case: &Case, seed: u64) -> (Tensor, Vec<Tensor>) {
     (fused, fused_grads)
 }
 
-/// The first layer reading words through a table of kept rows (prediction) gives the features
-/// of its word vectors, when rows are first worked out and when they are read back, with room
-/// for some of the words only, and in bfloat16 as closely as the vectors do.
+/// Prediction (`Encoder::predict`: words in, the first layer's word rows and every layer's
+/// laid-out weights kept from call to call) gives the features of the word vectors, on the
+/// first call and on later ones that read what the first kept, with room for some of the words
+/// only, and in bfloat16 as closely as the vectors do.
 fn check_words(encoder: &Encoder, case: &Case, steps: &Steps, rng: &mut StdRng, what: &str) {
     let (time, batch) = (padded_time(&case.lengths), case.lengths.len());
     let vocab = 9;
@@ -186,27 +187,22 @@ fn check_words(encoder: &Encoder, case: &Case, steps: &Steps, rng: &mut StdRng, 
         .reshape((time, batch, case.input))
         .unwrap();
     let reference = encoder.clone().with_kernel(Kernel::Reference);
-    let want = reference
-        .forward(First::Vectors(xs.clone()), steps, None)
-        .unwrap();
-    let vectors = encoder
-        .forward(First::Vectors(xs.clone()), steps, None)
-        .unwrap();
-    if !encoder.reads_words(&embedding, time) {
-        assert_eq!(time * batch, 0, "{what}: words not read");
-        return;
-    }
+    let want = reference.forward(&xs, steps, None).unwrap();
+    let vectors = encoder.forward(&xs, steps, None).unwrap();
+    assert!(
+        encoder.reads_words(&embedding, time),
+        "{what}: words not read"
+    );
+    assert!(
+        !reference.reads_words(&embedding, time),
+        "{what}: reference reads words"
+    );
     let dirs = if case.bidirectional { 2 } else { 1 };
     let row_bytes = dirs * case.cell.gates() * case.hidden * 4;
     // Ids 0 to 4 kept.
-    let table = encoder.word_projections(vocab, 5 * row_bytes);
-    for round in 0..2 {
-        let words = First::Words {
-            ids: &ids,
-            table: &table,
-            embedding: &embedding,
-        };
-        let got = encoder.forward(words, steps, None).unwrap();
+    let cache = encoder.predict_cache(vocab, 5 * row_bytes);
+    for round in 0..3 {
+        let got = encoder.predict(&ids, &embedding, steps, &cache).unwrap();
         let d = max_diff(&got, &want);
         assert!(
             d < TOLERANCE,
@@ -220,17 +216,14 @@ fn check_words(encoder: &Encoder, case: &Case, steps: &Steps, rng: &mut StdRng, 
     }
     if lstm_sentiment::encoder::bf16_available() {
         let bf16 = encoder.clone().with_kernel(Kernel::Bf16);
-        let words = First::Words {
-            ids: &ids,
-            table: &table,
-            embedding: &embedding,
-        };
-        let got = bf16.forward(words, steps, None).unwrap();
-        let d = max_diff(&got, &want);
-        assert!(
-            d < BF16_TOLERANCE,
-            "{what}: bf16 words: features differ by {d}"
-        );
+        for round in 0..2 {
+            let got = bf16.predict(&ids, &embedding, steps, &cache).unwrap();
+            let d = max_diff(&got, &want);
+            assert!(
+                d < BF16_TOLERANCE,
+                "{what}: bf16 words, round {round}: differ by {d}"
+            );
+        }
     }
 }
 

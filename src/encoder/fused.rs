@@ -6,14 +6,14 @@
 //! one product h W_hh^T plus one pass over the gates, and backward as one product per step plus
 //! one each for the weight and input gradients.
 
-use super::layer::{Layer, Source};
+use super::layer::{Layer, Prepared, Source};
 use super::parts::{Output, PartRun, Split};
 use super::projection::{WordProjections, Words};
 use super::recurrence::Problem;
 use super::DirectionWeights;
 use crate::config::Cell;
 use candle_core::{bail, CpuStorage, CustomOp3, Device, Layout, Result, Shape, Storage, Tensor};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// xs (time, batch, input) -> every step's h (time, batch, hidden), or with [`Output::Final`]
 /// each text's final h (batch, hidden). Past its length a text's state is carried unchanged, so
@@ -39,36 +39,87 @@ pub fn run(
     xs.apply_op3(&packed, &bias, op)
 }
 
-/// As [`run`] for a first layer that reads words, `ids` (`time`, batch) of `embedding`,
-/// whose input side comes from `table` where it keeps them (direction `dir`). Prediction only:
-/// nothing is kept for backward.
-#[allow(clippy::too_many_arguments)]
-pub fn run_words(
+/// What [`run_kept`] reads.
+pub enum Input<'a> {
+    /// xs (time, batch, input).
+    Vectors(&'a Tensor),
+    /// The first layer's words: ids (`time`, batch) of `embedding`, in direction `dir`'s
+    /// order, whose input side `table` keeps.
+    Words {
+        ids: &'a [u32],
+        time: usize,
+        table: &'a WordProjections,
+        dir: usize,
+        embedding: &'a Tensor,
+    },
+}
+
+/// A layer and direction's weights laid out for the kernel once, in f32 and in bfloat16 as
+/// asked for, for a model whose weights no longer change.
+#[derive(Default)]
+pub struct Kept {
+    forms: [OnceLock<Prepared>; 2],
+}
+
+impl Kept {
+    fn prepared(&self, layer: &Layer, w: &DirectionWeights, words: bool) -> Result<&Prepared> {
+        let slot = &self.forms[usize::from(layer.bf16)];
+        if let Some(p) = slot.get() {
+            return Ok(p);
+        }
+        // Two threads may both get here; they make the same thing and one is dropped.
+        let (packed, bias) = pack(w)?;
+        let made = with_slice(&packed, |wv| {
+            with_slice(&bias, |b| Ok(layer.prepare(wv, b, false, words)))
+        })?;
+        let _ = slot.set(made);
+        Ok(slot.get().expect("set above"))
+    }
+}
+
+/// As [`run`] for prediction (nothing kept for backward, no gradients), with the weights laid
+/// out once in `kept`; the first layer may read words.
+pub fn run_kept(
     cell: Cell,
     w: &DirectionWeights,
-    (ids, time, table, dir): (&[u32], usize, &WordProjections, usize),
-    embedding: &Tensor,
+    x: Input,
+    kept: &Kept,
     lengths: &[usize],
     bf16: bool,
     output: Output,
 ) -> Result<Tensor> {
-    let dim = embedding.dim(1)?;
-    let split = split(cell, w, time, dim, lengths, bf16)?;
-    let (packed, bias) = pack(w)?;
-    let out = with_slice(embedding, |embedding| {
-        with_slice(&packed, |wv| {
-            with_slice(&bias, |b| {
-                let words = Words {
-                    ids,
-                    table,
-                    dir,
-                    embedding,
-                    dim,
-                };
-                Ok(split.forward(Source::Words(words), wv, b, false, output).0)
-            })
-        })
-    })?;
+    let (time, input) = match &x {
+        Input::Vectors(xs) => (xs.dim(0)?, xs.dim(2)?),
+        Input::Words {
+            time, embedding, ..
+        } => (*time, embedding.dim(1)?),
+    };
+    let split = split(cell, w, time, input, lengths, bf16)?;
+    let words = matches!(x, Input::Words { .. });
+    let weights = kept.prepared(split.whole(), w, words)?;
+    let out = match x {
+        Input::Vectors(xs) => with_slice(xs, |xv| {
+            Ok(split.forward(Source::Values(xv), weights, false, output).0)
+        })?,
+        Input::Words {
+            ids,
+            table,
+            dir,
+            embedding,
+            ..
+        } => with_slice(embedding, |embedding| {
+            let words = Words {
+                ids,
+                table,
+                dir,
+                embedding,
+                dim: input,
+            };
+            Ok(split
+                .forward(Source::Words(words), weights, false, output)
+                .0)
+        })?,
+    };
     let hidden = split.whole().recurrence.hidden;
     match output {
         Output::AllSteps => Tensor::from_vec(out, (time, lengths.len(), hidden), &Device::Cpu),
@@ -162,8 +213,9 @@ impl CustomOp3 for RecurrentOp {
         self.check(x_layout.dims(), w_layout.dims(), bias_layout.dims())?;
         let x = slice(x, x_layout)?;
         let (w, bias) = (slice(w, w_layout)?, slice(bias, bias_layout)?);
+        let weights = self.split.whole().prepare(w, bias, self.save, false);
         let x = Source::Values(x);
-        let (out, saved) = self.split.forward(x, w, bias, self.save, self.output);
+        let (out, saved) = self.split.forward(x, &weights, self.save, self.output);
         if self.save {
             *self.lock()? = Some(saved);
         }
@@ -191,8 +243,9 @@ impl CustomOp3 for RecurrentOp {
                         if saved.is_none() {
                             // Forward ran with nothing tracked; run it again, keeping this time.
                             let again = with_slice(bias, |b| {
+                                let weights = self.split.whole().prepare(wv, b, true, false);
                                 let (xv, output) = (Source::Values(xv), self.output);
-                                Ok(self.split.forward(xv, wv, b, true, output).1)
+                                Ok(self.split.forward(xv, &weights, true, output).1)
                             })?;
                             *saved = Some(again);
                         }

@@ -86,7 +86,12 @@ impl Layer {
         let bf16 = self.bf16 && !save;
         Prepared {
             w_ih_t: Weight::new(w_ih.t(), bf16 && !words),
-            w_hh_t: Weight::new(w_hh.t(), bf16),
+            // Training's step products keep gemm's (a copy per call for a few short products).
+            w_hh_t: if save {
+                Weight::new(w_hh.t(), bf16)
+            } else {
+                Weight::for_steps(w_hh.t(), bf16)
+            },
             gate_bias,
             b_hn: b_hh[folded..].to_vec(),
         }

@@ -165,8 +165,14 @@ pub fn product(dst: ViewMut, a: View, b: View, accumulate: bool) {
 /// A right-hand operand multiplied many times (a weight matrix, over every step of a batch),
 /// laid out once the way its kernel reads it.
 pub enum Weight {
-    /// Dense row-major (k x n): gemm would repack a strided operand at every product.
-    F32 { data: Vec<f32>, k: usize, n: usize },
+    /// Dense row-major (k x n): gemm would repack a strided operand at every product. With
+    /// `panels`, also in column panels for [`Weight::step_product`]'s products of few rows.
+    F32 {
+        data: Vec<f32>,
+        k: usize,
+        n: usize,
+        panels: Option<Vec<f32>>,
+    },
     /// Rounded to bfloat16 and packed for [`bf16`]'s kernel.
     Bf16(bf16::Packed),
 }
@@ -181,14 +187,148 @@ impl Weight {
             data: b.to_dense(),
             k: b.rows,
             n: b.cols,
+            panels: None,
+        }
+    }
+
+    /// As [`new`](Self::new), laid out also for [`step_product`](Self::step_product) over
+    /// few rows (worth it where the weight serves many calls: prediction keeps it).
+    pub fn for_steps(b: View, bf16: bool) -> Self {
+        match Self::new(b, bf16) {
+            Weight::F32 { data, k, n, .. } if few_rows_available() => {
+                let panels = Some(panels(&data, k, n));
+                Weight::F32 { data, k, n, panels }
+            }
+            other => other,
         }
     }
 
     /// dst = a self.
     pub fn product(&self, dst: ViewMut, a: View) {
         match self {
-            Weight::F32 { data, k, n } => product(dst, a, View::dense(data, *k, *n), false),
+            Weight::F32 { data, k, n, .. } => product(dst, a, View::dense(data, *k, *n), false),
             Weight::Bf16(packed) => packed.product(dst, a),
+        }
+    }
+
+    /// dst = a self, for the recurrence's step products, which often have very few rows (one
+    /// text; the last texts still running): there gemm takes a path that runs at a third of
+    /// the FMA rate, and [`few_rows`] streams the weight's panels once. Other products keep
+    /// gemm's rounding, so that the input side of the gates stays bit for bit the same however
+    /// it is split into products.
+    pub fn step_product(&self, dst: ViewMut, a: View) {
+        match self {
+            Weight::F32 {
+                panels: Some(panels),
+                k,
+                n,
+                ..
+            } if a.rows <= FEW_ROWS => few_rows(dst, a, panels, *k, *n),
+            _ => self.product(dst, a),
+        }
+    }
+}
+
+/// Up to this many rows, [`Weight::step_product`] uses [`few_rows`].
+const FEW_ROWS: usize = 4;
+/// Columns per panel: four AVX-512 vectors.
+const PANEL: usize = 64;
+
+fn few_rows_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("fma");
+    #[allow(unreachable_code)]
+    false
+}
+
+/// A dense (k x n) matrix as panels of [`PANEL`] columns, each (k x PANEL) row-major, the last
+/// one padded with zeros.
+fn panels(data: &[f32], k: usize, n: usize) -> Vec<f32> {
+    let count = n.div_ceil(PANEL);
+    let mut out = vec![0.0; count * k * PANEL];
+    for (q, panel) in out.chunks_exact_mut(k * PANEL).enumerate() {
+        let cols = (n - q * PANEL).min(PANEL);
+        for (p, row) in panel.chunks_exact_mut(PANEL).enumerate() {
+            row[..cols].copy_from_slice(&data[p * n + q * PANEL..][..cols]);
+        }
+    }
+    out
+}
+
+/// dst = a b for a of at most [`FEW_ROWS`] rows and b in [`panels`] (k x n), one sum per
+/// element in order of k.
+fn few_rows(dst: ViewMut, a: View, panels: &[f32], k: usize, n: usize) {
+    assert!(a.rows <= FEW_ROWS && a.cols == k && dst.rows == a.rows && dst.cols == n);
+    assert!(a.in_bounds() && panels.len() == n.div_ceil(PANEL) * k * PANEL);
+    assert!(a.rows == 0 || (a.rows - 1) * dst.row_stride + n <= dst.data.len());
+    // Row r of a, dense, at r * k.
+    let mut rows = Vec::with_capacity(a.rows * k);
+    for r in 0..a.rows {
+        rows.extend((0..k).map(|p| a.at(r, p)));
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert!(
+            few_rows_available(),
+            "panels are made only where few_rows runs"
+        );
+        let (out, stride) = (dst.data.as_mut_ptr(), dst.row_stride);
+        let (a, b) = (rows.as_ptr(), panels.as_ptr());
+        // SAFETY: the CPU has AVX-512F and FMA (checked when the panels were made); a holds
+        // rows x k, the panels k x PANEL each, and dst's rows (stride apart, n wide) lie in
+        // dst.data, whose elements past column n the masked stores leave alone.
+        unsafe {
+            match dst.rows {
+                1 => few_rows_m::<1>(out, stride, a, b, k, n),
+                2 => few_rows_m::<2>(out, stride, a, b, k, n),
+                3 => few_rows_m::<3>(out, stride, a, b, k, n),
+                4 => few_rows_m::<4>(out, stride, a, b, k, n),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// One panel at a time: M x 4 vector accumulators over k contiguous panel rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn few_rows_m<const M: usize>(
+    out: *mut f32,
+    stride: usize,
+    a: *const f32,
+    panels: *const f32,
+    k: usize,
+    n: usize,
+) {
+    use std::arch::x86_64::*;
+    for q in 0..n.div_ceil(PANEL) {
+        let panel = panels.add(q * k * PANEL);
+        let mut acc = [[_mm512_setzero_ps(); 4]; M];
+        for p in 0..k {
+            let row = panel.add(p * PANEL);
+            let b0 = _mm512_loadu_ps(row);
+            let b1 = _mm512_loadu_ps(row.add(16));
+            let b2 = _mm512_loadu_ps(row.add(32));
+            let b3 = _mm512_loadu_ps(row.add(48));
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let av = _mm512_set1_ps(*a.add(r * k + p));
+                acc[0] = _mm512_fmadd_ps(av, b0, acc[0]);
+                acc[1] = _mm512_fmadd_ps(av, b1, acc[1]);
+                acc[2] = _mm512_fmadd_ps(av, b2, acc[2]);
+                acc[3] = _mm512_fmadd_ps(av, b3, acc[3]);
+            }
+        }
+        let j = q * PANEL;
+        for (r, acc) in acc.iter().enumerate() {
+            for (v, &acc) in acc.iter().enumerate() {
+                let lanes = (n - j).saturating_sub(16 * v).min(16);
+                if lanes > 0 {
+                    // Masked-off lanes are not written; their addresses may lie past dst.
+                    let at = out.wrapping_add(r * stride + j + 16 * v);
+                    _mm512_mask_storeu_ps(at, ((1u32 << lanes) - 1) as u16, acc);
+                }
+            }
         }
     }
 }
@@ -260,6 +400,32 @@ mod tests {
             assert_eq!(wide_dst[r * 5], 9.0);
             assert_eq!(wide_dst[r * 5 + 4], 9.0);
             close(&wide_dst[r * 5 + 1..r * 5 + 4], &dst[r * n..(r + 1) * n]);
+        }
+    }
+
+    #[test]
+    fn step_products_of_few_rows_match_the_triple_loop() {
+        for (m, k, n) in [
+            (1, 256, 1024),
+            (2, 7, 3),
+            (3, 33, 65),
+            (4, 5, 130),
+            (5, 9, 70),
+        ] {
+            let a = values(m * k, 3);
+            let b = values(k * n, 4);
+            let weight = Weight::for_steps(View::dense(&b, k, n), false);
+            // Rows of dst 2 wider than n: the gap stays.
+            let mut dst = vec![7.0; m * (n + 2)];
+            weight.step_product(ViewMut::new(&mut dst, m, n, n + 2), View::dense(&a, m, k));
+            let want = naive(View::dense(&a, m, k), View::dense(&b, k, n));
+            for r in 0..m {
+                close(
+                    &dst[r * (n + 2)..r * (n + 2) + n],
+                    &want[r * n..(r + 1) * n],
+                );
+                assert_eq!(&dst[r * (n + 2) + n..(r + 1) * (n + 2)], &[7.0, 7.0]);
+            }
         }
     }
 

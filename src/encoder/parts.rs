@@ -8,7 +8,7 @@
 //! gradients are sums over the parts in part order, so they repeat exactly for a given number of
 //! threads and differ only in rounding between thread counts.
 
-use super::layer::{Grads, Layer, Source};
+use super::layer::{Grads, Layer, Prepared, Source};
 use super::projection::Words;
 use super::recurrence::Saved;
 use super::workspace;
@@ -83,18 +83,15 @@ impl Split {
         &self.whole
     }
 
-    /// [`Layer::forward`] over the batch: the states `output` asks for, and with `save` what
-    /// backward needs, one [`PartRun`] per part.
+    /// [`Layer::forward`] over the batch with `weights` from [`Layer::prepare`]: the states
+    /// `output` asks for, and with `save` what backward needs, one [`PartRun`] per part.
     pub fn forward(
         &self,
         x: Source,
-        w: &[f32],
-        bias: &[f32],
+        weights: &Prepared,
         save: bool,
         output: Output,
     ) -> (Vec<f32>, Vec<PartRun>) {
-        let words = matches!(x, Source::Words(_));
-        let weights = self.whole.prepare(w, bias, save, words);
         let p = &self.whole.recurrence;
         let (hs, state) = (p.hidden, self.batch() * p.hidden);
         let last = p.time.saturating_sub(1);
@@ -106,7 +103,7 @@ impl Split {
             None
         };
         if self.parts.is_empty() {
-            let (out, saved) = self.whole.forward(x, &weights, save);
+            let (out, saved) = self.whole.forward(x, weights, save);
             return match output {
                 Output::AllSteps => (out, vec![PartRun { saved, out: None }]),
                 Output::Final => {
@@ -122,7 +119,7 @@ impl Split {
         let runs = self.map_parts(|(texts, layer), _| match x {
             Source::Values(x) => {
                 let x = self.gather(x, self.whole.input, texts);
-                let run = layer.forward(Source::Values(&x), &weights, save);
+                let run = layer.forward(Source::Values(&x), weights, save);
                 workspace::give(x);
                 run
             }
@@ -130,7 +127,7 @@ impl Split {
                 let mut ids = vec![0; self.whole.recurrence.time * texts.len()];
                 self.gather_into(words.ids, 1, texts, &mut ids);
                 let words = Words { ids: &ids, ..words };
-                layer.forward(Source::Words(words), &weights, save)
+                layer.forward(Source::Words(words), weights, save)
             }
         });
         // The parts' rows together are all of it.

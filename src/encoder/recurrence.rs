@@ -194,7 +194,7 @@ impl Problem {
                 let n = active[t];
                 if t > 0 && n > 0 {
                     let h_prev = View::dense(&h_prev[..n * hs], n, hs);
-                    w_hh_t.product(ViewMut::dense(&mut gh[..n * gw], n, gw), h_prev);
+                    w_hh_t.step_product(ViewMut::dense(&mut gh[..n * gw], n, gw), h_prev);
                 }
                 let gi_t = &gi[(t - block.start) * batch * gw..][..batch * gw];
                 let acts_t = &mut acts[if save { t * batch * aw } else { 0 }..][..batch * aw];
