@@ -8,7 +8,9 @@
 //! Two implementations compute the same thing: on the CPU in f32 a fused kernel (`fused`:
 //! one product for the input side of all steps, then the recurrence as one custom op with its
 //! own backward, each batch's texts split across rayon's threads by `parts`), elsewhere plain
-//! candle ops step by step (`reference`).
+//! candle ops step by step (`reference`). Prediction with a model whose weights no longer change
+//! ([`Encoder::predict`]) also keeps, from call to call, the weights laid out for the kernel and
+//! the first layer's input side per word (`projection`).
 
 mod activation;
 // Public (and hidden from the docs) only for benches/step_product, which times the products.

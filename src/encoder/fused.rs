@@ -1,4 +1,5 @@
-//! The fused CPU path: one layer and direction as one candle custom op with its own backward.
+//! The fused CPU path: one layer and direction as one candle custom op with its own backward
+//! ([`run`]), or for prediction as a plain call on weights laid out once ([`run_kept`]).
 //!
 //! Stepping with candle ops costs a dozen small tensors per step, each allocated, dispatched
 //! and in backward revisited by autograd, which also zero-fills and adds a gradient buffer for

@@ -86,7 +86,8 @@ impl Layer {
         let bf16 = self.bf16 && !save;
         Prepared {
             w_ih_t: Weight::new(w_ih.t(), bf16 && !words),
-            // Training's step products keep gemm's (a copy per call for a few short products).
+            // Panels for the few-row step products cost a copy of W_hh: paid once where
+            // prediction keeps the prepared weights, not at every training step.
             w_hh_t: if save {
                 Weight::new(w_hh.t(), bf16)
             } else {
