@@ -199,7 +199,7 @@ fn check_words(encoder: &Encoder, case: &Case, steps: &Steps, rng: &mut StdRng, 
     );
     let dirs = if case.bidirectional { 2 } else { 1 };
     let row_bytes = dirs * case.cell.gates() * case.hidden * 4;
-    // Ids 0 to 4 kept.
+    // Room for a few of the 9 words' rows (their slots count too).
     let cache = encoder.predict_cache(vocab, 5 * row_bytes);
     let bf16 = lstm_sentiment::encoder::bf16_available();
     for (kernel, tolerance) in [(Kernel::Auto, TOLERANCE), (Kernel::Bf16, BF16_TOLERANCE)] {

@@ -47,10 +47,10 @@ pub struct Words<'a> {
 }
 
 impl WordProjections {
-    /// Room for the rows of up to `max_bytes` (all directions together), over `vocab` ids.
+    /// Room for up to `max_bytes` of rows (all directions together), over `vocab` ids. Each
+    /// id's slots count too, made up front whether or not its rows are ever kept.
     pub fn new(vocab: usize, width: usize, directions: usize, max_bytes: usize) -> Self {
-        let row_bytes = (width * directions * std::mem::size_of::<f32>()).max(1);
-        let kept = vocab.min(max_bytes / row_bytes);
+        let kept = vocab.min(max_bytes / id_bytes(width, directions).max(1));
         let table = || (0..kept).map(|_| OnceLock::new()).collect();
         let seen = || (0..kept).map(|_| AtomicBool::new(false)).collect();
         Self {
@@ -116,6 +116,13 @@ impl Words<'_> {
     }
 }
 
+/// What keeping one id's rows takes: the rows and their slots.
+fn id_bytes(width: usize, directions: usize) -> usize {
+    use std::mem::size_of;
+    let slot = size_of::<OnceLock<Box<[f32]>>>() + size_of::<AtomicBool>();
+    directions * (width * size_of::<f32>() + slot)
+}
+
 /// The rows `ids` of a (vocab, dim) matrix, side by side.
 fn gather(matrix: &[f32], dim: usize, ids: &[u32]) -> Vec<f32> {
     let mut x = Vec::with_capacity(ids.len() * dim);
@@ -153,7 +160,7 @@ mod tests {
         let embedding = values(vocab * dim, 4);
         let w1 = values(width * dim, 6);
         // Two directions, room for ids 0 to 4 in both.
-        let table = WordProjections::new(vocab, width, 2, 5 * 2 * width * 4);
+        let table = WordProjections::new(vocab, width, 2, 5 * id_bytes(width, 2));
         // (time 2, batch 3): 2 twice, 7 above the limit; step 1 runs two texts.
         let ids = [1, 2, 7, 2, 9, 0];
         for round in 0..2 {
