@@ -7,7 +7,7 @@
 //! op has three inputs and the gradients land in the same places.
 
 use super::matmul::{product, View, ViewMut, Weight};
-use super::projection::Words;
+use super::projection::{Scratch, Words};
 use super::recurrence::{Problem, Saved};
 use super::workspace;
 use crate::config::Cell;
@@ -103,9 +103,10 @@ impl Layer {
     pub fn forward(&self, x: Source, weights: &Prepared, save: bool) -> (Vec<f32>, Saved) {
         let p = &self.recurrence;
         let w_ih_t = &weights.w_ih_t;
+        let mut scratch = Scratch::default();
         let mut input = |steps: Range<usize>, active: &[usize], gi: &mut [f32]| match x {
             Source::Values(x) => self.input_product(x, w_ih_t, steps, active, gi),
-            Source::Words(words) => words.fill(steps, active, gi, w_ih_t),
+            Source::Words(words) => words.fill(steps, active, gi, w_ih_t, &mut scratch),
         };
         let (bias, b_hn) = (&weights.gate_bias, &weights.b_hn);
         p.forward(&mut input, &weights.w_hh_t, bias, b_hn, save)

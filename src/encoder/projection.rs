@@ -82,11 +82,19 @@ impl std::fmt::Debug for WordProjections {
 impl Words<'_> {
     /// The input side of a block of steps into `gi` (steps, batch, width), for the rows running
     /// at each step: kept rows copied, the others as one product with `w_ih_t` (f32), kept when
-    /// worked out before and below the limit.
-    pub fn fill(&self, steps: Range<usize>, active: &[usize], gi: &mut [f32], w_ih_t: &Weight) {
+    /// worked out before and below the limit. `scratch` serves from block to block.
+    pub fn fill(
+        &self,
+        steps: Range<usize>,
+        active: &[usize],
+        gi: &mut [f32],
+        w_ih_t: &Weight,
+        scratch: &mut Scratch,
+    ) {
         let (width, dim) = (self.table.width, self.dim);
         let batch = gi.len() / (steps.len() * width).max(1);
-        let mut missing = Vec::new();
+        let Scratch { missing, x, rows } = scratch;
+        missing.clear();
         for ((i, t), &n) in steps.enumerate().zip(active) {
             for (b, &id) in self.ids[t * batch..t * batch + n].iter().enumerate() {
                 let at = (i * batch + b) * width;
@@ -99,11 +107,17 @@ impl Words<'_> {
         if missing.is_empty() {
             return;
         }
-        let ids: Vec<u32> = missing.iter().map(|&(_, id)| id).collect();
-        let x = gather(self.embedding, dim, &ids);
-        let mut rows = vec![0.0; ids.len() * width];
-        let n = ids.len();
-        w_ih_t.product(ViewMut::dense(&mut rows, n, width), View::dense(&x, n, dim));
+        x.clear();
+        for &(_, id) in missing.iter() {
+            x.extend_from_slice(&self.embedding[id as usize * dim..][..dim]);
+        }
+        let n = missing.len();
+        // Grown, never shrunk: the product writes every element it is given.
+        if rows.len() < n * width {
+            rows.resize(n * width, 0.0);
+        }
+        let rows = &mut rows[..n * width];
+        w_ih_t.product(ViewMut::dense(rows, n, width), View::dense(x, n, dim));
         let (kept, seen) = (&self.table.kept[self.dir], &self.table.seen[self.dir]);
         for (&(at, id), row) in missing.iter().zip(rows.chunks_exact(width)) {
             gi[at..at + width].copy_from_slice(row);
@@ -116,20 +130,21 @@ impl Words<'_> {
     }
 }
 
+/// Buffers [`Words::fill`] keeps from one block to the next.
+#[derive(Default)]
+pub struct Scratch {
+    /// (offset in gi, id) of the rows not kept.
+    missing: Vec<(usize, u32)>,
+    /// Their word vectors and their rows.
+    x: Vec<f32>,
+    rows: Vec<f32>,
+}
+
 /// What keeping one id's rows takes: the rows and their slots.
 fn id_bytes(width: usize, directions: usize) -> usize {
     use std::mem::size_of;
     let slot = size_of::<OnceLock<Box<[f32]>>>() + size_of::<AtomicBool>();
     directions * (width * size_of::<f32>() + slot)
-}
-
-/// The rows `ids` of a (vocab, dim) matrix, side by side.
-fn gather(matrix: &[f32], dim: usize, ids: &[u32]) -> Vec<f32> {
-    let mut x = Vec::with_capacity(ids.len() * dim);
-    for &id in ids {
-        x.extend_from_slice(&matrix[id as usize * dim..][..dim]);
-    }
-    x
 }
 
 #[cfg(test)]
@@ -173,7 +188,7 @@ mod tests {
             };
             let w_ih_t = Weight::new(View::dense(&w1, width, dim).t(), false);
             let mut gi = vec![f32::NAN; 2 * batch * width];
-            words.fill(0..2, &[3, 2], &mut gi, &w_ih_t);
+            words.fill(0..2, &[3, 2], &mut gi, &w_ih_t, &mut Scratch::default());
             for (r, &id) in ids.iter().enumerate() {
                 let got = &gi[r * width..(r + 1) * width];
                 if r == 5 {
