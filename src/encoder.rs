@@ -196,7 +196,7 @@ impl Encoder {
         steps: &Steps,
         dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
-        self.run(Some(xs.clone()), None, steps, dropout)
+        self.run(Read::Vectors(xs), None, steps, dropout)
     }
 
     /// As [`forward`](Self::forward) on words, `ids` (time, batch) of `embedding`, for
@@ -210,99 +210,113 @@ impl Encoder {
         steps: &Steps,
         cache: &PredictCache,
     ) -> Result<Tensor> {
-        self.run(None, Some((ids, embedding, cache)), steps, None)
+        self.run(Read::Words(ids, embedding), Some(cache), steps, None)
     }
 
-    /// The layers over vectors, or over words with a cache.
+    /// Every layer, the first reading `first`, the others the outputs below them.
     fn run(
         &self,
-        xs: Option<Tensor>,
-        words: Option<(&[u32], &Tensor, &PredictCache)>,
+        first: Read,
+        cache: Option<&PredictCache>,
         steps: &Steps,
         mut dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
-        let mut input = xs;
+        let mut below: Option<Tensor> = None;
         let mut finals = Vec::new();
-        let bf16 = self.kernel == Kernel::Bf16;
-        let lengths = steps.lengths();
         for (l, layer) in self.layers.iter().enumerate() {
             let last = l + 1 == self.layers.len();
-            let output = if last {
-                Output::Final
-            } else {
-                Output::AllSteps
-            };
             finals.clear();
             let mut outputs = Vec::new();
             for (d, weights) in layer.iter().enumerate() {
-                let reverse = d == 1;
-                let cell = self.cell;
-                let fused = match (&input, words) {
-                    (Some(input), _) => {
-                        let xin = if reverse {
-                            steps.reverse(input)?
-                        } else {
-                            input.clone()
-                        };
-                        if !self.kernel.fused(&xin, xin.dim(0)?, weights) {
-                            let ran =
-                                reference::run(cell, self.hidden, weights, &xin, steps, !last)?;
-                            finals.push(ran.0);
-                            if let Some(outs) = ran.1 {
-                                outputs.push(if reverse { steps.reverse(&outs)? } else { outs });
-                            }
-                            continue;
-                        }
-                        match words {
-                            Some((_, _, cache)) => {
-                                let (x, kept) = (fused::Input::Vectors(&xin), &cache.layers[l][d]);
-                                fused::run_kept(cell, weights, x, kept, lengths, bf16, output)?
-                            }
-                            None => fused::run(cell, weights, &xin, lengths, bf16, output)?,
-                        }
-                    }
-                    (None, Some((ids, embedding, cache))) => {
-                        let ids = if reverse {
-                            steps.reverse_ids(ids)
-                        } else {
-                            ids.to_vec()
-                        };
-                        let x = fused::Input::Words {
-                            ids: &ids,
-                            time: steps.masks.len(),
-                            table: &cache.words,
-                            dir: d,
-                            embedding,
-                        };
-                        let kept = &cache.layers[l][d];
-                        fused::run_kept(cell, weights, x, kept, lengths, bf16, output)?
-                    }
-                    (None, None) => unreachable!("the first layer reads vectors or words"),
-                };
-                // The final states, or every step's, whose last step holds every text's final
-                // state.
-                match output {
-                    Output::Final => finals.push(fused),
-                    Output::AllSteps => {
-                        finals.push(fused.get(fused.dim(0)? - 1)?);
-                        outputs.push(if reverse {
-                            steps.reverse(&fused)?
-                        } else {
-                            fused
-                        });
-                    }
-                }
+                let read = below.as_ref().map_or(first, Read::Vectors);
+                let (h, every_step) = self.direction((l, d), weights, read, cache, steps, last)?;
+                finals.push(h);
+                outputs.extend(every_step);
             }
             if !last {
                 let mut next = Tensor::cat(&outputs, D::Minus1)?;
                 if let Some(d) = dropout.as_deref_mut() {
                     next = d.apply(&next)?;
                 }
-                input = Some(next);
+                below = Some(next);
             }
         }
         Tensor::cat(&finals, D::Minus1)
     }
+
+    /// Layer l, direction d over `read`: the final states and, below the last layer, every
+    /// step's, in the texts' own order.
+    fn direction(
+        &self,
+        (l, d): (usize, usize),
+        weights: &DirectionWeights,
+        read: Read,
+        cache: Option<&PredictCache>,
+        steps: &Steps,
+        last: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let reverse = d == 1;
+        let output = if last {
+            Output::Final
+        } else {
+            Output::AllSteps
+        };
+        let (cell, bf16, lengths) = (self.cell, self.kernel == Kernel::Bf16, steps.lengths());
+        let ran = match read {
+            Read::Words(ids, embedding) => {
+                let cache = cache.expect("words are read with a cache");
+                let ids = if reverse {
+                    steps.reverse_ids(ids)
+                } else {
+                    ids.to_vec()
+                };
+                let x = fused::Input::Words {
+                    ids: &ids,
+                    time: steps.masks.len(),
+                    table: &cache.words,
+                    dir: d,
+                    embedding,
+                };
+                fused::run_kept(cell, weights, x, &cache.layers[l][d], lengths, bf16, output)?
+            }
+            Read::Vectors(xs) => {
+                let xin = if reverse {
+                    steps.reverse(xs)?
+                } else {
+                    xs.clone()
+                };
+                if !self.kernel.fused(&xin, xin.dim(0)?, weights) {
+                    let (h, outs) = reference::run(cell, self.hidden, weights, &xin, steps, !last)?;
+                    let outs = outs.map(|o| if reverse { steps.reverse(&o) } else { Ok(o) });
+                    return Ok((h, outs.transpose()?));
+                }
+                match cache {
+                    Some(cache) => {
+                        let (x, kept) = (fused::Input::Vectors(&xin), &cache.layers[l][d]);
+                        fused::run_kept(cell, weights, x, kept, lengths, bf16, output)?
+                    }
+                    None => fused::run(cell, weights, &xin, lengths, bf16, output)?,
+                }
+            }
+        };
+        match output {
+            Output::Final => Ok((ran, None)),
+            // The last step holds every text's final state.
+            Output::AllSteps => {
+                let h = ran.get(ran.dim(0)? - 1)?;
+                Ok((h, Some(if reverse { steps.reverse(&ran)? } else { ran })))
+            }
+        }
+    }
+}
+
+/// What a layer reads.
+#[derive(Clone, Copy)]
+enum Read<'a> {
+    /// Vectors (time, batch, input).
+    Vectors(&'a Tensor),
+    /// The first layer's words: ids (time, batch) of an embedding.
+    Words(&'a [u32], &'a Tensor),
 }
 
 /// What [`Encoder::predict`] keeps from call to call: each layer and direction's weights laid
