@@ -3,6 +3,8 @@
 //! Only stock `tokenizers` components are used, so the saved `tokenizer.json` loads unchanged in
 //! Python (`tokenizers.Tokenizer.from_file`) and gives the same ids there.
 
+mod ascii;
+
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use serde::{Deserialize, Serialize};
@@ -56,6 +58,9 @@ pub struct TextTokenizer {
     /// Whether every normalizer and pre-tokenizer decides each split from nearby characters only,
     /// so that a long text may be cut before encoding (see [`TextTokenizer::encode`]).
     local: bool,
+    /// The same ids for ASCII texts without `tokenizers`' bookkeeping, where the pipeline is the
+    /// crate's own.
+    ascii: Option<ascii::AsciiWords>,
 }
 
 /// A long text is first encoded from a prefix of this many bytes per wanted token (at least
@@ -297,9 +302,11 @@ impl TextTokenizer {
             && tokenizer
                 .get_pre_tokenizer()
                 .is_some_and(pre_tokenizer_is_local);
+        let ascii = ascii::AsciiWords::for_tokenizer(&tokenizer);
         Ok(Self {
             inner: tokenizer,
             local,
+            ascii,
         })
     }
 
@@ -337,6 +344,9 @@ impl TextTokenizer {
     /// text's), so a 10 MB text costs about as much as a short one. The ids are those of
     /// encoding the whole text and truncating.
     pub fn encode(&self, text: &str, max_len: usize) -> Result<Vec<u32>> {
+        if let Some(ids) = self.encode_ascii(text, max_len) {
+            return Ok(ids);
+        }
         let mut bytes = self.first_prefix(text, max_len);
         loop {
             let piece = prefix(text, bytes);
@@ -351,6 +361,30 @@ impl TextTokenizer {
 
     /// [`encode`](Self::encode) for many texts at once, in parallel; results keep input order.
     pub fn encode_batch(&self, texts: &[&str], max_len: usize) -> Result<Vec<Vec<u32>>> {
+        let mut ids: Vec<Option<Vec<u32>>> = (texts.iter())
+            .map(|text| self.encode_ascii(text, max_len))
+            .collect();
+        let others: Vec<usize> = (0..texts.len()).filter(|&i| ids[i].is_none()).collect();
+        if !others.is_empty() {
+            let texts: Vec<&str> = others.iter().map(|&i| texts[i]).collect();
+            for (i, encoded) in others
+                .into_iter()
+                .zip(self.encode_pipeline(&texts, max_len)?)
+            {
+                ids[i] = Some(encoded);
+            }
+        }
+        Ok(ids.into_iter().flatten().collect())
+    }
+
+    /// The fast path's ids, for ASCII text where the pipeline is the crate's own.
+    fn encode_ascii(&self, text: &str, max_len: usize) -> Option<Vec<u32>> {
+        let fast = self.ascii.as_ref().filter(|_| text.is_ascii())?;
+        Some(fast.encode(text, max_len, |w| self.inner.token_to_id(w), UNK_ID))
+    }
+
+    /// [`encode_batch`](Self::encode_batch) through `tokenizers`, in parallel.
+    fn encode_pipeline(&self, texts: &[&str], max_len: usize) -> Result<Vec<Vec<u32>>> {
         let pieces: Vec<&str> = texts
             .iter()
             .map(|text| prefix(text, self.first_prefix(text, max_len)))
