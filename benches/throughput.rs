@@ -1,11 +1,12 @@
-//! Speed benchmarks (issue 4): training tokens/s, prediction texts/s, one-text latency and peak
-//! memory, each printed as one JSON object per line on stdout.
+//! Speed benchmarks (issue 4): training tokens/s, prediction texts/s, one-text latency, peak
+//! memory and tokenizing, each printed as one JSON object per line on stdout.
 //!
 //! ```sh
 //! cargo bench --bench throughput -- train --threads 2          # synthetic: 2048 texts x 40 tokens
 //! cargo bench --bench throughput -- train --data train.tsv --dev dev.tsv --save /tmp/m
 //! cargo bench --bench throughput -- predict --model /tmp/m --input texts.txt --threads 2
 //! cargo bench --bench throughput -- latency --model /tmp/m --length 20 --threads 1
+//! cargo bench --bench throughput -- tokenize --input dev.tsv --threads 2
 //! cargo bench --bench throughput                               # all three, small
 //! ```
 //!
@@ -66,6 +67,25 @@ enum Mode {
     Predict(PredictArgs),
     /// One-text latency of `Classifier::predict`, p50/p99 in microseconds.
     Latency(LatencyArgs),
+    /// Tokenizing alone, texts/s: `TextTokenizer::encode_batch` (what prediction calls) against
+    /// `tokenizers`' own `encode_batch` on the same pipeline (on whole texts: no cut at the
+    /// model's max_length), in batches of `--batch`.
+    Tokenize(TokenizeArgs),
+}
+
+#[derive(Args, Clone)]
+struct TokenizeArgs {
+    /// Model directory whose tokenizer to use; default: the built-in model.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Texts, one per line (a label and a tab before the text are skipped).
+    #[arg(long)]
+    input: PathBuf,
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Timed passes over all texts (after one untimed); the median is reported.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
 }
 
 #[derive(Args, Clone)]
@@ -190,6 +210,7 @@ fn main() -> Result<()> {
         Some(Mode::Train(a)) => emit(bench_train(&a, device)?, &threads),
         Some(Mode::Predict(a)) => emit(bench_predict(&a, device)?, &threads),
         Some(Mode::Latency(a)) => emit(bench_latency(&a, device)?, &threads),
+        Some(Mode::Tokenize(a)) => emit(bench_tokenize(&a, device)?, &threads),
         None => {
             // A quick round of all three on a freshly trained synthetic model.
             let dir = tempfile::tempdir()?;
@@ -433,6 +454,55 @@ fn bench_predict(a: &PredictArgs, device: DeviceSpec) -> Result<Value> {
         "ms_per_batch": seconds * 1e3 / batches as f64,
         "gflop_per_second": tokens as f64 * flops / seconds / 1e9,
         "load_seconds": load_seconds,
+    }))
+}
+
+fn bench_tokenize(a: &TokenizeArgs, device: DeviceSpec) -> Result<Value> {
+    let classifier = load(a.model.as_deref(), device)?;
+    let tokenizer = classifier.tokenizer();
+    let max_length = classifier.config().max_length;
+    let file = std::fs::read_to_string(&a.input)?;
+    let texts: Vec<&str> = file
+        .lines()
+        .map(|line| line.split_once('\t').map_or(line, |(_, text)| text))
+        .collect();
+    let batch = a.batch.max(1);
+    // Seconds per pass of `f` over the batches (median of --repeat, after one untimed pass) and
+    // the tokens it counted.
+    let timed = |f: &dyn Fn(&[&str]) -> Result<usize>| -> Result<(f64, usize)> {
+        let (mut passes, mut tokens) = (Vec::new(), 0);
+        for pass in 0..=a.repeat.max(1) {
+            let start = Instant::now();
+            tokens = 0;
+            for chunk in texts.chunks(batch) {
+                tokens += f(chunk)?;
+            }
+            if pass > 0 {
+                passes.push(start.elapsed().as_secs_f64());
+            }
+        }
+        Ok((median(&mut passes), tokens))
+    };
+    let (ours, tokens) = timed(&|chunk| {
+        let ids = tokenizer.encode_batch(chunk, max_length)?;
+        Ok(ids.iter().map(Vec::len).sum())
+    })?;
+    // Whole texts: tokenizers has no cut at max_length (ours encodes a prefix of long texts).
+    let (theirs, _) = timed(&|chunk| {
+        let encodings =
+            (tokenizer.inner().encode_batch(chunk.to_vec(), false)).map_err(|e| e.to_string())?;
+        Ok(encodings.iter().map(|e| e.len().min(max_length)).sum())
+    })?;
+    let ascii = texts.iter().filter(|t| t.is_ascii()).count();
+    Ok(json!({
+        "mode": "tokenize",
+        "model": model_name(a.model.as_deref()),
+        "texts": texts.len(),
+        "ascii_texts": ascii,
+        "tokens": tokens,
+        "texts_per_second": texts.len() as f64 / ours,
+        "tokenizers_texts_per_second": texts.len() as f64 / theirs,
+        "speedup": theirs / ours,
     }))
 }
 
