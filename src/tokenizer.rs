@@ -374,7 +374,10 @@ impl TextTokenizer {
                 ids[i] = Some(encoded);
             }
         }
-        Ok(ids.into_iter().flatten().collect())
+        Ok(ids
+            .into_iter()
+            .map(|ids| ids.expect("every text went one way or the other"))
+            .collect())
     }
 
     /// The fast path's ids, for ASCII text where the pipeline is the crate's own.
