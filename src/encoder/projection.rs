@@ -10,10 +10,11 @@
 //! are kept; vocabularies built here put ids in order of word count, so these are the most
 //! frequent words. Each kept row is its own small allocation, so only words kept take memory.
 //!
-//! Kept rows are the products the kernel makes for the others (the same gemm call on the same
-//! layout of W_ih^T, in f32 even when the recurrence multiplies in bfloat16), so a text's
-//! result does not depend on which of its words were kept. The kernel adds the biases as
-//! before.
+//! A kept row is the row as worked out with its step (gemm on W_ih^T laid out as for the input
+//! product of vectors, in f32 even when the recurrence multiplies in bfloat16), and gemm's
+//! result for a row does not depend on the other rows of the product, so a text's result does
+//! not depend on which of its words were kept (tests/kernel.rs checks it against the vectors
+//! path bit for bit). The kernel adds the biases as before.
 //!
 //! No lock is held while rows are computed or read (a row, once set, never changes): a thread
 //! inside rayon's pool that waited on a lock could be waiting on work it stole itself.
