@@ -1,8 +1,9 @@
 //! The matrix product at the heart of every recurrent step, alone: h (texts x hidden) times
 //! W_hh^T (hidden x gates * hidden), as the fused kernel runs it (gemm, single-threaded,
-//! W_hh^T dense; and in bfloat16 as `--bf16` does), next to a plain register-blocked AVX-512
-//! loop over W_hh^T packed once into panels of 64 columns (what a hand-written f32 kernel
-//! could reuse across all steps).
+//! W_hh^T dense; `Weight::step_product` as prediction calls it, which takes its own AVX-512
+//! loop for at most 4 texts; and in bfloat16 as `--bf16` does), next to a plain
+//! register-blocked AVX-512 loop over W_hh^T packed once into panels of 64 columns for any
+//! number of texts (what a hand-written f32 kernel could reuse across all steps).
 //! Prediction spends most of its time here (README, "Speed"), so this bounds what a faster
 //! product could give. First it measures the core's FMA peak (independent fused multiply-adds
 //! on registers, nothing from memory): the ceiling both products are measured against.
@@ -32,7 +33,7 @@ fn main() {
         println!("bf16 dot-product peak, one thread: {peak:.1} GFLOP/s (vdpbf16ps, 24 chains)");
     }
     println!("step product: texts x {k} times {k} x {n}, one thread, GFLOP/s (best of 3)");
-    for m in [32, 64, 128, 256] {
+    for m in [1, 4, 32, 64, 128, 256] {
         let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1 - 0.3).collect();
         let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1 - 0.2).collect();
         let mut c = vec![0.0; m * n];
@@ -52,6 +53,13 @@ fn main() {
         let a_view = View::dense(&a, m, k);
         let gemm_rate = rate(&mut || gemm.product(ViewMut::dense(&mut c, m, n), a_view));
         let expected = c.clone();
+        let steps = Weight::for_steps(b_view, false);
+        let step_rate = rate(&mut || steps.step_product(ViewMut::dense(&mut c, m, n), a_view));
+        let diff = c.iter().zip(&expected).map(|(x, y)| (x - y).abs());
+        assert!(
+            diff.fold(0.0, f32::max) < 1e-3,
+            "step_product strays from gemm"
+        );
         let bf16_rate = match lstm_sentiment::encoder::bf16_available() {
             true => {
                 let r = rate(&mut || bf16.product(ViewMut::dense(&mut c, m, n), a_view));
@@ -72,8 +80,8 @@ fn main() {
             false => "-".into(),
         };
         println!(
-            "texts {m:>4}: gemm {gemm_rate:>6.1}   packed AVX-512 panels {panel_rate:>6}   \
-             bf16 (--bf16) {bf16_rate:>6}"
+            "texts {m:>4}: gemm {gemm_rate:>6.1}   step_product {step_rate:>6.1}   \
+             packed AVX-512 panels {panel_rate:>6}   bf16 (--bf16) {bf16_rate:>6}"
         );
     }
 }

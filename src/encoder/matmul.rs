@@ -212,8 +212,8 @@ impl Weight {
     }
 
     /// dst = a self, for the recurrence's step products, which often have very few rows (one
-    /// text; the last texts still running): there gemm takes a path that runs at a third of
-    /// the FMA rate, and [`few_rows`] streams the weight's panels once. Other products keep
+    /// text; the last texts still running): there gemm is slow (benches/step_product.rs), and
+    /// [`few_rows`] streams the weight's panels once. Other products keep
     /// gemm's rounding, so that the input side of the gates stays bit for bit the same however
     /// it is split into products.
     pub fn step_product(&self, dst: ViewMut, a: View) {
