@@ -23,18 +23,21 @@ impl AsciiWords {
     /// The fast path for `tokenizer` if its normalizer, pre-tokenizer and post-processor are
     /// those `pipeline(lowercase)` makes and it has no added tokens; None otherwise.
     pub fn for_tokenizer(tokenizer: &Tokenizer) -> Option<Self> {
+        let plain = tokenizer.get_post_processor().is_none()
+            && tokenizer.get_added_tokens_decoder().is_empty();
+        if !plain {
+            return None;
+        }
         let as_json = |t: &Tokenizer| {
             let normalizer = serde_json::to_value(t.get_normalizer()).ok()?;
             let pre_tokenizer = serde_json::to_value(t.get_pre_tokenizer()).ok()?;
             Some((normalizer, pre_tokenizer))
         };
-        let found = as_json(tokenizer)?;
-        let plain = tokenizer.get_post_processor().is_none()
-            && tokenizer.get_added_tokens_decoder().is_empty();
-        [false, true].into_iter().find_map(|lowercase| {
-            let standard = super::pipeline(lowercase).ok()?;
-            (plain && as_json(&standard)? == found).then_some(Self { lowercase })
-        })
+        let lowercase = tokenizer
+            .get_normalizer()
+            .is_some_and(super::normalizer_lowercases);
+        let standard = super::pipeline(lowercase).ok()?;
+        (as_json(&standard)? == as_json(tokenizer)?).then_some(Self { lowercase })
     }
 
     /// The ids of `text`, at most `max_len`: `lookup` gives a word's id, `unk` is the id of
