@@ -4,7 +4,7 @@
 //! loop for at most 4 texts; and in bfloat16 as `--bf16` does), next to a plain
 //! register-blocked AVX-512 loop over W_hh^T packed once into panels of 64 columns for any
 //! number of texts (what a hand-written f32 kernel could reuse across all steps).
-//! Prediction spends most of its time here (README, "Speed"), so this bounds what a faster
+//! Prediction spends most of its time here (docs/performance.md), so this bounds what a faster
 //! product could give. First it measures the core's FMA peak (independent fused multiply-adds
 //! on registers, nothing from memory): the ceiling both products are measured against.
 //!

@@ -1,16 +1,16 @@
-//! Speed benchmarks (issue 4): training tokens/s, prediction texts/s, one-text latency, peak
+//! Speed benchmarks: training tokens/s, prediction texts/s, one-text latency, peak
 //! memory and tokenizing, each printed as one JSON object per line on stdout.
 //!
 //! ```sh
 //! cargo bench --bench throughput -- train --threads 2          # synthetic: 2048 texts x 40 tokens
-//! cargo bench --bench throughput -- train --data train.tsv --dev dev.tsv --save /tmp/m
-//! cargo bench --bench throughput -- predict --model /tmp/m --input texts.txt --threads 2
-//! cargo bench --bench throughput -- latency --model /tmp/m --length 20 --threads 1
+//! cargo bench --bench throughput -- train --data train.tsv --dev dev.tsv --save my-model
+//! cargo bench --bench throughput -- predict --model my-model --input texts.txt --threads 2
+//! cargo bench --bench throughput -- latency --model my-model --length 20 --threads 1
 //! cargo bench --bench throughput -- tokenize --input dev.tsv --threads 2
 //! cargo bench --bench throughput                               # all three, small
 //! ```
 //!
-//! `scripts/bench_vs_torch.py` runs these side by side with the PyTorch twin and prints ratios.
+//! `scripts/bench/vs_torch.py` runs these side by side with the PyTorch twin and prints ratios.
 //!
 //! Threads: `--threads N` sets `RAYON_NUM_THREADS` (the pool the fused kernel splits each batch
 //! over; default 1) and `--candle-threads` `CANDLE_NUM_THREADS` (candle's own products; default
@@ -586,7 +586,7 @@ fn forward_flops_per_token(c: &lstm_sentiment::ModelConfig) -> f64 {
 }
 
 /// Words of letters only ("aaaa", "aaab", ...), so the tokenizer keeps each one as one token.
-/// scripts/bench_vs_torch.py writes the same words.
+/// scripts/bench/vs_torch.py writes the same words.
 fn word(mut i: usize) -> String {
     let mut letters = Vec::new();
     for _ in 0..4 {

@@ -111,9 +111,9 @@ impl Classifier {
 
     /// With `on`, predictions multiply in bfloat16 with float32 sums, on CPUs with AVX512-BF16
     /// (AMD Zen 4 and later, Intel Cooper Lake and Sapphire Rapids and later); an error
-    /// elsewhere. Faster (README, "Speed"), and probabilities move: by 4e-5 to 1.2e-4 on
-    /// average and at most 0.011 over the texts of `scripts/bf16_agreement.py`, where one label
-    /// in 15 files of 872 to 2000 texts changed. Training is not affected.
+    /// elsewhere. Faster (docs/bf16.md), and probabilities move: by 4e-5 to 1.2e-4 on average
+    /// and at most 0.011 over the texts of `scripts/model/bf16_agreement.py`, where one label in
+    /// 15 files of 872 to 2000 texts changed. Training is not affected.
     pub fn with_bf16(mut self, on: bool) -> Result<Self> {
         if on && !self.device.is_cpu() {
             return Err(Error::Config(

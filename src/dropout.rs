@@ -30,7 +30,7 @@ impl<'a> Dropout<'a> {
 
 /// `n` elements, each 1 / keep with probability `keep`, else 0: the same draws as one
 /// `rng.random::<f32>() < keep` per element (the top 24 bits of a u32 as a fraction), taken in
-/// bulk, which is several times faster and keeps seeded runs as they were.
+/// bulk, which is several times faster and gives a seed the same masks.
 fn mask(rng: &mut StdRng, n: usize, keep: f32) -> Vec<f32> {
     let mut words = vec![0u32; n];
     rng.fill(&mut words[..]);

@@ -32,7 +32,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// recurrent kernel's parts of each batch and the tokenizer. candle's own matrix products are
 /// only the small ones around the kernel; split over several threads they cost more than they
 /// save and candle's worker pool spins, so CANDLE_NUM_THREADS defaults to 1.
-/// `scripts/bench-threads.sh` measures both.
+/// `scripts/bench/threads.sh` measures both.
 fn set_threads(threads: Option<usize>) {
     // Safe here: no other thread has started yet.
     if let Some(n) = threads {

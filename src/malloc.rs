@@ -3,9 +3,9 @@
 //! Each batch allocates tensors of megabytes. glibc's malloc serves blocks above its mmap
 //! threshold (128 KiB at first, raised as such blocks are freed) straight from the OS and
 //! unmaps them on free, and it trims the top of its heap past 128 KiB free, so the next batch
-//! faults the same memory in again as fresh pages the kernel must zero. `scripts/bench-allocator.sh`
-//! measures it (README, "Allocator"). The recurrent kernel keeps its own largest buffers
-//! (`encoder::workspace`); this covers the rest.
+//! faults the same memory in again as fresh pages the kernel must zero.
+//! `scripts/bench/allocator.sh` measures it (docs/performance.md, "Allocator"). The recurrent
+//! kernel keeps its own largest buffers (`encoder::workspace`); this covers the rest.
 
 /// The largest mmap threshold glibc accepts on 64-bit targets (32 MiB).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

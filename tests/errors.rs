@@ -1,7 +1,7 @@
 //! Bad input gets a clear error, never a panic: one table row per case of messy data files and
 //! broken model directories, each asserting the message's key facts (file, line or tensor,
 //! expected vs found). Also the CLI's `--skip-invalid`, and one regression test per bug found by
-//! fuzzing (see scripts/fuzz.sh).
+//! fuzzing (see scripts/dev/fuzz.sh).
 
 mod common;
 
@@ -92,7 +92,7 @@ fn tsv_lines(n: usize) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Data files (issue 6, item 1)
+// Data files
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -476,7 +476,7 @@ fn cli_skip_invalid_skips_counts_and_shows_the_first_bad_lines() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Model directories (issue 6, item 2)
+// Model directories
 // ---------------------------------------------------------------------------------------------
 
 const WEIGHTS: &str = "model.safetensors";
@@ -749,7 +749,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Regressions found by fuzzing (scripts/fuzz.sh)
+// Regressions found by fuzzing (scripts/dev/fuzz.sh)
 // ---------------------------------------------------------------------------------------------
 
 /// The seed model's tokenizer.json (fuzz/seeds/model), a valid one to break.

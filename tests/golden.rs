@@ -1,15 +1,14 @@
 //! Golden parity with PyTorch: every model directory under tests/fixtures/golden/ was written
-//! by the PyTorch twin (scripts/torch_twin.py) with random weights, together with expected.json
-//! holding the twin's token ids, logits, features and probabilities for a batch of texts (mixed
-//! lengths, a truncated long text, empty texts, unknown words). Only the committed files are
-//! needed here, no Python.
+//! by the PyTorch twin (scripts/parity/torch_twin.py) with random weights, together with
+//! expected.json holding the twin's token ids, logits, features and probabilities for a batch
+//! of texts (mixed lengths, a truncated long text, empty texts, unknown words). Only the
+//! committed files are needed here, no Python.
 //!
-//! Regenerate the fixtures (from the repository root):
+//! Regenerate the fixtures (from the repository root; the script's Python environment is made
+//! from scripts/parity/requirements.txt, or set PYTHON):
 //!
 //! ```text
-//! python3 -m venv /work/venv-torch
-//! /work/venv-torch/bin/pip install -r scripts/requirements.txt
-//! /work/venv-torch/bin/python scripts/make_golden.py
+//! scripts/python.sh scripts/parity/make_golden.py
 //! ```
 
 use lstm_sentiment::Classifier;

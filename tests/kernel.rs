@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 
 const TOLERANCE: f32 = 1e-4;
 /// Operands rounded to 8 significant bits: states move by up to a few hundredths, more with
-/// these large random weights than with trained ones (scripts/bf16_agreement.py).
+/// these large random weights than with trained ones (scripts/model/bf16_agreement.py).
 const BF16_TOLERANCE: f32 = 5e-2;
 
 struct Case {

@@ -138,7 +138,7 @@ fn new_checks_the_shape() {
 
 // ---- gensim ----
 
-/// The values scripts/gensim_fixtures.py puts in every fixture.
+/// The values scripts/parity/gensim_fixtures.py puts in every fixture.
 fn fixture_expected() -> (Vec<&'static str>, Vec<f32>) {
     let words = vec!["the", "good", "bad", "café", "这", "don't", "[UNK]", "odd"];
     let mut data: Vec<f32> = (0..words.len() * 5)

@@ -2,9 +2,9 @@
 //!
 //! A layer call needs buffers of megabytes to hundreds of megabytes (every step's states and
 //! activations, the parts' copies of their texts). Fresh ones come from the OS as pages it must
-//! zero and map on first touch, which took a fifth of training time on IMDB-length texts
-//! (perf, 2 vCPUs); allocators hand freed memory of that size back to the OS, so every batch
-//! paid it again. Kept here, the pages stay mapped.
+//! zero and map on first touch, a fifth of training time on IMDB-length texts when allocated
+//! anew for every batch (perf, 2 vCPUs): allocators hand freed memory of that size back to the
+//! OS. Kept here, the pages stay mapped.
 //!
 //! A buffer comes back holding whatever its last user left in it: every caller writes each
 //! element it later reads. Debug builds fill taken buffers with NaN, so that a read of an

@@ -1,8 +1,9 @@
 //! The crate's own pipeline on ASCII text, without `tokenizers`' bookkeeping.
 //!
 //! `tokenizers` tracks, for every character of every stage, where it came from (offsets and
-//! alignments that prediction never reads), which made tokenizing about a third of the
-//! built-in model's prediction time (README, "Speed"). On ASCII text each stage of the pipeline `pipeline()` builds is simple:
+//! alignments that prediction never reads), enough to make tokenizing through it about a third
+//! of the built-in model's prediction time (docs/performance.md). On ASCII text each stage of
+//! the pipeline `pipeline()` builds is simple:
 //! NFKC changes nothing; BERT's cleaning drops control characters but tab, line feed and
 //! carriage return, which become spaces, and lowercases if asked; BERT's pre-tokenizer splits at
 //! whitespace and makes every ASCII punctuation character a word of its own; `Digits` splits

@@ -1,20 +1,16 @@
 #!/usr/bin/env bash
 # What word2vec pretraining does to accuracy, against random initialization, on SST-2 and IMDB.
 #
-#   scripts/pretrain-effect.sh [sst2|imdb|all]
+#   scripts/model/pretrain_effect.sh [sst2|imdb|all]
 #
 # SST-2: train.tsv, dev.tsv for choosing the epoch, test.tsv reported. word2vec (skip-gram)
 # reads the training texts plus the IMDB reviews as unlabelled text.
 # IMDB: the 25k train reviews (no test split is provided) split 20k train / 5k test by line
 # order (the file is already shuffled by hash); 10% of the 20k held out as dev; texts cut to
 # 256 tokens. word2vec reads the 20k training texts.
-set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-data="${DATA:-$root/../shared/data}"
-bin="${BIN:-$root/target/release/lstm-sentiment}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-[ -x "$bin" ] || (cd "$root" && cargo build --release)
+source "$(dirname "$0")/../common.sh"
+make_work
+need_bin
 which="${1:-all}"
 
 run() { # name train dev test extra...

@@ -3,30 +3,29 @@
 # memory, src/malloc.rs) and with glibc's defaults (--malloc-defaults), run alternately RUNS
 # times; medians of training tokens/s (batches of 64 synthetic texts of 40 and of 268 tokens),
 # prediction texts/s (batches of 256 texts of 20 tokens) and each run's peak RSS in MB.
-#   THREADS=2 RUNS=5 scripts/bench-allocator.sh
-set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+# Synthetic data only: nothing from ../shared.
+#
+#   THREADS=2 RUNS=5 scripts/bench/allocator.sh
+source "$(dirname "$0")/../common.sh"
 threads="${THREADS:-$(nproc)}"
 runs="${RUNS:-5}"
 cd "$root"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-bin="$(cargo bench --bench throughput --no-run 2>&1 |
+make_work
+bench="$(cargo bench --bench throughput --no-run 2>&1 |
   sed -n 's/.*Executable benches\/throughput.rs (\(.*\))/\1/p')"
-"$bin" train --texts 1024 --length 40 --save "$work/model" >/dev/null
+"$bench" train --texts 1024 --length 40 --save "$work/model" >/dev/null
 field() { grep -o "\"$1\":[0-9.]*" | head -1 | cut -d: -f2; }
-median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 for run in $(seq "$runs"); do
   for name in kept defaults; do
     flags=(--threads "$threads")
     [ "$name" = defaults ] && flags+=(--malloc-defaults)
-    line=$("$bin" train "${flags[@]}" --texts 1024 --length 40)
+    line=$("$bench" train "${flags[@]}" --texts 1024 --length 40)
     echo "$line" | field tokens_per_second >> "$work/$name.train40"
     echo "$line" | field peak_rss_mb >> "$work/$name.rss40"
-    line=$("$bin" train "${flags[@]}" --texts 256 --length 268)
+    line=$("$bench" train "${flags[@]}" --texts 256 --length 268)
     echo "$line" | field tokens_per_second >> "$work/$name.train268"
     echo "$line" | field peak_rss_mb >> "$work/$name.rss268"
-    line=$("$bin" predict "${flags[@]}" --model "$work/model" --texts 2048 --length 20)
+    line=$("$bench" predict "${flags[@]}" --model "$work/model" --texts 2048 --length 20)
     echo "$line" | field texts_per_second >> "$work/$name.predict"
     echo "$line" | field peak_rss_mb >> "$work/$name.rss_predict"
   done

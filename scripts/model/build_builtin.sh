@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds the built-in model in assets/default/ from the data sets in ../shared/data.
 #
-#   scripts/build-default-model.sh [OUT_DIR]     (default OUT_DIR: assets/default)
+#   scripts/model/build_builtin.sh [OUT_DIR]     (default OUT_DIR: assets/default)
 #
 # Training data: SST-2's phrase-level train set (GLUE) and the Chinese takeaway reviews
 # (zh-waimai train minus 600 rows held out). Dev, for choosing the epoch: SST-2 dev plus those
@@ -11,15 +11,10 @@
 # zh-waimai test is used. Labels 0/1 become negative/positive; 0/1 stay readable in eval.
 # Settings were chosen on that dev set: dropout 0.5 (dev 0.8716) over 0.3 (0.8696); a
 # bidirectional LSTM did no better than this unidirectional one on SST-2 dev.
-set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-data="${DATA:-$root/../shared/data}"
+source "$(dirname "$0")/../common.sh"
 out="${1:-$root/assets/default}"
-bin="${BIN:-$root/target/release/lstm-sentiment}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-
-[ -x "$bin" ] || (cd "$root" && cargo build --release)
+make_work
+need_bin
 
 zh_rows=$(wc -l < "$data/zh-waimai/train.tsv")
 head -n $((zh_rows - 600)) "$data/zh-waimai/train.tsv" > "$work/zh-train.tsv"

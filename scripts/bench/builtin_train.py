@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
+# requirements: scripts/parity/requirements.txt
 """Wall time to train the built-in model: lstm-sentiment against its PyTorch twin, same data,
 sizes, epochs and threads, in one run.
 
-    /work/venv-torch/bin/python scripts/bench_builtin_train.py [--threads 2] [--packed]
+    scripts/python.sh scripts/bench/builtin_train.py [--threads 2] [--packed]
 
-Ours: `scripts/build-default-model.sh OUT` (the definition of the built-in model: SST-2 phrases
+Ours: `scripts/model/build_builtin.sh OUT` (the definition of the built-in model: SST-2 phrases
 plus zh-waimai train, LSTM 128/128, dropout 0.5, AdamW 2e-3, batch 64, early stopping on dev)
 with `--threads N`, timed from process start to the saved model; vocabulary building, every
 epoch's dev evaluation and the float16 conversion included.
@@ -30,8 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts" / "parity"))
 
 
 def read_tsv(path: Path) -> list[tuple[str, str]]:
@@ -46,7 +47,7 @@ def read_tsv(path: Path) -> list[tuple[str, str]]:
 
 
 def data_sets(data: Path):
-    """The train and dev sets of build-default-model.sh (without IMDB)."""
+    """The train and dev sets of build_builtin.sh (without IMDB)."""
     zh = read_tsv(data / "zh-waimai/train.tsv")
     train = read_tsv(data / "sst2/train_phrases.tsv") + zh[:-600]
     dev = read_tsv(data / "sst2/dev.tsv") + zh[-600:]
@@ -56,10 +57,10 @@ def data_sets(data: Path):
 def ours(threads: int, out: Path) -> float:
     env = dict(os.environ, EXTRA=f"--threads {threads}")
     start = time.perf_counter()
-    done = subprocess.run([str(ROOT / "scripts/build-default-model.sh"), str(out)], env=env,
+    done = subprocess.run([str(ROOT / "scripts/model/build_builtin.sh"), str(out)], env=env,
                           capture_output=True, text=True)
     if done.returncode != 0:
-        sys.exit(f"build-default-model.sh failed:\n{done.stderr[-4000:]}")
+        sys.exit(f"build_builtin.sh failed:\n{done.stderr[-4000:]}")
     return time.perf_counter() - start
 
 

@@ -1,10 +1,12 @@
+#!/usr/bin/env python3
+# requirements: scripts/parity/requirements.txt
 """GPU speed: lstm-sentiment's CUDA build (`--device cuda`) against the PyTorch twin on the same GPU
 (cuDNN's LSTM), and against our own fused CPU kernel on the same machine's cores.
 
     cargo bench --features cuda --bench throughput --no-run      # prints the bench executable
-    python3 scripts/bench_gpu.py --bench-bin target/release/deps/throughput-HASH [--runs 3]
+    scripts/python.sh scripts/bench/gpu.py --bench-bin target/release/deps/throughput-HASH [--runs 3]
 
-Model as in scripts/bench_vs_torch.py: embedding 20000 x 128 -> LSTM 256 -> linear 2, dropout
+Model as in scripts/bench/vs_torch.py: embedding 20000 x 128 -> LSTM 256 -> linear 2, dropout
 0.3, AdamW 2e-3, clipping 5, batch 64; synthetic texts of fixed length (40 tokens, and 268 as an
 IMDB review's median). Training: one untimed warm-up epoch, then one timed epoch; every step
 reads the loss and the logits back to the host on both sides (which also synchronizes the GPU).
@@ -29,8 +31,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts" / "parity"))
 import torch_twin as twin  # noqa: E402
 
 VOCAB, EMBEDDING, HIDDEN, BATCH, PREDICT_BATCH = 20_000, 128, 256, 64, 256

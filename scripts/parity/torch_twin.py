@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# requirements: scripts/parity/requirements.txt
 """A PyTorch twin of lstm-sentiment's classifier, for parity checks.
 
 It reads and writes the same model directory (config.json, tokenizer.json,
@@ -14,11 +15,11 @@ to its first. Empty texts (no tokens) keep the zero initial state, as the Rust
 side does.
 
 Usage:
-    python scripts/torch_twin.py predict --model DIR "some text" "another text"
-    python scripts/torch_twin.py predict --model DIR --input texts.txt
-    python scripts/torch_twin.py embed --model DIR "some text"
+    scripts/python.sh scripts/parity/torch_twin.py predict --model DIR "some text" "another text"
+    scripts/python.sh scripts/parity/torch_twin.py predict --model DIR --input texts.txt
+    scripts/python.sh scripts/parity/torch_twin.py embed --model DIR "some text"
 
-Requirements: scripts/requirements.txt (torch, safetensors, tokenizers, numpy).
+Requirements: scripts/parity/requirements.txt (torch, safetensors, tokenizers, numpy).
 """
 
 from __future__ import annotations

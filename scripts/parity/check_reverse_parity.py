@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
+# requirements: scripts/parity/requirements.txt
 """Reverse parity: a model trained by `lstm-sentiment train` loads unchanged in PyTorch.
 
-Loads the model directory in the PyTorch twin (scripts/torch_twin.py: the safetensors names
+Loads the model directory in the PyTorch twin (scripts/parity/torch_twin.py: the safetensors names
 are used as they are, with load_state_dict(strict=True)), runs the texts through it, runs the
 same texts through `lstm-sentiment predict --model DIR --json --input FILE`, and prints the
 largest absolute difference between the two sets of probabilities.
 
 Usage:
-    python scripts/check_reverse_parity.py MODEL_DIR TEXTS_OR_DATA [--bin target/release/lstm-sentiment]
+    scripts/python.sh scripts/parity/check_reverse_parity.py MODEL_DIR TEXTS_OR_DATA [--bin target/release/lstm-sentiment]
 
 TEXTS_OR_DATA is a plain text file with one text per line, or labelled TSV data
 (`label<TAB>text`, the text being everything after the first tab; used when the file ends in
@@ -29,7 +30,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_twin  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def read_texts(path: str, tsv: bool, limit: int | None) -> list[str]:

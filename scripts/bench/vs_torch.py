@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
+# requirements: scripts/parity/requirements.txt
 """Speed of lstm-sentiment against its PyTorch twin, same model sizes, data and threads, in one run.
 
-    /work/venv-torch/bin/python scripts/bench_vs_torch.py [--threads 2] [--runs 3]
+    scripts/python.sh scripts/bench/vs_torch.py [--threads 2] [--runs 3]
         [--skip train,predict,latency,cold,memory] [--json-out results.json] [--keep-work]
 
 About 4-5 minutes on 2 idle cores (longer while other jobs load the machine: PyTorch's OpenMP
@@ -10,7 +11,7 @@ threads then slow down many times over; the table says how much CPU other jobs t
 Our side is `cargo bench --bench throughput` (benches/throughput.rs, built here with
 `cargo bench --no-run` and called directly) and `target/release/lstm-sentiment`; the PyTorch side
 runs in this process (torch.set_num_threads(--threads)) and as child processes
-(scripts/torch_twin.py with OMP_NUM_THREADS=--threads). Both sides alternate run by run, so load
+(scripts/parity/torch_twin.py with OMP_NUM_THREADS=--threads). Both sides alternate run by run, so load
 from other jobs on the machine hits both alike. Figures are medians of --runs runs (cold start:
 of --cold-runs; peak memory: --memory-runs, default 1, as it varies by a few percent at most), and
 the table also gives the ratio of each side's best run.
@@ -46,7 +47,7 @@ head; batch 64):
   twin tokenizes one text at a time.
 - one-text latency (p50/p99 over 2000 calls after 200 warm-up calls), 20 tokens.
 - CLI cold start: `lstm-sentiment predict "<text>"` (built-in model) against
-  `python scripts/torch_twin.py predict --model assets/default "<text>"`, process start to exit
+  `python scripts/parity/torch_twin.py predict --model assets/default "<text>"`, process start to exit
   after printing the answer, median of --cold-runs runs after one untimed run each.
 - peak memory (max RSS of the child, /usr/bin/time's %M) of predict on a 10,000-line file
   (SST-2 train texts, repeated): our CLI, the twin's CLI (it runs all lines as one batch), and
@@ -72,8 +73,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-TWIN = ROOT / "scripts" / "torch_twin.py"
+ROOT = Path(__file__).resolve().parents[2]
+TWIN = ROOT / "scripts" / "parity" / "torch_twin.py"
 BUILTIN_DIR = ROOT / "assets" / "default"
 CLI = ROOT / "target" / "release" / "lstm-sentiment"
 
@@ -101,8 +102,8 @@ def parse_args(argv=None):
     p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     p.add_argument("--fixed-texts", type=int, default=1024, help="texts in (a), 40 tokens each")
     p.add_argument("--sst2-texts", type=int, default=2048, help="texts in (b)")
-    # 16 batches. With 4 (the old default) our figure was low and unsteady (41-48k tok/s in
-    # three runs of the script, ratio 1.09-1.17); with 16, five runs gave 61-66k, ratio 1.46.
+    # 16 batches: with 4, our figure is low and unsteady (41-48k tok/s over three runs of the
+    # script, ratio 1.09-1.17); with 16, 61-66k over five runs, ratio 1.46.
     p.add_argument("--imdb-texts", type=int, default=1024, help="texts in (c)")
     p.add_argument("--predict-texts", type=int, default=1024)
     p.add_argument("--predict-passes", type=int, default=4,
@@ -143,8 +144,8 @@ os.environ["MKL_NUM_THREADS"] = str(THREADS)
 import torch  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.dont_write_bytecode = True  # no scripts/__pycache__ in the working tree
+sys.path.insert(0, str(ROOT / "scripts" / "parity"))
+sys.dont_write_bytecode = True  # no __pycache__ in the working tree
 import torch_twin as twin  # noqa: E402
 
 torch.set_num_threads(THREADS)

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Accuracy of the built-in model on the held-out sets in ../shared/data and on the hand-written
-# everyday reviews in scripts/everyday-reviews.tsv. Prints one line per set.
-set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-data="${DATA:-$root/../shared/data}"
-bin="${BIN:-$root/target/release/lstm-sentiment}"
-[ -x "$bin" ] || (cd "$root" && cargo build --release)
-for set in "$data/sst2/test.tsv" "$data/zh-waimai/test.tsv" "$root/scripts/everyday-reviews.tsv" \
+# everyday reviews in scripts/model/everyday_reviews.tsv. Prints one line per set.
+#
+#   scripts/model/eval_builtin.sh            # BIN=... for another binary, DATA=... for the data
+source "$(dirname "$0")/../common.sh"
+need_bin
+for set in "$data/sst2/test.tsv" "$data/zh-waimai/test.tsv" "$root/scripts/model/everyday_reviews.tsv" \
            "$data/imdb/train.tsv"; do
   "$bin" eval --data "$set" --json \
     | sed 's/^{"n":\([0-9]*\),"accuracy":\([0-9.]*\),"macro_f1":\([0-9.]*\).*/\1 \2 \3/' \

@@ -1,8 +1,9 @@
+#!/usr/bin/env python3
 """How far `--bf16` predictions are from float32 ones: for each labelled file, the accuracy both
 ways, how many labels differ, and the largest and mean change in the positive probability.
 
     cargo build --release
-    python3 scripts/bf16_agreement.py [--model DIR] [--limit N] [FILE.tsv ...]
+    scripts/python.sh scripts/model/bf16_agreement.py [--model DIR] [--limit N] [FILE.tsv ...]
 
 Default files: SST-2 dev and test, MR test, the takeaway reviews' test split and the first
 --limit IMDB training reviews (long texts, where rounding has the most steps to add up), all
@@ -17,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / "target" / "release" / "lstm-sentiment"
 DATA = ROOT.parent / "shared" / "data"
 DEFAULT = ["sst2/dev.tsv", "sst2/test.tsv", "mr/test.tsv", "zh-waimai/test.tsv", "imdb/train.tsv"]

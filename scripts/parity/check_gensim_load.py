@@ -1,8 +1,9 @@
+#!/usr/bin/env python3
+# requirements: scripts/parity/requirements_gensim.txt
 """Checks that vector files written by `lstm-sentiment` load in gensim, unchanged.
 
-    python3 -m venv /work/venv-gensim && /work/venv-gensim/bin/pip install gensim
     cargo build --release
-    /work/venv-gensim/bin/python scripts/check_gensim_load.py [--binary target/release/lstm-sentiment]
+    scripts/python.sh scripts/parity/check_gensim_load.py [--binary target/release/lstm-sentiment]
 
 It trains word vectors with `word2vec` on a small corpus and a tiny classifier with `train`,
 writes both with `word2vec` / `export-embeddings` in every format (binary, laid out as word2vec.c
@@ -23,7 +24,7 @@ import gensim
 import numpy as np
 from gensim.models import KeyedVectors
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # An exported classifier table has an all-zero [PAD] row; gensim's most_similar divides by its norm.
 warnings.filterwarnings("ignore", message="invalid value encountered in divide")
 FORMATS = {"bin": dict(binary=True), "text": dict(binary=False), "glove": dict(binary=False, no_header=True)}
@@ -84,7 +85,7 @@ def check(name, files, binary, cwd, problems, query):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--binary", default=str(ROOT / "target/release/lstm-sentiment"))
-    binary = p.parse_args().binary
+    binary = str(Path(p.parse_args().binary).resolve())  # commands run in a temporary folder
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)

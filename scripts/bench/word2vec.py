@@ -1,9 +1,10 @@
+#!/usr/bin/env python3
+# requirements: scripts/parity/requirements_gensim.txt
 """Speed and quality of `lstm-sentiment word2vec` against gensim's Word2Vec, same corpus, same
 settings, same number of threads, in one run.
 
-    python3 -m venv /work/venv-gensim && /work/venv-gensim/bin/pip install gensim
     cargo build --release
-    /work/venv-gensim/bin/python scripts/bench_word2vec.py [--corpus ../shared/data/imdb/train.tsv]
+    scripts/python.sh scripts/bench/word2vec.py [--corpus ../shared/data/imdb/train.tsv]
         [--sg] [--threads 2] [--epochs 5] [--dim 100]
 
 The corpus (a labelled TSV's text column, or plain text) is first split into words the way the
@@ -27,7 +28,7 @@ from pathlib import Path
 import gensim
 from gensim.models import KeyedVectors, Word2Vec
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WORD = re.compile(r"[^\W\d_]+|\d+|[^\w\s]|_")
 PROBES = ["good", "bad", "excellent", "boring", "actor", "funny", "music", "horror"]
 

@@ -2,16 +2,15 @@
 # Runs each cargo-fuzz target in fuzz/ for a bounded time and prints, per target, the inputs
 # executed and the crashes found (saved under fuzz/artifacts/TARGET/).
 #
-#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default: 60 s, every target
+#   scripts/dev/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default: 60 s, every target
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). cargo-fuzz passes nightly-only -Z flags, so this
 # runs the default (stable) toolchain with RUSTC_BOOTSTRAP=1; FUZZ_NIGHTLY=1 uses +nightly instead.
 # The first build compiles every dependency with sanitizer flags: about 20 minutes on 2 cores.
 # Inputs found interesting are kept in fuzz/corpus/TARGET/ and reused by the next run; seeds
 # come from fuzz/seeds/. A crash becomes a regression test in tests/errors.rs plus the fix.
-set -euo pipefail
-
-cd "$(dirname "$0")/../fuzz"
+source "$(dirname "$0")/../common.sh"
+cd "$root/fuzz"
 seconds=${1:-60}
 shift || true
 

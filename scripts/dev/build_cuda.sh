@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Builds the `cuda` feature on a machine without a CUDA toolkit or a GPU, from NVIDIA's PyPI
-# wheels, for running elsewhere (the same steps, first taken by hand, built the binaries behind
-# the GPU figures in README.md; this script built those of the second GPU test run).
+# wheels, for running elsewhere (docs/gpu.md).
 #
-#   scripts/build-cuda.sh [TOOLKIT_DIR]      # default TOOLKIT_DIR: ../cuda-toolkit
+#   scripts/dev/build_cuda.sh [TOOLKIT_DIR]      # default TOOLKIT_DIR: ../cuda-toolkit
 #
 # Builds target-cuda/release/lstm-sentiment, the CUDA tests and the throughput bench (release).
 # With a CUDA toolkit installed (nvcc on PATH) and a GPU, plain
@@ -12,12 +11,12 @@
 # CUDA_VERSION (default 13.0) must not be newer than the driver where the binary runs: candle's
 # kernels are PTX, which a driver only loads from a toolkit of its own CUDA version or older.
 # CUDA_COMPUTE_CAP (default 90, Hopper) is what nvidia-smi would report on that GPU.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+# pip downloads the wheels through $PYTHON (default python3); nothing is installed into it.
+source "$(dirname "$0")/../common.sh"
+cd "$root"
 tk=$(realpath -m "${1:-../cuda-toolkit}")
 version=${CUDA_VERSION:-13.0}
-python=${PYTHON:-python3}
+python_env
 
 if [ ! -x "$tk/home/bin/nvcc" ]; then
   mkdir -p "$tk/wheels" "$tk/home"

@@ -1,7 +1,8 @@
+#!/usr/bin/env python3
+# requirements: scripts/parity/requirements_gensim.txt
 """Writes the gensim-made vector files that tests/vectors.rs reads (tests/fixtures/vectors/).
 
-    python3 -m venv /work/venv-gensim && /work/venv-gensim/bin/pip install gensim
-    /work/venv-gensim/bin/python scripts/gensim_fixtures.py
+    scripts/python.sh scripts/parity/gensim_fixtures.py
 
 Row i, column j holds ((i * DIM + j) - 17) / 8, exact in float32 and in decimal, except the row
 "odd", which holds values that test number parsing. tests/vectors.rs computes the same values.
@@ -19,7 +20,7 @@ DIM = 5
 WORDS = ["the", "good", "bad", "café", "这", "don't", "[UNK]", "odd"]
 ODD = [1 / 3, 1e-7, -2.5e6, 65504.0, -0.0]
 
-out = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "vectors"
+out = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "vectors"
 out.mkdir(parents=True, exist_ok=True)
 
 vectors = np.array(

@@ -1,16 +1,15 @@
 #!/usr/bin/env python3
+# requirements: scripts/parity/requirements.txt
 """Writes the golden-parity fixtures under tests/fixtures/golden/<name>/.
 
 Each fixture is a small model directory with random float32 weights
 (config.json, tokenizer.json, model.safetensors) plus expected.json holding
 a batch of texts, their token ids, and the PyTorch twin's logits, features
-and probabilities for them (scripts/torch_twin.py). tests/golden.rs checks
+and probabilities for them (scripts/parity/torch_twin.py). tests/golden.rs checks
 that the Rust classifier reproduces them.
 
 Regenerate (from the repository root):
-    python3 -m venv /work/venv-torch
-    /work/venv-torch/bin/pip install -r scripts/requirements.txt
-    /work/venv-torch/bin/python scripts/make_golden.py
+    scripts/python.sh scripts/parity/make_golden.py
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from tokenizers.models import WordLevel
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_twin  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_OUT = os.path.join(ROOT, "tests", "fixtures", "golden")
 
 # The vocabulary after [PAD] and [UNK]. Lowercase models see everything lowercased;
@@ -144,7 +143,7 @@ def make_fixture(out_dir: str, seed: int, spec) -> int:
     assert any(torch_twin.UNK_ID in x for x in ids), "unknown words are wanted"
     probs = torch.softmax(logits, dim=-1)
     expected = {
-        "generator": "scripts/make_golden.py",
+        "generator": "scripts/parity/make_golden.py",
         "torch_version": torch.__version__,
         "seed": seed,
         "texts": TEXTS,
