@@ -43,3 +43,10 @@ pub use error::{Error, Result};
 pub use metrics::Evaluation;
 pub use tokenizer::TokenizerConfig;
 pub use train::{train, EmbeddingInit, TrainConfig, TrainEvent, TrainReport};
+
+/// README.md's and docs/library.md's Rust examples, run as doctests (tests/readme.rs runs the
+/// README's command-line examples).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+#[doc = include_str!("../docs/library.md")]
+pub struct DocumentationExamples;
