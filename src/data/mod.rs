@@ -318,7 +318,11 @@ pub const LISTED_LABELS: usize = 20;
 /// `labels` joined by `, ` for a message; past [`LISTED_LABELS`] the rest are only counted, so
 /// that a message about data with thousands of labels stays one readable line.
 pub fn label_list<S: AsRef<str>>(labels: &[S]) -> String {
-    let shown: Vec<&str> = labels.iter().take(LISTED_LABELS).map(AsRef::as_ref).collect();
+    let shown: Vec<&str> = labels
+        .iter()
+        .take(LISTED_LABELS)
+        .map(AsRef::as_ref)
+        .collect();
     let mut list = shown.join(", ");
     if labels.len() > LISTED_LABELS {
         list.push_str(&format!(
@@ -720,7 +724,10 @@ mod tests {
         let many: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
         let list = label_list(&many);
         assert!(list.starts_with("0, 1, 2,"), "{list}");
-        assert!(list.ends_with("19, ... (9980 more, 10000 in all)"), "{list}");
+        assert!(
+            list.ends_with("19, ... (9980 more, 10000 in all)"),
+            "{list}"
+        );
     }
 
     #[test]

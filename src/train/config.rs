@@ -147,24 +147,68 @@ mod tests {
     fn non_finite_and_absurd_numbers_are_refused() {
         let base = TrainConfig::default();
         let bad = [
-            TrainConfig { lr: f64::NAN, ..base.clone() },
-            TrainConfig { lr: 1e300, ..base.clone() },
-            TrainConfig { lr: 0.0, ..base.clone() },
-            TrainConfig { weight_decay: f64::NAN, ..base.clone() },
-            TrainConfig { weight_decay: f64::INFINITY, ..base.clone() },
-            TrainConfig { weight_decay: -0.1, ..base.clone() },
-            TrainConfig { weight_decay: 1e30, ..base.clone() },
-            TrainConfig { clip_norm: f64::NAN, ..base.clone() },
-            TrainConfig { clip_norm: f64::INFINITY, ..base.clone() },
-            TrainConfig { clip_norm: -1.0, ..base.clone() },
-            TrainConfig { dropout: f32::NAN, ..base.clone() },
-            TrainConfig { dev_fraction: f64::NAN, ..base.clone() },
-            TrainConfig { epochs: 0, ..base.clone() },
+            TrainConfig {
+                lr: f64::NAN,
+                ..base.clone()
+            },
+            TrainConfig {
+                lr: 1e300,
+                ..base.clone()
+            },
+            TrainConfig {
+                lr: 0.0,
+                ..base.clone()
+            },
+            TrainConfig {
+                weight_decay: f64::NAN,
+                ..base.clone()
+            },
+            TrainConfig {
+                weight_decay: f64::INFINITY,
+                ..base.clone()
+            },
+            TrainConfig {
+                weight_decay: -0.1,
+                ..base.clone()
+            },
+            TrainConfig {
+                weight_decay: 1e30,
+                ..base.clone()
+            },
+            TrainConfig {
+                clip_norm: f64::NAN,
+                ..base.clone()
+            },
+            TrainConfig {
+                clip_norm: f64::INFINITY,
+                ..base.clone()
+            },
+            TrainConfig {
+                clip_norm: -1.0,
+                ..base.clone()
+            },
+            TrainConfig {
+                dropout: f32::NAN,
+                ..base.clone()
+            },
+            TrainConfig {
+                dev_fraction: f64::NAN,
+                ..base.clone()
+            },
+            TrainConfig {
+                epochs: 0,
+                ..base.clone()
+            },
         ];
         for config in bad {
             assert!(config.validate().is_err(), "{config:?}");
         }
-        let fine = TrainConfig { lr: MAX_LR, weight_decay: 0.1, clip_norm: 0.0, ..base };
+        let fine = TrainConfig {
+            lr: MAX_LR,
+            weight_decay: 0.1,
+            clip_norm: 0.0,
+            ..base
+        };
         fine.validate().unwrap();
     }
 }

@@ -2,8 +2,8 @@
 //! the labels that made them.
 
 use super::batching::fingerprint;
-use super::split::{label_indices, training_labels};
 use super::checkpoint::Checkpoint;
+use super::split::{label_indices, training_labels};
 use super::TrainConfig;
 use crate::data::Example;
 use crate::error::{Error, Result};
@@ -21,7 +21,12 @@ impl Ids {
         self.y.len()
     }
 
-    fn new(set: &[Example], tokenizer: &TextTokenizer, labels: &[String], max_len: usize) -> Result<Self> {
+    fn new(
+        set: &[Example],
+        tokenizer: &TextTokenizer,
+        labels: &[String],
+        max_len: usize,
+    ) -> Result<Self> {
         let texts: Vec<&str> = set.iter().map(|e| e.text.as_str()).collect();
         Ok(Self {
             ids: tokenizer.encode_batch(&texts, max_len)?,

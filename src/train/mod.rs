@@ -9,10 +9,12 @@ mod checkpoint;
 mod config;
 mod encoded;
 mod guard;
+mod init;
 mod preflight;
 mod run;
 mod split;
 mod state;
+mod tally;
 
 pub use checkpoint::{checkpoint_path, CHECKPOINT_FILE};
 pub use config::{EmbeddingInit, TrainConfig, MAX_LR};

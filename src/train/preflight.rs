@@ -26,7 +26,10 @@ pub fn check_writable_dir(dir: &Path) -> Result<()> {
         let message = if existing == dir {
             "exists and is not a directory".to_string()
         } else {
-            format!("cannot be created: {} is not a directory", existing.display())
+            format!(
+                "cannot be created: {} is not a directory",
+                existing.display()
+            )
         };
         return Err(Error::data(dir, 0, message));
     }
@@ -110,8 +113,14 @@ mod tests {
         std::fs::write(&file, "x").unwrap();
         let err = check_writable_dir(&file).unwrap_err().to_string();
         assert!(err.contains("exists and is not a directory"), "{err}");
-        let err = check_writable_dir(&file.join("below")).unwrap_err().to_string();
+        let err = check_writable_dir(&file.join("below"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("is not a directory"), "{err}");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "probe left behind");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "probe left behind"
+        );
     }
 }

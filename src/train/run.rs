@@ -5,25 +5,21 @@ use super::batching::{epoch_rng, length_buckets};
 use super::checkpoint::{checkpoint_path, Checkpoint, Progress};
 use super::encoded::Encoded;
 use super::guard::{non_finite_weights, Divergence};
+use super::init::{adamw, model_config, start_from_vectors};
 use super::preflight;
 use super::split::split;
-use super::state::{with_embedding, Best, Stepped, TrainState, EMBEDDING};
-use super::{
-    Checkpointing, EmbeddingInit, EpochRecord, TrainConfig, TrainEvent, TrainReport,
-};
-use crate::classifier::{argmax, Classifier};
-use crate::config::{ModelConfig, WeightDtype, FORMAT_VERSION};
+use super::state::{with_embedding, Best, Stepped, TrainState};
+use super::tally::{evaluate, Totals};
+use super::{Checkpointing, EpochRecord, TrainConfig, TrainEvent, TrainReport};
+use crate::classifier::Classifier;
+use crate::config::ModelConfig;
 use crate::data::Example;
 use crate::dropout::Dropout;
 use crate::error::{Error, Result};
 use crate::metrics::Evaluation;
 use crate::model::{init_weights, snapshot, Model, Weights};
 use crate::model_dir::ModelFiles;
-use crate::tokenizer::TextTokenizer;
-use crate::vectors::{embedding_init, Embeddings, Utf8};
-use crate::word2vec::{Architecture, Word2VecConfig};
 use candle_core::{DType, Device, Tensor};
-use candle_nn::ParamsAdamW;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::ops::ControlFlow;
@@ -92,7 +88,12 @@ impl<'a> Run<'a> {
         if resumed.is_none() {
             start_from_vectors(&config, &data.tokenizer, &train, &mut init, on_event)?;
         }
-        let state = TrainState::new(&model_config, init, config.freeze_embeddings, adamw(&config))?;
+        let state = TrainState::new(
+            &model_config,
+            init,
+            config.freeze_embeddings,
+            adamw(&config),
+        )?;
         let placeholder = Tensor::zeros((1, 1), DType::F32, &device)?;
         let model = Model::from_weights(&model_config, &with_embedding(&state.live, placeholder))?;
         let mut run = Run {
@@ -185,7 +186,11 @@ impl<'a> Run<'a> {
         };
         // Without a dev set every epoch counts as the best: the last one is kept.
         let improved = self.data.dev.len() == 0
-            || self.history.best.as_ref().is_none_or(|b| eval.accuracy > b.accuracy);
+            || self
+                .history
+                .best
+                .as_ref()
+                .is_none_or(|b| eval.accuracy > b.accuracy);
         let record = EpochRecord {
             epoch,
             train_loss: totals.mean_loss(),
@@ -224,7 +229,10 @@ impl<'a> Run<'a> {
             let y: Vec<u32> = idx.iter().map(|&i| train.y[i]).collect();
             let mut dropout = Dropout::new(self.config.dropout, &mut rng);
             let clip = self.config.clip_norm;
-            match self.state.step(&self.model, &seqs, &y, &mut dropout, clip, &self.device)? {
+            match self
+                .state
+                .step(&self.model, &seqs, &y, &mut dropout, clip, &self.device)?
+            {
                 Stepped::Done {
                     loss,
                     logits,
@@ -382,137 +390,4 @@ fn resume(checkpointing: &Checkpointing, device: &Device) -> Result<Option<Check
         )),
         (_, false) => Ok(None),
     }
-}
-
-fn model_config(config: &TrainConfig, data: &Encoded) -> Result<ModelConfig> {
-    let model_config = ModelConfig {
-        format_version: FORMAT_VERSION,
-        cell: config.cell,
-        vocab_size: data.tokenizer.vocab_size(),
-        embedding_dim: config.embedding_dim,
-        hidden_size: config.hidden_size,
-        num_layers: config.num_layers,
-        bidirectional: config.bidirectional,
-        labels: data.labels.clone(),
-        label_aliases: Default::default(),
-        max_length: config.max_length,
-        tokenizer: config.tokenizer.clone(),
-        dtype: Some(WeightDtype::Float32),
-        training: None,
-    };
-    model_config.validate()?;
-    Ok(model_config)
-}
-
-fn adamw(config: &TrainConfig) -> ParamsAdamW {
-    ParamsAdamW {
-        lr: config.lr,
-        weight_decay: config.weight_decay,
-        ..Default::default()
-    }
-}
-
-/// Starts the embedding rows from word vectors when the config asks for it, and refuses
-/// vectors that are not finite.
-fn start_from_vectors(
-    config: &TrainConfig,
-    tokenizer: &TextTokenizer,
-    train: &[Example],
-    weights: &mut Weights,
-    on_event: OnEvent,
-) -> Result<()> {
-    let vectors = match &config.embeddings {
-        EmbeddingInit::Random => return Ok(()),
-        EmbeddingInit::Vectors { path } => Embeddings::from_file(path, Utf8::Lossy)?,
-        EmbeddingInit::Word2Vec { unlabeled } => pretrain_word2vec(config, train, unlabeled)?,
-    };
-    let table = weights
-        .get(EMBEDDING)
-        .ok_or_else(|| Error::Config("no embedding to start".into()))?;
-    let (shape, device) = (table.shape().clone(), table.device().clone());
-    let mut values = table.flatten_all()?.to_vec1::<f32>()?;
-    let coverage = embedding_init(tokenizer, &vectors, &mut values)?;
-    if let Some(v) = values.iter().find(|v| !v.is_finite()) {
-        return Err(Error::Config(format!(
-            "the starting word vectors hold a non-finite value ({v})"
-        )));
-    }
-    weights.insert(EMBEDDING.to_string(), Tensor::from_vec(values, shape, &device)?);
-    let _ = on_event(&TrainEvent::Embeddings {
-        matched: coverage.matched,
-        words: coverage.words,
-    });
-    Ok(())
-}
-
-fn pretrain_word2vec(
-    config: &TrainConfig,
-    train: &[Example],
-    unlabeled: &Option<std::path::PathBuf>,
-) -> Result<Embeddings> {
-    let mut texts: Vec<String> = train.iter().map(|e| e.text.clone()).collect();
-    if let Some(path) = unlabeled {
-        texts.extend(crate::data::read_lines(path)?);
-    }
-    let w2v = Word2VecConfig {
-        architecture: Architecture::SkipGram,
-        dim: config.embedding_dim,
-        min_count: config.tokenizer.min_count as u64,
-        lowercase: config.tokenizer.lowercase,
-        // One thread: the run stays reproducible from its seed.
-        threads: 1,
-        seed: config.seed,
-        ..Word2VecConfig::default()
-    };
-    crate::word2vec::train(&texts, &w2v, |_| ControlFlow::Continue(()))
-}
-
-/// Running sums of an epoch's steps.
-#[derive(Default)]
-struct Totals {
-    steps: usize,
-    loss_sum: f64,
-    correct: usize,
-    seen: usize,
-    tokens: usize,
-}
-
-impl Totals {
-    fn add(&mut self, loss: f64, logits: &[Vec<f32>], y: &[u32], tokens: usize) {
-        self.steps += 1;
-        self.loss_sum += loss * y.len() as f64;
-        for (row, &gold) in logits.iter().zip(y) {
-            self.correct += usize::from(argmax(row) == gold as usize);
-        }
-        self.seen += y.len();
-        self.tokens += tokens;
-    }
-
-    fn mean_loss(&self) -> f64 {
-        self.loss_sum / self.seen.max(1) as f64
-    }
-
-    fn accuracy(&self) -> f64 {
-        self.correct as f64 / self.seen.max(1) as f64
-    }
-}
-
-/// Dev loss and figures, without dropout or gradients.
-fn evaluate(model: &Model, data: &Encoded, device: &Device) -> Result<(f64, Evaluation)> {
-    let (ids, y) = (&data.dev.ids, &data.dev.y);
-    let mut predicted = vec![0usize; ids.len()];
-    let mut loss_sum = 0.0;
-    model.forward_sorted(ids, 256, device, |texts, out| {
-        let targets: Vec<u32> = texts.iter().map(|&i| y[i]).collect();
-        let targets = Tensor::new(targets.as_slice(), device)?;
-        let loss = candle_nn::loss::cross_entropy(&out.logits, &targets)?;
-        loss_sum += f64::from(loss.to_scalar::<f32>()?) * texts.len() as f64;
-        for (&i, row) in texts.iter().zip(out.logits.to_vec2::<f32>()?) {
-            predicted[i] = argmax(&row);
-        }
-        Ok::<_, Error>(())
-    })?;
-    let gold: Vec<usize> = y.iter().map(|&v| v as usize).collect();
-    let eval = Evaluation::from_predictions(&data.labels, &gold, &predicted)?;
-    Ok((loss_sum / ids.len().max(1) as f64, eval))
 }

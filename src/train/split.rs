@@ -45,7 +45,9 @@ pub(super) fn split(
     let mut quota = dev_quota(train, fraction)?;
     let (mut rest, mut held) = (Vec::new(), Vec::new());
     for i in order {
-        let left = quota.get_mut(train[i].label.as_str()).expect("every label has a quota");
+        let left = quota
+            .get_mut(train[i].label.as_str())
+            .expect("every label has a quota");
         if *left > 0 {
             *left -= 1;
             held.push(train[i].clone());
