@@ -107,30 +107,39 @@ impl TrainConfig {
         if !(self.lr > 0.0 && self.lr <= MAX_LR) {
             return fail(format!(
                 "learning rate must be in (0, {MAX_LR}], found {}",
-                self.lr
+                number(self.lr)
             ));
         }
         if !(self.weight_decay >= 0.0 && self.lr * self.weight_decay <= 1.0) {
             return fail(format!(
                 "weight decay must be at least 0 and at most 1 / learning rate ({}), found {} \
                  (each step multiplies the weights by 1 - learning rate x weight decay)",
-                1.0 / self.lr,
-                self.weight_decay
+                number(1.0 / self.lr),
+                number(self.weight_decay)
             ));
         }
         if !(self.clip_norm >= 0.0 && self.clip_norm.is_finite()) {
             return fail(format!(
                 "clip norm must be a finite number, at least 0 (0: no clipping), found {}",
-                self.clip_norm
+                number(self.clip_norm)
             ));
         }
         if !(0.0..1.0).contains(&self.dev_fraction) {
             return fail(format!(
                 "dev fraction must be in [0, 1), found {}",
-                self.dev_fraction
+                number(self.dev_fraction)
             ));
         }
         Ok(())
+    }
+}
+
+/// A number as people write it: plain in a readable range, else in scientific notation.
+fn number(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() || (1e-4..1e6).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
     }
 }
 
