@@ -100,10 +100,10 @@ fn a_checkpoint_directory_that_cannot_be_written_fails_before_the_first_step() {
         steps += usize::from(matches!(e, TrainEvent::Step { .. }));
         ControlFlow::Continue(())
     });
+    assert_eq!(steps, 0, "training ran before the check");
     let Err(err) = result else {
         panic!("an unwritable checkpoint directory is accepted");
     };
     let err = err.to_string();
     assert!(err.contains("is not a directory"), "{err}");
-    assert_eq!(steps, 0, "training ran before the check");
 }
