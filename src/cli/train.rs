@@ -64,7 +64,9 @@ pub struct TrainArgs {
     patience: usize,
     #[arg(long, default_value_t = defaults().batch_size, value_name = "N")]
     batch_size: usize,
-    /// AdamW learning rate, at most 10.
+    /// AdamW learning rate, at most 10. A run whose loss, gradients or weights turn NaN or
+    /// infinite stops there: the best epoch with finite weights, if any, is saved, and the
+    /// command fails.
     #[arg(long, default_value_t = defaults().lr, value_name = "X")]
     lr: f64,
     /// AdamW weight decay, from 0 to 1 / --lr (each step multiplies the weights by

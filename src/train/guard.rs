@@ -20,8 +20,8 @@ impl std::fmt::Display for Divergence {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "training diverged at epoch {}, step {}: {}; lower the learning rate or clip the \
-             gradients",
+            "training diverged at epoch {}, step {}: {}; try a lower learning rate, gradient \
+             clipping or smaller starting word vectors",
             self.epoch, self.step, self.what
         )
     }

@@ -77,10 +77,10 @@ pub(super) fn check_files(config: &TrainConfig, checkpointing: &Checkpointing) -
 /// Refuses a model whose training cannot fit in the machine's memory. Counted: the weights,
 /// AdamW's two moments and the gradients (four float32 copies of every parameter), and one
 /// batch's gate activations of every layer and step, kept for the backward pass.
-pub(super) fn check_memory(model: &ModelConfig, batch_size: usize, longest: usize) -> Result<()> {
+pub(super) fn check_memory(model: &ModelConfig, batch: usize, longest: usize) -> Result<()> {
     let parameters = model.parameter_count() as u128;
     let activations = [
-        batch_size,
+        batch,
         longest.max(1),
         model.num_layers,
         model.num_directions(),
@@ -95,7 +95,7 @@ pub(super) fn check_memory(model: &ModelConfig, batch_size: usize, longest: usiz
         bytes,
         &format!(
             "{parameters} parameters with their gradients and AdamW state, and the activations \
-             of batches of {batch_size}"
+             of batches of {batch}"
         ),
     )
 }

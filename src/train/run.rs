@@ -82,7 +82,8 @@ impl<'a> Run<'a> {
         let resumed_from = resumed.as_ref().zip(origin.as_deref());
         let data = Encoded::new(&train, &dev, &config, resumed_from)?;
         let model_config = model_config(&config, &data)?;
-        preflight::check_memory(&model_config, config.batch_size, data.longest())?;
+        let batch = config.batch_size.min(data.train.len());
+        preflight::check_memory(&model_config, batch, data.longest())?;
 
         let mut init = init_weights(&model_config, &mut rng, &device)?;
         if resumed.is_none() {
@@ -122,6 +123,12 @@ impl<'a> Run<'a> {
             for (name, shape) in self.model_config.expected_tensors() {
                 let v = c.values("best", &name, origin)?;
                 weights.insert(name, Tensor::from_vec(v, shape, &self.device)?);
+            }
+            if let Some(what) = non_finite_weights(&weights)? {
+                return Err(Error::model(
+                    origin,
+                    format!("the checkpoint's best epoch is not finite: {what}"),
+                ));
             }
             Some(Best {
                 epoch: p.best_epoch,
