@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{run, sentiment_tsv, stderr, TINY_TRAIN};
+use common::{run, sentiment_tsv, stderr, tiny_train_args};
 
 #[test]
 fn a_failed_save_keeps_the_checkpoint() {
@@ -11,17 +11,7 @@ fn a_failed_save_keeps_the_checkpoint() {
     std::fs::write(dir.path().join("train.tsv"), sentiment_tsv(40)).unwrap();
     // A directory where the weights file goes: writing the model file by file fails there.
     std::fs::create_dir_all(dir.path().join("m/model.safetensors/taken")).unwrap();
-    let mut args = vec![
-        "train",
-        "--train",
-        "train.tsv",
-        "--out",
-        "m",
-        "--epochs",
-        "2",
-        "-q",
-    ];
-    args.extend_from_slice(TINY_TRAIN);
+    let args = tiny_train_args("m", "2", &["-q"]);
     let out = run(dir.path(), &args);
     let saved = out.status.success()
         && run(dir.path(), &["predict", "-m", "m", "a good film"])

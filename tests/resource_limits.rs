@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{mem_total, run, sentiment_tsv, stderr, stdout};
-use lstm_sentiment::{train, Example, TrainConfig};
+use common::{mem_total, run, sentiment_tsv, stderr, stdout, tiny_train_config};
+use lstm_sentiment::{train, Example};
 use std::ops::ControlFlow;
 
 /// Runs `args` in a fresh directory holding train.tsv and expects a refusal that names the
@@ -77,12 +77,7 @@ fn eval_of_a_model_with_hundreds_of_labels_prints_no_quadratic_matrix() {
             label: format!("l{}", i % labels),
         })
         .collect();
-    let config = TrainConfig {
-        embedding_dim: 4,
-        hidden_size: 4,
-        epochs: 1,
-        ..TrainConfig::default()
-    };
+    let config = tiny_train_config(1);
     let (classifier, _) = train(&data, Some(&data), &config, &mut |_| {
         ControlFlow::Continue(())
     })

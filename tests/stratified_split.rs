@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{run, sentiment_tsv, stderr};
+use common::{run, sentiment_tsv, stderr, tiny_train_args, tiny_train_config};
 use lstm_sentiment::{train, Example, TrainConfig};
 use std::ops::ControlFlow;
 
@@ -14,16 +14,6 @@ fn ex(label: &str, text: &str) -> Example {
     }
 }
 
-fn tiny(seed: u64) -> TrainConfig {
-    TrainConfig {
-        embedding_dim: 4,
-        hidden_size: 4,
-        epochs: 1,
-        seed,
-        ..TrainConfig::default()
-    }
-}
-
 #[test]
 fn a_label_with_one_example_stays_in_training_for_every_seed() {
     let mut data: Vec<Example> = (0..300)
@@ -31,7 +21,9 @@ fn a_label_with_one_example_stays_in_training_for_every_seed() {
         .collect();
     data.push(ex("2", "the rare one"));
     for seed in 1..=20 {
-        let result = train(&data, None, &tiny(seed), &mut |_| ControlFlow::Continue(()));
+        let result = train(&data, None, &tiny_train_config(seed), &mut |_| {
+            ControlFlow::Continue(())
+        });
         let (classifier, report) = result.unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         assert_eq!(classifier.labels(), ["0", "1", "2"], "seed {seed}");
         assert_eq!((report.train_examples, report.dev_examples), (271, 30));
@@ -47,7 +39,7 @@ fn a_dev_fraction_of_zero_holds_out_nothing_and_keeps_the_last_epoch() {
         dev_fraction: 0.0,
         epochs: 3,
         patience: 1,
-        ..tiny(5)
+        ..tiny_train_config(5)
     };
     let (_, report) = train(&data, None, &config, &mut |_| ControlFlow::Continue(())).unwrap();
     assert_eq!((report.train_examples, report.dev_examples), (40, 0));
@@ -56,23 +48,7 @@ fn a_dev_fraction_of_zero_holds_out_nothing_and_keeps_the_last_epoch() {
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("train.tsv"), sentiment_tsv(20)).unwrap();
-    let args = [
-        "train",
-        "--train",
-        "train.tsv",
-        "--out",
-        "m",
-        "--dev-fraction",
-        "0",
-        "--epochs",
-        "2",
-        "--embedding-dim",
-        "4",
-        "--hidden",
-        "4",
-        "--no-checkpoint",
-        "-q",
-    ];
+    let args = tiny_train_args("m", "2", &["--dev-fraction", "0", "--no-checkpoint", "-q"]);
     let out = run(dir.path(), &args);
     assert!(out.status.success(), "{}", stderr(&out));
     let summary = common::stdout(&out);
@@ -88,7 +64,7 @@ fn messages_about_thousands_of_labels_stay_one_readable_line() {
         .map(|i| ex(&format!("label{i}"), "text"))
         .collect();
     let dev = [ex("unknown", "text")];
-    let Err(err) = train(&many, Some(&dev), &tiny(1), &mut |_| {
+    let Err(err) = train(&many, Some(&dev), &tiny_train_config(1), &mut |_| {
         ControlFlow::Continue(())
     }) else {
         panic!("a dev label the training data lacks is accepted");

@@ -4,26 +4,11 @@
 
 mod common;
 
-use common::{reports_an_epoch, run, sentiment_tsv, stderr, stdout, TINY_TRAIN};
+use common::{reports_an_epoch, run, sentiment_tsv, stderr, stdout, tiny_train_args};
 use lstm_sentiment::{train, Example, TrainConfig};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::Path;
-
-fn train_args<'a>(epochs: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "train",
-        "--train",
-        "train.tsv",
-        "--out",
-        "m",
-        "--epochs",
-        epochs,
-    ];
-    args.extend_from_slice(TINY_TRAIN);
-    args.extend_from_slice(extra);
-    args
-}
 
 #[test]
 fn absurd_hyperparameters_are_refused_before_training() {
@@ -41,7 +26,10 @@ fn absurd_hyperparameters_are_refused_before_training() {
         ("--clip-norm=inf", "clip norm"),
     ];
     for (flag, named) in cases {
-        let out = run(dir.path(), &train_args("2", &["--no-checkpoint", flag]));
+        let out = run(
+            dir.path(),
+            &tiny_train_args("m", "2", &["--no-checkpoint", flag]),
+        );
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{flag}: {err}");
         assert!(err.contains(named), "{flag}: {err}");
@@ -102,7 +90,7 @@ fn word_vectors_beyond_float32_never_give_a_saved_model() {
         write_vectors(&dir.path().join("v.txt"), value);
         let out = run(
             dir.path(),
-            &train_args("2", &["--no-checkpoint", "--vectors", "v.txt"]),
+            &tiny_train_args("m", "2", &["--no-checkpoint", "--vectors", "v.txt"]),
         );
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{value}: {err}");
@@ -155,11 +143,17 @@ fn poison_checkpoint(path: &Path, epochs: u64) {
 fn a_run_that_turns_non_finite_saves_its_best_finite_epoch_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("train.tsv"), sentiment_tsv(40)).unwrap();
-    let first = run(dir.path(), &train_args("1", &["--keep-checkpoint", "-q"]));
+    let first = run(
+        dir.path(),
+        &tiny_train_args("m", "1", &["--keep-checkpoint", "-q"]),
+    );
     assert!(first.status.success(), "{}", stderr(&first));
     poison_checkpoint(&dir.path().join("m/checkpoint/checkpoint.safetensors"), 2);
 
-    let out = run(dir.path(), &train_args("1", &["--resume", "m", "-q"]));
+    let out = run(
+        dir.path(),
+        &tiny_train_args("m", "1", &["--resume", "m", "-q"]),
+    );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(

@@ -3,25 +3,10 @@
 
 mod common;
 
-use common::{reports_an_epoch, run, sentiment_tsv, stderr, TINY_TRAIN};
+use common::{reports_an_epoch, run, sentiment_tsv, stderr, tiny_train_args, tiny_train_config};
 use lstm_sentiment::train::{train_with, Checkpointing};
-use lstm_sentiment::{Example, TrainConfig, TrainEvent};
+use lstm_sentiment::{Example, TrainEvent};
 use std::ops::ControlFlow;
-
-fn train_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "train",
-        "--train",
-        "train.tsv",
-        "--out",
-        out,
-        "--epochs",
-        "2",
-    ];
-    args.extend_from_slice(TINY_TRAIN);
-    args.extend_from_slice(extra);
-    args
-}
 
 #[test]
 fn a_label_map_naming_no_training_label_is_refused_before_training() {
@@ -29,8 +14,9 @@ fn a_label_map_naming_no_training_label_is_refused_before_training() {
     std::fs::write(dir.path().join("train.tsv"), sentiment_tsv(40)).unwrap();
     let out = run(
         dir.path(),
-        &train_args(
+        &tiny_train_args(
             "m",
+            "2",
             &[
                 "--label-map",
                 "5=x",
@@ -64,7 +50,10 @@ fn an_output_path_that_is_or_runs_through_a_file_is_refused_before_training() {
             "file/m: cannot be created: file is not a directory",
         ),
     ] {
-        let out = run(dir.path(), &train_args(out_path, &["--no-checkpoint"]));
+        let out = run(
+            dir.path(),
+            &tiny_train_args(out_path, "2", &["--no-checkpoint"]),
+        );
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{out_path}: {err}");
         assert!(err.contains(message), "{out_path}: {err}");
@@ -85,12 +74,7 @@ fn a_checkpoint_directory_that_cannot_be_written_fails_before_the_first_step() {
             label: ["pos", "neg"][i % 2].into(),
         })
         .collect();
-    let config = TrainConfig {
-        embedding_dim: 4,
-        hidden_size: 4,
-        epochs: 1,
-        ..TrainConfig::default()
-    };
+    let config = tiny_train_config(1);
     let checkpointing = Checkpointing {
         dir: Some(file.join("checkpoint")),
         resume: false,

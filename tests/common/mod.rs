@@ -68,3 +68,30 @@ pub fn mem_total() -> Option<u64> {
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
+
+/// `train --train train.tsv --out OUT --epochs EPOCHS`, the [`TINY_TRAIN`] flags, then `extra`.
+pub fn tiny_train_args<'a>(out: &'a str, epochs: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "train",
+        "--train",
+        "train.tsv",
+        "--out",
+        out,
+        "--epochs",
+        epochs,
+    ];
+    args.extend_from_slice(TINY_TRAIN);
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A library [`lstm_sentiment::TrainConfig`] for quick runs: a tiny network, one epoch.
+pub fn tiny_train_config(seed: u64) -> lstm_sentiment::TrainConfig {
+    lstm_sentiment::TrainConfig {
+        embedding_dim: 4,
+        hidden_size: 4,
+        epochs: 1,
+        seed,
+        ..lstm_sentiment::TrainConfig::default()
+    }
+}
