@@ -36,6 +36,7 @@ pub struct EpochRecord {
     pub epoch: usize,
     pub train_loss: f64,
     pub train_accuracy: f64,
+    /// The dev figures are 0 in a run without a dev set (`dev_fraction` 0).
     pub dev_loss: f64,
     pub dev_accuracy: f64,
     pub dev_macro_f1: f64,
