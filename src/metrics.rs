@@ -33,7 +33,7 @@ pub struct Evaluation {
     pub labels: Vec<String>,
     /// Figures for each label, in the order of `labels`.
     pub per_label: Vec<LabelMetrics>,
-    /// confusion[gold][predicted], indexed like `labels`; empty above
+    /// `confusion[gold][predicted]`, indexed like `labels`; empty above
     /// [`CONFUSION_MATRIX_MAX_LABELS`] labels, where the matrix would grow with their square
     /// (see `top_confusions`).
     pub confusion: Vec<Vec<usize>>,
