@@ -1,7 +1,7 @@
 //! The classifier users hold: a loaded model that predicts, embeds and evaluates.
 
 use crate::config::ModelConfig;
-use crate::data::Example;
+use crate::data::{label_list, Example};
 use crate::device::DeviceSpec;
 use crate::encoder::Kernel;
 use crate::error::{Error, Result};
@@ -208,12 +208,13 @@ impl Classifier {
             .enumerate()
             .map(|(i, e)| {
                 self.label_index(&e.label).ok_or_else(|| {
+                    let aliases: Vec<&String> = self.config.label_aliases.keys().collect();
                     Error::Config(format!(
-                        "example {} has label `{}`, which the model does not know (its labels: {:?}{})",
+                        "example {} has label `{}`, which the model does not know (its labels: {}{})",
                         i + 1,
                         e.label,
-                        self.config.labels,
-                        if self.config.label_aliases.is_empty() { String::new() } else { format!(", aliases: {:?}", self.config.label_aliases) }
+                        label_list(&self.config.labels),
+                        if aliases.is_empty() { String::new() } else { format!("; aliases: {}", label_list(&aliases)) }
                     ))
                 })
             })

@@ -34,6 +34,10 @@ pub enum Error {
     /// Training was stopped by the caller (a progress callback asked to stop).
     #[error("training was cancelled")]
     Cancelled,
+    /// Training turned non-finite before any epoch finished with finite weights (with such an
+    /// epoch, training returns it and records the divergence in its report instead).
+    #[error("{0}")]
+    Diverged(crate::train::Divergence),
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

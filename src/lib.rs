@@ -25,6 +25,7 @@ pub mod fsutil;
 pub mod head;
 pub mod hub;
 pub mod malloc;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod model_card;

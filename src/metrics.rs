@@ -2,6 +2,7 @@
 //! confusion matrix, plus a plain-text report of them.
 
 use crate::error::{Error, Result};
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// Precision, recall and F1 of one label, with its number of gold examples.
@@ -32,9 +33,28 @@ pub struct Evaluation {
     pub labels: Vec<String>,
     /// Figures for each label, in the order of `labels`.
     pub per_label: Vec<LabelMetrics>,
-    /// confusion[gold][predicted], indexed like `labels`.
+    /// `confusion[gold][predicted]`, indexed like `labels`; empty above
+    /// [`CONFUSION_MATRIX_MAX_LABELS`] labels, where the matrix would grow with their square
+    /// (see `top_confusions`).
     pub confusion: Vec<Vec<usize>>,
+    /// The most frequent mistakes, most frequent first (ties in label order), at most
+    /// [`TOP_CONFUSIONS`].
+    pub top_confusions: Vec<Confusion>,
 }
+
+/// One kind of mistake: examples of `gold` predicted as `predicted`.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct Confusion {
+    pub gold: String,
+    pub predicted: String,
+    pub count: usize,
+}
+
+/// The most labels for which [`Evaluation::confusion`] holds the whole matrix.
+pub const CONFUSION_MATRIX_MAX_LABELS: usize = 200;
+
+/// How many mistakes [`Evaluation::top_confusions`] lists.
+pub const TOP_CONFUSIONS: usize = 20;
 
 impl Evaluation {
     /// Computes the figures from `gold` and `predicted`, both indices into `labels`.
@@ -54,60 +74,80 @@ impl Evaluation {
             )));
         }
         let k = labels.len();
-        let mut confusion = vec![vec![0usize; k]; k];
-        for (i, (&g, &p)) in gold.iter().zip(predicted).enumerate() {
-            if g >= k || p >= k {
-                return Err(Error::Config(format!(
-                    "example {i}: label index {} is out of range for {k} labels",
-                    g.max(p)
-                )));
-            }
-            confusion[g][p] += 1;
+        if let Some((i, (&g, &p))) = gold
+            .iter()
+            .zip(predicted)
+            .enumerate()
+            .find(|(_, (&g, &p))| g >= k || p >= k)
+        {
+            return Err(Error::Config(format!(
+                "example {i}: label index {} is out of range for {k} labels",
+                g.max(p)
+            )));
         }
-
-        let n = gold.len();
-        let correct: usize = (0..k).map(|i| confusion[i][i]).sum();
-        let mut per_label = Vec::with_capacity(k);
-        let (mut f1_sum, mut seen) = (0.0, 0usize);
-        for (i, label) in labels.iter().enumerate() {
-            let tp = confusion[i][i];
-            let support: usize = confusion[i].iter().sum();
-            let predicted_count: usize = confusion.iter().map(|row| row[i]).sum();
-            let precision = ratio(tp, predicted_count);
-            let recall = ratio(tp, support);
-            let f1 = if precision + recall > 0.0 {
-                2.0 * precision * recall / (precision + recall)
+        // Per-label counts and the mistakes as pairs: memory linear in labels and examples.
+        let (mut tp, mut support, mut predicted_count) = (vec![0; k], vec![0; k], vec![0; k]);
+        let mut mistakes: HashMap<(usize, usize), usize> = HashMap::new();
+        for (&g, &p) in gold.iter().zip(predicted) {
+            support[g] += 1;
+            predicted_count[p] += 1;
+            if g == p {
+                tp[g] += 1;
             } else {
-                0.0
-            };
-            // A label absent from both gold and predictions has no meaningful F1; counting
-            // it as 0 would punish an evaluation set for not covering every class.
-            if support > 0 || predicted_count > 0 {
-                f1_sum += f1;
-                seen += 1;
+                *mistakes.entry((g, p)).or_default() += 1;
             }
-            per_label.push(LabelMetrics {
-                label: label.clone(),
-                precision,
-                recall,
-                f1,
-                support,
-            });
         }
-
+        let per_label: Vec<LabelMetrics> = (0..k)
+            .map(|i| label_metrics(&labels[i], tp[i], support[i], predicted_count[i]))
+            .collect();
+        // A label absent from both gold and predictions has no meaningful F1; counting it as 0
+        // would punish an evaluation set for not covering every class.
+        let present: Vec<f64> = (0..k)
+            .filter(|&i| support[i] > 0 || predicted_count[i] > 0)
+            .map(|i| per_label[i].f1)
+            .collect();
+        let confusion = if k <= CONFUSION_MATRIX_MAX_LABELS {
+            let mut matrix = vec![vec![0usize; k]; k];
+            for i in 0..k {
+                matrix[i][i] = tp[i];
+            }
+            for (&(g, p), &count) in &mistakes {
+                matrix[g][p] = count;
+            }
+            matrix
+        } else {
+            Vec::new()
+        };
+        let mut top: Vec<((usize, usize), usize)> = mistakes.into_iter().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let n = gold.len();
         Ok(Evaluation {
             n,
-            accuracy: ratio(correct, n),
-            macro_f1: if seen > 0 { f1_sum / seen as f64 } else { 0.0 },
+            accuracy: ratio(tp.iter().sum(), n),
+            macro_f1: if present.is_empty() {
+                0.0
+            } else {
+                present.iter().sum::<f64>() / present.len() as f64
+            },
             labels: labels.to_vec(),
             per_label,
             confusion,
+            top_confusions: top
+                .into_iter()
+                .take(TOP_CONFUSIONS)
+                .map(|((g, p), count)| Confusion {
+                    gold: labels[g].clone(),
+                    predicted: labels[p].clone(),
+                    count,
+                })
+                .collect(),
         })
     }
 
     /// A plain-text report: accuracy, macro-F1 and n; a per-label table (precision,
     /// recall, F1, support) with aligned columns; and the confusion matrix with gold
-    /// labels as rows and predicted labels as columns.
+    /// labels as rows and predicted labels as columns, or above
+    /// [`CONFUSION_MATRIX_MAX_LABELS`] labels the most frequent mistakes.
     pub fn to_table(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail, so the fmt::Results below are ignored.
@@ -136,6 +176,16 @@ impl Evaluation {
         }
         let _ = writeln!(out);
 
+        if self.confusion.is_empty() && !self.labels.is_empty() {
+            self.write_top_confusions(&mut out);
+        } else {
+            self.write_confusion(&mut out, name_width);
+        }
+        out
+    }
+
+    /// The confusion matrix with gold labels as rows and predicted labels as columns.
+    fn write_confusion(&self, out: &mut String, name_width: usize) {
         let corner = "gold \\ predicted";
         let row_width = name_width.max(corner.len());
         let _ = writeln!(out, "confusion matrix (rows: gold, columns: predicted)");
@@ -163,7 +213,35 @@ impl Evaluation {
             }
             let _ = writeln!(out);
         }
-        out
+    }
+
+    /// In place of a matrix too large to read: the most frequent mistakes.
+    fn write_top_confusions(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "no confusion matrix for {} labels (more than {CONFUSION_MATRIX_MAX_LABELS}); the most frequent mistakes (gold -> predicted: count):",
+            self.labels.len()
+        );
+        for c in &self.top_confusions {
+            let _ = writeln!(out, "{} -> {}: {}", c.gold, c.predicted, c.count);
+        }
+    }
+}
+
+fn label_metrics(label: &str, tp: usize, support: usize, predicted: usize) -> LabelMetrics {
+    let precision = ratio(tp, predicted);
+    let recall = ratio(tp, support);
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
+    LabelMetrics {
+        label: label.to_string(),
+        precision,
+        recall,
+        f1,
+        support,
     }
 }
 
@@ -212,6 +290,37 @@ mod tests {
             assert_eq!(m.support, s);
         }
         assert!(close(e.macro_f1, 73.0 / 126.0));
+    }
+
+    #[test]
+    fn mistakes_are_listed_most_frequent_first() {
+        let labels = names(&["a", "b", "c"]);
+        let gold = [0, 0, 0, 1, 1, 2];
+        let pred = [1, 1, 2, 0, 1, 2];
+        let e = Evaluation::from_predictions(&labels, &gold, &pred).unwrap();
+        let top: Vec<(&str, &str, usize)> = e
+            .top_confusions
+            .iter()
+            .map(|c| (c.gold.as_str(), c.predicted.as_str(), c.count))
+            .collect();
+        assert_eq!(top, [("a", "b", 2), ("a", "c", 1), ("b", "a", 1)]);
+    }
+
+    #[test]
+    fn many_labels_get_no_matrix_but_the_same_figures() {
+        let k = CONFUSION_MATRIX_MAX_LABELS + 1;
+        let labels: Vec<String> = (0..k).map(|i| format!("l{i}")).collect();
+        let gold: Vec<usize> = (0..k).collect();
+        let pred: Vec<usize> = (0..k)
+            .map(|i| if i < 3 { (i + 1) % k } else { i })
+            .collect();
+        let e = Evaluation::from_predictions(&labels, &gold, &pred).unwrap();
+        assert!(e.confusion.is_empty());
+        assert_eq!(e.top_confusions.len(), 3);
+        assert!(close(e.accuracy, (k - 3) as f64 / k as f64));
+        let table = e.to_table();
+        assert!(table.contains("l0 -> l1: 1"), "{table}");
+        assert!(table.lines().all(|l| l.len() < 200), "{table}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use super::{parse_label_map, DataFormatArgs, ModelArg, Runtime};
 use anyhow::{Context, Result};
 use clap::Args;
+use lstm_sentiment::data::label_list;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -17,7 +18,8 @@ pub struct EvalArgs {
     /// Read the data's labels as the model's, e.g. `0=negative,1=positive` (adds to the model's own aliases).
     #[arg(long, value_name = "MAP")]
     label_map: Option<String>,
-    /// Print one JSON object with accuracy, macro_f1, n, per-label figures and the confusion matrix.
+    /// Print one JSON object with accuracy, macro_f1, n, per-label figures, the confusion matrix
+    /// (empty above 200 labels) and the most frequent mistakes.
     #[arg(long)]
     json: bool,
     /// Skip data lines that cannot be used (bad format, empty label, a label the model does not
@@ -40,11 +42,11 @@ pub fn run_eval(args: EvalArgs, runtime: &Runtime) -> Result<()> {
             let aliases: Vec<&str> = config.label_aliases.keys().map(String::as_str).collect();
             Err(format!(
                 "unknown label `{label}`: the model's labels are {}{}",
-                config.labels.join(", "),
+                label_list(&config.labels),
                 if aliases.is_empty() {
                     String::new()
                 } else {
-                    format!(" (aliases: {})", aliases.join(", "))
+                    format!(" (aliases: {})", label_list(&aliases))
                 }
             ))
         }

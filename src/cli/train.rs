@@ -1,16 +1,26 @@
-//! `train`: read data, train with a progress bar on stderr, save, print a summary.
+//! `train`: check the arguments, read data, train with a progress bar on stderr, save, print a
+//! summary.
 
 use super::{parse_label_map, DataFormatArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use lstm_sentiment::train::{Checkpointing, EmbeddingInit, EpochRecord, CHECKPOINT_FILE};
+use lstm_sentiment::data::label_list;
+use lstm_sentiment::train::{
+    check_writable_dir, training_labels, Checkpointing, EmbeddingInit, EpochRecord, TrainReport,
+    CHECKPOINT_FILE,
+};
 use lstm_sentiment::{Cell, DeviceSpec, Example, TokenizerConfig, TrainConfig, TrainEvent};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+
+/// The library's defaults, which the flags below show and start from.
+fn defaults() -> TrainConfig {
+    TrainConfig::default()
+}
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -28,55 +38,60 @@ pub struct TrainArgs {
     /// Rename labels, e.g. `0=negative,1=positive`; the old names stay valid for eval.
     #[arg(long, value_name = "MAP")]
     label_map: Option<String>,
-    /// Recurrent cell.
-    #[arg(long, default_value = "lstm", value_parser = ["lstm", "gru", "rnn"])]
-    cell: String,
+    /// Recurrent cell: lstm, gru or rnn.
+    #[arg(long, default_value_t = defaults().cell, value_name = "CELL")]
+    cell: Cell,
     /// Word vector size (m in the tutorial).
-    #[arg(long, default_value_t = 128, value_name = "N")]
+    #[arg(long, default_value_t = defaults().embedding_dim, value_name = "N")]
     embedding_dim: usize,
     /// Hidden state size per direction (n in the tutorial).
-    #[arg(long, default_value_t = 128, value_name = "N")]
+    #[arg(long, default_value_t = defaults().hidden_size, value_name = "N")]
     hidden: usize,
     /// Stacked recurrent layers.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = defaults().num_layers, value_name = "N")]
     layers: usize,
     /// Read texts in both directions and join the two final states.
     #[arg(long)]
     bidirectional: bool,
     /// Dropout on word vectors, between layers and before the output layer.
-    #[arg(long, default_value_t = 0.3, value_name = "X")]
+    #[arg(long, default_value_t = defaults().dropout, value_name = "X")]
     dropout: f32,
     /// Most epochs to run (early stopping may end sooner).
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = defaults().epochs, value_name = "N")]
     epochs: usize,
     /// Stop after this many epochs without a better dev accuracy (0: never).
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(long, default_value_t = defaults().patience, value_name = "N")]
     patience: usize,
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(long, default_value_t = defaults().batch_size, value_name = "N")]
     batch_size: usize,
-    /// AdamW learning rate.
-    #[arg(long, default_value_t = 2e-3, value_name = "X")]
+    /// AdamW learning rate, at most 10. A run whose loss, gradients or weights turn NaN or
+    /// infinite stops there: the best epoch with finite weights, if any, is saved, and the
+    /// command fails.
+    #[arg(long, default_value_t = defaults().lr, value_name = "X")]
     lr: f64,
-    /// AdamW weight decay.
-    #[arg(long, default_value_t = 0.0, value_name = "X")]
+    /// AdamW weight decay, from 0 to 1 / --lr (each step multiplies the weights by
+    /// 1 - lr x weight decay).
+    #[arg(long, default_value_t = defaults().weight_decay, value_name = "X")]
     weight_decay: f64,
     /// Clip the global gradient norm to this (0: off).
-    #[arg(long, default_value_t = 5.0, value_name = "X")]
+    #[arg(long, default_value_t = defaults().clip_norm, value_name = "X")]
     clip_norm: f64,
     /// Truncate texts to this many tokens.
-    #[arg(long, default_value_t = 512, value_name = "N")]
+    #[arg(long, default_value_t = defaults().max_length, value_name = "N")]
     max_length: usize,
     /// Words seen fewer times become [UNK].
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = defaults().tokenizer.min_count, value_name = "N")]
     min_count: usize,
     /// Largest vocabulary, [PAD] and [UNK] included.
-    #[arg(long, default_value_t = 50_000, value_name = "N")]
+    #[arg(long, default_value_t = defaults().tokenizer.max_vocab, value_name = "N")]
     max_vocab: usize,
     /// Keep case (by default text is lowercased).
     #[arg(long)]
     keep_case: bool,
-    /// Fraction of --train held out as dev when --dev is not given.
-    #[arg(long, default_value_t = 0.1, value_name = "X")]
+    /// Without --dev, this fraction of each label's --train examples is held out as dev (a
+    /// label's only example stays in train). 0: no dev set; every epoch runs and the last is
+    /// kept.
+    #[arg(long, default_value_t = defaults().dev_fraction, value_name = "X")]
     dev_fraction: f64,
     /// Start the word vectors from this word2vec (binary or text) or GloVe file.
     #[arg(long, value_name = "FILE", conflicts_with = "pretrain_word2vec")]
@@ -91,7 +106,7 @@ pub struct TrainArgs {
     #[arg(long)]
     freeze_embeddings: bool,
     /// Random seed: the same data and seed give identical weights.
-    #[arg(long, default_value_t = 42, value_name = "N")]
+    #[arg(long, default_value_t = defaults().seed, value_name = "N")]
     seed: u64,
     /// Where to write a checkpoint after every epoch (default: OUT/checkpoint; removed when
     /// training completes unless --keep-checkpoint).
@@ -129,176 +144,32 @@ fn resume_dir(dir: &Path) -> Result<PathBuf> {
     )
 }
 
+/// Checks what can be checked, reads the data, trains, saves the model and only then lets the
+/// checkpoint go. A run that diverged saves its best finite epoch, if it has one, and still
+/// fails.
 pub fn run(a: TrainArgs, device: DeviceSpec) -> Result<()> {
+    check_writable_dir(&a.out).context("--out cannot hold the model")?;
+    let config = a.config(device);
+    if a.resume.is_none() {
+        // A resumed run takes its hyperparameters from the checkpoint instead.
+        config.validate()?;
+    }
     let label_map: BTreeMap<String, String> = match &a.label_map {
         Some(spec) => parse_label_map(spec)?.into_iter().collect(),
         None => BTreeMap::new(),
     };
-    let rename = |mut v: Vec<Example>| {
-        for e in &mut v {
-            if let Some(to) = label_map.get(&e.label) {
-                e.label = to.clone();
-            }
-        }
-        v
-    };
-    let train = rename(a.format.read(&a.train, a.skip_invalid, None)?);
-    let train_labels = lstm_sentiment::data::label_set(&train);
-    if let [only] = train_labels.as_slice() {
-        anyhow::bail!(
-            "{}: every example has the label `{only}`; a classifier needs at least two labels",
-            a.train.display()
-        );
-    }
-    let dev_label = |label: &str| {
-        let label = label_map.get(label).map_or(label, String::as_str);
-        if train_labels.iter().any(|l| l == label) {
-            Ok(())
-        } else {
-            Err(format!(
-                "label `{label}` never occurs in the training data {} (its labels: {})",
-                a.train.display(),
-                train_labels.join(", ")
-            ))
-        }
-    };
-    let dev = a
-        .dev
-        .as_ref()
-        .map(|p| a.format.read(p, a.skip_invalid, Some(&dev_label)))
-        .transpose()?
-        .map(rename);
-    let config = TrainConfig {
-        cell: a.cell.parse::<Cell>()?,
-        embedding_dim: a.embedding_dim,
-        hidden_size: a.hidden,
-        num_layers: a.layers,
-        bidirectional: a.bidirectional,
-        dropout: a.dropout,
-        epochs: a.epochs,
-        batch_size: a.batch_size,
-        lr: a.lr,
-        weight_decay: a.weight_decay,
-        clip_norm: a.clip_norm,
-        max_length: a.max_length,
-        patience: a.patience,
-        dev_fraction: a.dev_fraction,
-        seed: a.seed,
-        tokenizer: TokenizerConfig {
-            lowercase: !a.keep_case,
-            min_count: a.min_count,
-            max_vocab: a.max_vocab,
-        },
-        embeddings: match (&a.vectors, a.pretrain_word2vec) {
-            (Some(path), _) => EmbeddingInit::Vectors { path: path.clone() },
-            (None, true) => EmbeddingInit::Word2Vec {
-                unlabeled: a.unlabeled.clone(),
-            },
-            (None, false) => EmbeddingInit::Random,
-        },
-        freeze_embeddings: a.freeze_embeddings,
-        device,
-    };
-
-    let checkpointing = match (&a.resume, a.no_checkpoint) {
-        (Some(dir), _) => Checkpointing {
-            dir: Some(resume_dir(dir)?),
-            resume: true,
-        },
-        (None, true) => Checkpointing::default(),
-        (None, false) => Checkpointing {
-            dir: Some(
-                a.checkpoint_dir
-                    .clone()
-                    .unwrap_or_else(|| a.out.join("checkpoint")),
-            ),
-            resume: false,
-        },
-    };
-    let stop = interrupt_flag();
-    let bar = if a.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    let say = |bar: &ProgressBar, line: String| {
-        if a.quiet {
-            return;
-        }
-        if bar.is_hidden() {
-            eprintln!("{line}");
-        } else {
-            bar.println(line);
-        }
-    };
-    let mut on_event = |event: &TrainEvent| {
-        match event {
-            TrainEvent::Started {
-                first_epoch,
-                train_examples,
-                dev_examples,
-                vocab_size,
-                labels,
-                parameters,
-                ..
-            } => say(
-                &bar,
-                format!(
-                    "training on {train_examples} examples, dev {dev_examples}; vocabulary {vocab_size}; labels {}; {parameters} parameters{}",
-                    labels.join(", "),
-                    if *first_epoch > 1 { format!("; resuming at epoch {first_epoch}") } else { String::new() }
-                ),
-            ),
-            TrainEvent::Step {
-                epoch,
-                step,
-                steps,
-                loss,
-                accuracy,
-                tokens_per_second,
-            } => {
-                if *step == 1 {
-                    bar.reset();
-                    bar.set_length(*steps as u64);
-                    bar.set_prefix(epoch.to_string());
-                }
-                bar.set_position(*step as u64);
-                bar.set_message(format!(
-                    "loss {loss:.4} acc {accuracy:.4} {:.0} tok/s",
-                    tokens_per_second
-                ));
-            }
-            TrainEvent::Epoch(r) => say(&bar, epoch_line(r)),
-            TrainEvent::Checkpoint { .. } => {}
-            TrainEvent::Embeddings { matched, words } => say(
-                &bar,
-                format!(
-                    "word vectors cover {matched} of {words} vocabulary words ({:.1}%)",
-                    100.0 * *matched as f64 / (*words).max(1) as f64
-                ),
-            ),
-        }
-        if stop.load(Ordering::SeqCst) {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    };
-    let (mut classifier, report) = lstm_sentiment::train::train_with(
+    let (train, dev) = read_data(&a, &label_map)?;
+    let checkpointing = a.checkpointing()?;
+    let mut progress = Progress::new(a.quiet);
+    let result = lstm_sentiment::train::train_with(
         &train,
         dev.as_deref(),
         &config,
         &checkpointing,
-        &mut on_event,
-    )?;
-    bar.finish_and_clear();
+        &mut |event| progress.on_event(event),
+    );
+    progress.bar.finish_and_clear();
+    let (mut classifier, report) = result?;
     if report.interrupted {
         eprintln!(
             "interrupted: saving the best epoch so far; continue with --resume {}",
@@ -308,9 +179,6 @@ pub fn run(a: TrainArgs, device: DeviceSpec) -> Result<()> {
                 .unwrap_or(Path::new("?"))
                 .display()
         );
-    } else if let Some(dir) = checkpointing.dir.as_ref().filter(|_| !a.keep_checkpoint) {
-        let _ = std::fs::remove_file(dir.join(CHECKPOINT_FILE));
-        let _ = std::fs::remove_dir(dir);
     }
     if !label_map.is_empty() {
         classifier.set_label_aliases(label_map)?;
@@ -318,17 +186,232 @@ pub fn run(a: TrainArgs, device: DeviceSpec) -> Result<()> {
     classifier
         .save(&a.out)
         .with_context(|| format!("cannot save the model to {}", a.out.display()))?;
+    print_summary(&report, &a.out);
+    // The model is in place: only now may the checkpoint go.
+    if let Some(dir) = checkpointing.dir.as_ref() {
+        if !report.interrupted && !a.keep_checkpoint {
+            let _ = std::fs::remove_file(dir.join(CHECKPOINT_FILE));
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    match &report.diverged {
+        Some(diverged) => anyhow::bail!(
+            "{diverged}; the best epoch with finite weights, {}, was saved to {}",
+            report.best_epoch,
+            a.out.display()
+        ),
+        None => Ok(()),
+    }
+}
 
+/// The training and dev data with --label-map applied; every label of the map must be a
+/// training label, before or after renaming.
+fn read_data(
+    a: &TrainArgs,
+    label_map: &BTreeMap<String, String>,
+) -> Result<(Vec<Example>, Option<Vec<Example>>)> {
+    let rename = |mut v: Vec<Example>| {
+        for e in &mut v {
+            if let Some(to) = label_map.get(&e.label) {
+                e.label = to.clone();
+            }
+        }
+        v
+    };
+    let train = rename(a.format.read(&a.train, a.skip_invalid, None)?);
+    let labels = training_labels(&train).with_context(|| a.train.display().to_string())?;
+    if let Some((from, to)) = label_map.iter().find(|(_, to)| !labels.contains(to)) {
+        anyhow::bail!(
+            "--label-map {from}={to}: no example of {} has the label `{from}` or `{to}` (its labels: {})",
+            a.train.display(),
+            label_list(&labels)
+        );
+    }
+    let dev_label = |label: &str| {
+        let label = label_map.get(label).map_or(label, String::as_str);
+        if labels.iter().any(|l| l == label) {
+            Ok(())
+        } else {
+            Err(format!(
+                "label `{label}` never occurs in the training data {} (its labels: {})",
+                a.train.display(),
+                label_list(&labels)
+            ))
+        }
+    };
+    let dev = a
+        .dev
+        .as_ref()
+        .map(|p| a.format.read(p, a.skip_invalid, Some(&dev_label)))
+        .transpose()?
+        .map(rename);
+    Ok((train, dev))
+}
+
+impl TrainArgs {
+    fn config(&self, device: DeviceSpec) -> TrainConfig {
+        TrainConfig {
+            cell: self.cell,
+            embedding_dim: self.embedding_dim,
+            hidden_size: self.hidden,
+            num_layers: self.layers,
+            bidirectional: self.bidirectional,
+            dropout: self.dropout,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            clip_norm: self.clip_norm,
+            max_length: self.max_length,
+            patience: self.patience,
+            dev_fraction: self.dev_fraction,
+            seed: self.seed,
+            tokenizer: TokenizerConfig {
+                lowercase: !self.keep_case,
+                min_count: self.min_count,
+                max_vocab: self.max_vocab,
+            },
+            embeddings: match (&self.vectors, self.pretrain_word2vec) {
+                (Some(path), _) => EmbeddingInit::Vectors { path: path.clone() },
+                (None, true) => EmbeddingInit::Word2Vec {
+                    unlabeled: self.unlabeled.clone(),
+                },
+                (None, false) => EmbeddingInit::Random,
+            },
+            freeze_embeddings: self.freeze_embeddings,
+            device,
+        }
+    }
+
+    fn checkpointing(&self) -> Result<Checkpointing> {
+        Ok(match (&self.resume, self.no_checkpoint) {
+            (Some(dir), _) => Checkpointing {
+                dir: Some(resume_dir(dir)?),
+                resume: true,
+            },
+            (None, true) => Checkpointing::default(),
+            (None, false) => Checkpointing {
+                dir: Some(
+                    self.checkpoint_dir
+                        .clone()
+                        .unwrap_or_else(|| self.out.join("checkpoint")),
+                ),
+                resume: false,
+            },
+        })
+    }
+}
+
+/// The progress bar and the lines printed above it; a Ctrl-C asks the run to stop.
+struct Progress {
+    bar: ProgressBar,
+    quiet: bool,
+    stop: Arc<AtomicBool>,
+    /// Whether the run has a dev set (known from its `Started` event).
+    dev: bool,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Self {
+        let bar = if quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(0)
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        Self {
+            bar,
+            quiet,
+            stop: interrupt_flag(),
+            dev: true,
+        }
+    }
+
+    fn say(&self, line: String) {
+        if self.quiet {
+            return;
+        }
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+
+    fn on_event(&mut self, event: &TrainEvent) -> ControlFlow<()> {
+        match event {
+            TrainEvent::Started {
+                first_epoch,
+                train_examples,
+                dev_examples,
+                vocab_size,
+                labels,
+                parameters,
+                ..
+            } => {
+                self.dev = *dev_examples > 0;
+                self.say(format!(
+                    "training on {train_examples} examples, dev {dev_examples}; vocabulary {vocab_size}; labels {}; {parameters} parameters{}",
+                    label_list(labels),
+                    if *first_epoch > 1 { format!("; resuming at epoch {first_epoch}") } else { String::new() }
+                ));
+            }
+            TrainEvent::Step {
+                epoch,
+                step,
+                steps,
+                loss,
+                accuracy,
+                tokens_per_second,
+            } => {
+                if *step == 1 {
+                    self.bar.reset();
+                    self.bar.set_length(*steps as u64);
+                    self.bar.set_prefix(epoch.to_string());
+                }
+                self.bar.set_position(*step as u64);
+                self.bar.set_message(format!(
+                    "loss {loss:.4} acc {accuracy:.4} {tokens_per_second:.0} tok/s"
+                ));
+            }
+            TrainEvent::Epoch(r) => self.say(epoch_line(r, self.dev)),
+            TrainEvent::Checkpoint { .. } => {}
+            TrainEvent::Embeddings { matched, words } => self.say(format!(
+                "word vectors cover {matched} of {words} vocabulary words ({:.1}%)",
+                100.0 * *matched as f64 / (*words).max(1) as f64
+            )),
+        }
+        if self.stop.load(Ordering::SeqCst) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+fn print_summary(report: &TrainReport, out: &Path) {
+    let dev = report.dev_examples > 0;
     println!("epoch  train loss  train acc  dev loss  dev acc  dev macro-F1  seconds");
     for r in &report.epochs {
+        let figures = if dev {
+            format!(
+                "{:>8.4}  {:>7.4}  {:>12.4}",
+                r.dev_loss, r.dev_accuracy, r.dev_macro_f1
+            )
+        } else {
+            format!("{:>8}  {:>7}  {:>12}", "-", "-", "-")
+        };
         println!(
-            "{:>5}  {:>10.4}  {:>9.4}  {:>8.4}  {:>7.4}  {:>12.4}  {:>7.1}{}",
+            "{:>5}  {:>10.4}  {:>9.4}  {figures}  {:>7.1}{}",
             r.epoch,
             r.train_loss,
             r.train_accuracy,
-            r.dev_loss,
-            r.dev_accuracy,
-            r.dev_macro_f1,
             r.seconds,
             if r.epoch == report.best_epoch {
                 "  *"
@@ -337,29 +420,39 @@ pub fn run(a: TrainArgs, device: DeviceSpec) -> Result<()> {
             }
         );
     }
+    let kept = if dev {
+        format!(
+            "dev accuracy {:.4}, macro-F1 {:.4}",
+            report.dev_accuracy, report.dev_macro_f1
+        )
+    } else {
+        "the last; no dev set".to_string()
+    };
     println!(
-        "kept epoch {} (dev accuracy {:.4}, macro-F1 {:.4}); {:.1} s in all; saved to {}",
+        "kept epoch {} ({kept}); {:.1} s in all; saved to {}",
         report.best_epoch,
-        report.dev_accuracy,
-        report.dev_macro_f1,
         report.seconds,
-        a.out.display()
+        out.display()
     );
-    Ok(())
 }
 
-fn epoch_line(r: &EpochRecord) -> String {
+fn epoch_line(r: &EpochRecord, dev: bool) -> String {
+    let dev_figures = if dev {
+        format!(
+            "dev loss {:.4} acc {:.4} macro-F1 {:.4}",
+            r.dev_loss, r.dev_accuracy, r.dev_macro_f1
+        )
+    } else {
+        "no dev set".to_string()
+    };
     format!(
-        "epoch {}: train loss {:.4} acc {:.4} | dev loss {:.4} acc {:.4} macro-F1 {:.4} | {:.1} s, {:.0} tok/s{}",
+        "epoch {}: train loss {:.4} acc {:.4} | {dev_figures} | {:.1} s, {:.0} tok/s{}",
         r.epoch,
         r.train_loss,
         r.train_accuracy,
-        r.dev_loss,
-        r.dev_accuracy,
-        r.dev_macro_f1,
         r.seconds,
         r.tokens_per_second,
-        if r.best { " (best so far)" } else { "" }
+        if r.best && dev { " (best so far)" } else { "" }
     )
 }
 

@@ -312,6 +312,28 @@ pub fn label_set(examples: &[Example]) -> Vec<String> {
     labels
 }
 
+/// How many labels [`label_list`] names before it only counts the rest.
+pub const LISTED_LABELS: usize = 20;
+
+/// `labels` joined by `, ` for a message; past [`LISTED_LABELS`] the rest are only counted, so
+/// that a message about data with thousands of labels stays one readable line.
+pub fn label_list<S: AsRef<str>>(labels: &[S]) -> String {
+    let shown: Vec<&str> = labels
+        .iter()
+        .take(LISTED_LABELS)
+        .map(AsRef::as_ref)
+        .collect();
+    let mut list = shown.join(", ");
+    if labels.len() > LISTED_LABELS {
+        list.push_str(&format!(
+            ", ... ({} more, {} in all)",
+            labels.len() - LISTED_LABELS,
+            labels.len()
+        ));
+    }
+    list
+}
+
 fn example(label: &str, text: &str) -> std::result::Result<Example, String> {
     let label = label.trim();
     if label.is_empty() {
@@ -694,6 +716,18 @@ mod tests {
         assert!(skipped.first[0]
             .to_string()
             .starts_with("r.csv:2: invalid UTF-8 at field 1"));
+    }
+
+    #[test]
+    fn label_lists_are_cut_after_a_readable_number() {
+        assert_eq!(label_list(&["a", "b"]), "a, b");
+        let many: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
+        let list = label_list(&many);
+        assert!(list.starts_with("0, 1, 2,"), "{list}");
+        assert!(
+            list.ends_with("19, ... (9980 more, 10000 in all)"),
+            "{list}"
+        );
     }
 
     #[test]

@@ -1,39 +1,9 @@
-//! How training data is cut into batches and a dev set.
+//! How training data is cut into batches, each epoch's generator, and the data's fingerprint.
 
 use crate::data::Example;
-use crate::error::{Error, Result};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-
-/// The dev set: the given one, or a seeded random slice held out of train.
-pub(super) fn split(
-    train: &[Example],
-    dev: Option<&[Example]>,
-    fraction: f64,
-    rng: &mut StdRng,
-) -> Result<(Vec<Example>, Vec<Example>)> {
-    if train.is_empty() {
-        return Err(Error::Config("no training examples".into()));
-    }
-    if let Some(dev) = dev {
-        if dev.is_empty() {
-            return Err(Error::Config("the dev set is empty".into()));
-        }
-        return Ok((train.to_vec(), dev.to_vec()));
-    }
-    if train.len() < 2 {
-        return Err(Error::Config(
-            "need at least two examples to hold one out for dev (or give a dev file)".into(),
-        ));
-    }
-    let mut order: Vec<usize> = (0..train.len()).collect();
-    order.shuffle(rng);
-    let n_dev = ((train.len() as f64 * fraction).round() as usize).clamp(1, train.len() - 1);
-    let dev = order[..n_dev].iter().map(|&i| train[i].clone()).collect();
-    let rest = order[n_dev..].iter().map(|&i| train[i].clone()).collect();
-    Ok((rest, dev))
-}
 
 /// Shuffled batches of similar lengths: shuffle, sort pools of 32 batches by length, cut, shuffle
 /// the batches. Little padding, yet every epoch sees a new order.
@@ -93,20 +63,5 @@ mod tests {
         let mut seen: Vec<usize> = length_buckets(&ids, 8, &mut rng).concat();
         seen.sort();
         assert_eq!(seen, (0..100).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn held_out_dev_is_disjoint_and_seeded() {
-        let data: Vec<Example> = (0..50)
-            .map(|i| Example {
-                text: i.to_string(),
-                label: "a".into(),
-            })
-            .collect();
-        let (t1, d1) = split(&data, None, 0.2, &mut StdRng::seed_from_u64(3)).unwrap();
-        let (_, d2) = split(&data, None, 0.2, &mut StdRng::seed_from_u64(3)).unwrap();
-        assert_eq!((t1.len(), d1.len()), (40, 10));
-        assert_eq!(d1, d2);
-        assert!(d1.iter().all(|d| !t1.contains(d)));
     }
 }

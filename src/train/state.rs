@@ -3,6 +3,7 @@
 //! their checkpoints.
 
 use super::checkpoint::{Checkpoint, Progress};
+use super::guard::non_finite_step;
 use crate::config::ModelConfig;
 use crate::dropout::Dropout;
 use crate::embedding::Embedding;
@@ -39,6 +40,18 @@ impl Best {
             macro_f1: eval.macro_f1,
         }
     }
+}
+
+/// What one optimizer step did.
+pub(super) enum Stepped {
+    /// The weights moved; the batch's mean loss, its logits and its real tokens.
+    Done {
+        loss: f64,
+        logits: Vec<Vec<f32>>,
+        tokens: usize,
+    },
+    /// The loss or the gradient was not finite (the message says which); nothing moved.
+    NonFinite(String),
 }
 
 /// The trainable state: dense parameters as candle Vars with their AdamW, and the embedding
@@ -83,7 +96,8 @@ impl TrainState {
         })
     }
 
-    /// One optimizer step on a batch: (loss, logits, real tokens).
+    /// One optimizer step on a batch. A non-finite loss or gradient norm changes nothing and
+    /// comes back as [`Stepped::NonFinite`].
     pub(super) fn step(
         &mut self,
         model: &Model,
@@ -92,7 +106,7 @@ impl TrainState {
         dropout: &mut Dropout,
         clip_norm: f64,
         device: &Device,
-    ) -> Result<(f64, Vec<Vec<f32>>, usize)> {
+    ) -> Result<Stepped> {
         let (rows, local) = compact_ids(seqs);
         let batch = Batch::new(&local, device)?;
         let targets = Tensor::new(y, device)?;
@@ -100,6 +114,7 @@ impl TrainState {
         let xs = Embedding::new(batch_rows.as_tensor().clone()).forward(&batch.ids)?;
         let out = model.forward_embedded(xs, &batch.steps, Some(dropout))?;
         let loss = candle_nn::loss::cross_entropy(&out.logits, &targets)?;
+        let loss_value = f64::from(loss.to_scalar::<f32>()?);
         let grads = loss.backward()?;
         let row_grad = grads
             .get(batch_rows.as_tensor())
@@ -110,17 +125,20 @@ impl TrainState {
                 .filter_map(|(_, v)| grads.get(v.as_tensor()))
                 .chain(std::iter::once(row_grad)),
         )?;
+        if let Some(what) = non_finite_step(loss_value, norm) {
+            return Ok(Stepped::NonFinite(what));
+        }
         let factor = clip_factor(norm, clip_norm);
         self.dense.step(&grads, factor)?;
         if !self.frozen_embedding {
             self.embedding
                 .update(&rows, &row_grad.affine(factor, 0.0)?)?;
         }
-        Ok((
-            f64::from(loss.to_scalar::<f32>()?),
-            out.logits.to_vec2::<f32>()?,
-            batch.token_count(),
-        ))
+        Ok(Stepped::Done {
+            loss: loss_value,
+            logits: out.logits.to_vec2::<f32>()?,
+            tokens: batch.token_count(),
+        })
     }
 
     /// The current weights without the autograd graph (views of the live storage).

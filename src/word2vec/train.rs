@@ -48,6 +48,7 @@ pub(super) fn run(
     let size = words
         .checked_mul(dim)
         .ok_or_else(|| Error::Config(format!("{words} words x {dim} dimensions is too large")))?;
+    check_memory(words, dim, config)?;
     // word2vec.c's start: small random word vectors, zero output vectors.
     let mut rng = Rng::new(config.seed);
     let mut input: Vec<f32> = (0..size).map(|_| rng.centered() / dim as f32).collect();
@@ -293,4 +294,16 @@ impl Shared<'_> {
             self.negative.add(target, g, hidden);
         }
     }
+}
+
+/// Refuses tables that cannot fit in the machine's memory: the word vectors, the output
+/// vectors of negative sampling and of hierarchical softmax, and two vectors per thread.
+fn check_memory(words: usize, dim: usize, config: &Word2VecConfig) -> Result<()> {
+    let tables = 1 + u128::from(config.negative > 0) + u128::from(config.hierarchical_softmax);
+    let floats = (words as u128 * tables + 2 * config.threads as u128) * dim as u128;
+    crate::memory::check(
+        "word2vec",
+        crate::memory::f32_bytes(floats),
+        &format!("{words} words x {dim} dimensions"),
+    )
 }

@@ -26,3 +26,72 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// `n` lines of `label<TAB>text`, alternating `positive` and `negative`, with a cue word
+/// (`good` or `bad`) in every text.
+pub fn sentiment_tsv(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            let (label, cue) = if i % 2 == 0 {
+                ("positive", "good")
+            } else {
+                ("negative", "bad")
+            };
+            format!("{label}\t{cue} film number {}\n", i % 7)
+        })
+        .collect()
+}
+
+/// Flags for a quick `train` run: a tiny network, a fixed seed, no early stopping.
+pub const TINY_TRAIN: &[&str] = &[
+    "--embedding-dim",
+    "8",
+    "--hidden",
+    "8",
+    "--patience",
+    "0",
+    "--seed",
+    "3",
+];
+
+/// Whether `train`'s stderr reports a finished epoch, i.e. training got past its first epoch.
+pub fn reports_an_epoch(stderr: &str) -> bool {
+    stderr
+        .lines()
+        .any(|l| l.starts_with("epoch ") && l.contains("train loss"))
+}
+
+/// The machine's memory in bytes from /proc/meminfo, or `None` where it cannot be read.
+pub fn mem_total() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// `train --train train.tsv --out OUT --epochs EPOCHS`, the [`TINY_TRAIN`] flags, then `extra`.
+pub fn tiny_train_args<'a>(out: &'a str, epochs: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "train",
+        "--train",
+        "train.tsv",
+        "--out",
+        out,
+        "--epochs",
+        epochs,
+    ];
+    args.extend_from_slice(TINY_TRAIN);
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A library [`lstm_sentiment::TrainConfig`] for quick runs: a tiny network, one epoch.
+pub fn tiny_train_config(seed: u64) -> lstm_sentiment::TrainConfig {
+    lstm_sentiment::TrainConfig {
+        embedding_dim: 4,
+        hidden_size: 4,
+        epochs: 1,
+        seed,
+        ..lstm_sentiment::TrainConfig::default()
+    }
+}

@@ -1,0 +1,223 @@
+//! Every hyperparameter of a run, its default and the bounds a run checks before its first step.
+
+use crate::config::Cell;
+use crate::device::DeviceSpec;
+use crate::error::{Error, Result};
+use crate::tokenizer::TokenizerConfig;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The largest learning rate a run accepts. AdamW moves every weight by about `lr` per step;
+/// far below this bound a run already diverges.
+pub const MAX_LR: f64 = 10.0;
+
+/// Every hyperparameter of a run. The defaults suit sentence-level sentiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    pub cell: Cell,
+    pub embedding_dim: usize,
+    pub hidden_size: usize,
+    pub num_layers: usize,
+    pub bidirectional: bool,
+    /// Dropout on word vectors, between layers and before the head.
+    pub dropout: f32,
+    /// Upper bound on epochs; early stopping may end sooner.
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// AdamW learning rate, in (0, [`MAX_LR`]].
+    pub lr: f64,
+    /// AdamW's decoupled weight decay: each step multiplies the weights by
+    /// `1 - lr * weight_decay`, so `lr * weight_decay` must be at most 1.
+    pub weight_decay: f64,
+    /// Gradients are rescaled when their global L2 norm exceeds this (0 turns clipping off).
+    pub clip_norm: f64,
+    /// Texts are truncated to this many tokens, in training and later in prediction.
+    pub max_length: usize,
+    /// Stop after this many epochs without a better dev accuracy (0: never stop early).
+    pub patience: usize,
+    /// Without a dev set, this fraction of each label's training examples is held out for it
+    /// (never a label's last example). 0 holds out nothing: then every epoch runs and the last
+    /// one is kept.
+    pub dev_fraction: f64,
+    pub seed: u64,
+    pub tokenizer: TokenizerConfig,
+    /// Where the word vectors start: random, a vector file, or word2vec trained first.
+    pub embeddings: EmbeddingInit,
+    /// Keep the word vectors as they start (useful with pretrained vectors).
+    pub freeze_embeddings: bool,
+    /// Where training runs: the CPU, or a CUDA GPU in builds with the `cuda` feature. Not part
+    /// of the saved config: a model or checkpoint made on one device loads on any.
+    #[serde(skip)]
+    pub device: DeviceSpec,
+}
+
+/// How the embedding table starts.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbeddingInit {
+    /// Small random vectors.
+    #[default]
+    Random,
+    /// Rows from a word2vec (binary or text) or GloVe file; words it lacks start random.
+    Vectors { path: PathBuf },
+    /// Skip-gram word2vec trained first on the training texts plus, optionally, a file of
+    /// unlabelled text (one text per line).
+    Word2Vec { unlabeled: Option<PathBuf> },
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            cell: Cell::Lstm,
+            embedding_dim: 128,
+            hidden_size: 128,
+            num_layers: 1,
+            bidirectional: false,
+            dropout: 0.3,
+            epochs: 10,
+            batch_size: 64,
+            lr: 2e-3,
+            weight_decay: 0.0,
+            clip_norm: 5.0,
+            max_length: 512,
+            patience: 3,
+            dev_fraction: 0.1,
+            seed: 42,
+            tokenizer: TokenizerConfig::default(),
+            embeddings: EmbeddingInit::Random,
+            freeze_embeddings: false,
+            device: DeviceSpec::Cpu,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Refuses hyperparameters no run can train with: zero sizes, NaN or infinite numbers, and
+    /// numbers far outside their sane range. Sizes that depend on the data (vocabulary, labels)
+    /// are checked when the run starts.
+    pub fn validate(&self) -> Result<()> {
+        let fail = |m: String| Err(Error::Config(m));
+        if self.epochs == 0 || self.batch_size == 0 {
+            return fail("epochs and batch size must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return fail(format!("dropout must be in [0, 1), found {}", self.dropout));
+        }
+        if !(self.lr > 0.0 && self.lr <= MAX_LR) {
+            return fail(format!(
+                "learning rate must be in (0, {MAX_LR}], found {}",
+                number(self.lr)
+            ));
+        }
+        if !(self.weight_decay >= 0.0 && self.lr * self.weight_decay <= 1.0) {
+            return fail(format!(
+                "weight decay must be at least 0 and at most 1 / learning rate ({}), found {} \
+                 (each step multiplies the weights by 1 - learning rate x weight decay)",
+                number(1.0 / self.lr),
+                number(self.weight_decay)
+            ));
+        }
+        if !(self.clip_norm >= 0.0 && self.clip_norm.is_finite()) {
+            return fail(format!(
+                "clip norm must be a finite number, at least 0 (0: no clipping), found {}",
+                number(self.clip_norm)
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dev_fraction) {
+            return fail(format!(
+                "dev fraction must be in [0, 1), found {}",
+                number(self.dev_fraction)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A number as people write it: plain in a readable range, else in scientific notation.
+fn number(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() || (1e-4..1e6).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid() {
+        TrainConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn non_finite_and_absurd_numbers_are_refused() {
+        let base = TrainConfig::default();
+        let bad = [
+            TrainConfig {
+                lr: f64::NAN,
+                ..base.clone()
+            },
+            TrainConfig {
+                lr: 1e300,
+                ..base.clone()
+            },
+            TrainConfig {
+                lr: 0.0,
+                ..base.clone()
+            },
+            TrainConfig {
+                weight_decay: f64::NAN,
+                ..base.clone()
+            },
+            TrainConfig {
+                weight_decay: f64::INFINITY,
+                ..base.clone()
+            },
+            TrainConfig {
+                weight_decay: -0.1,
+                ..base.clone()
+            },
+            TrainConfig {
+                weight_decay: 1e30,
+                ..base.clone()
+            },
+            TrainConfig {
+                clip_norm: f64::NAN,
+                ..base.clone()
+            },
+            TrainConfig {
+                clip_norm: f64::INFINITY,
+                ..base.clone()
+            },
+            TrainConfig {
+                clip_norm: -1.0,
+                ..base.clone()
+            },
+            TrainConfig {
+                dropout: f32::NAN,
+                ..base.clone()
+            },
+            TrainConfig {
+                dev_fraction: f64::NAN,
+                ..base.clone()
+            },
+            TrainConfig {
+                epochs: 0,
+                ..base.clone()
+            },
+        ];
+        for config in bad {
+            assert!(config.validate().is_err(), "{config:?}");
+        }
+        let fine = TrainConfig {
+            lr: MAX_LR,
+            weight_decay: 0.1,
+            clip_norm: 0.0,
+            ..base
+        };
+        fine.validate().unwrap();
+    }
+}

@@ -1,0 +1,83 @@
+//! A run's data as the network sees it: token ids and label indices, with the tokenizer and
+//! the labels that made them.
+
+use super::batching::fingerprint;
+use super::checkpoint::Checkpoint;
+use super::split::{label_indices, training_labels};
+use super::TrainConfig;
+use crate::data::Example;
+use crate::error::{Error, Result};
+use crate::tokenizer::TextTokenizer;
+use std::path::Path;
+
+/// Token ids and label indices of one set.
+pub(super) struct Ids {
+    pub ids: Vec<Vec<u32>>,
+    pub y: Vec<u32>,
+}
+
+impl Ids {
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    fn new(
+        set: &[Example],
+        tokenizer: &TextTokenizer,
+        labels: &[String],
+        max_len: usize,
+    ) -> Result<Self> {
+        let texts: Vec<&str> = set.iter().map(|e| e.text.as_str()).collect();
+        Ok(Self {
+            ids: tokenizer.encode_batch(&texts, max_len)?,
+            y: label_indices(set, labels)?,
+        })
+    }
+}
+
+pub(super) struct Encoded {
+    pub tokenizer: TextTokenizer,
+    pub labels: Vec<String>,
+    pub train: Ids,
+    pub dev: Ids,
+    /// Of the examples (not the ids), so that a resume on other data is refused.
+    pub fingerprint: u64,
+}
+
+impl Encoded {
+    /// Encodes `train` and `dev` with a tokenizer built from `train`, or with the resumed
+    /// checkpoint's (whose data must be the same).
+    pub fn new(
+        train: &[Example],
+        dev: &[Example],
+        config: &TrainConfig,
+        resumed: Option<(&Checkpoint, &Path)>,
+    ) -> Result<Self> {
+        let fingerprint = fingerprint(&[train, dev]);
+        let labels = training_labels(train)?;
+        let tokenizer = match resumed {
+            Some((checkpoint, origin)) => {
+                if checkpoint.progress.fingerprint != fingerprint {
+                    return Err(Error::model(
+                        origin,
+                        "the checkpoint was made on other training/dev data; resume with the same files",
+                    ));
+                }
+                TextTokenizer::from_json(&checkpoint.progress.tokenizer_json, origin)?
+            }
+            None => TextTokenizer::build(train.iter().map(|e| e.text.as_str()), &config.tokenizer)?,
+        };
+        Ok(Self {
+            train: Ids::new(train, &tokenizer, &labels, config.max_length)?,
+            dev: Ids::new(dev, &tokenizer, &labels, config.max_length)?,
+            fingerprint,
+            tokenizer,
+            labels,
+        })
+    }
+
+    /// Tokens in the longest training text.
+    pub fn longest(&self) -> usize {
+        self.train.ids.iter().map(Vec::len).max().unwrap_or(0)
+    }
+}
