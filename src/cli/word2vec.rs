@@ -196,7 +196,7 @@ pub fn run_word2vec(a: Word2VecArgs) -> Result<()> {
             "wrote {} vectors of dimension {} to {} ({:.0} words/s)",
             vectors.len(),
             vectors.dim(),
-            a.out.display(),
+            output_name(&a.out),
             speed
         );
     }
@@ -243,13 +243,30 @@ fn read_corpus(a: &Word2VecArgs) -> Result<Vec<String>> {
     Ok(examples.into_iter().map(|e| e.text).collect())
 }
 
-/// Writes `vectors` atomically: a reader sees the old file or the whole new one.
+/// Writes `vectors` to `path` as [`lstm_sentiment::write_output_file`] does (a regular file is
+/// replaced atomically, a device or FIFO written in place), or to stdout for `-`.
 fn save(vectors: &Embeddings, path: &Path, format: VectorFormat) -> Result<()> {
     let mut bytes = Vec::new();
     vectors
         .write(&mut bytes, format)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(lstm_sentiment::fsutil::write_atomic(path, &bytes)?)
+    if path.as_os_str() == "-" {
+        let mut out = std::io::stdout().lock();
+        out.write_all(&bytes)
+            .and_then(|()| out.flush())
+            .context("cannot write to standard output")?;
+        return Ok(());
+    }
+    Ok(lstm_sentiment::write_output_file(path, &bytes)?)
+}
+
+/// How an output path is named in messages.
+fn output_name(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "standard output".to_string()
+    } else {
+        path.display().to_string()
+    }
 }
 
 /// Where the vectors to query come from.
@@ -433,7 +450,7 @@ pub fn run_export(a: ExportArgs) -> Result<()> {
         "wrote {} vectors of dimension {} to {}",
         vectors.len(),
         vectors.dim(),
-        a.out.display()
+        output_name(&a.out)
     );
     Ok(())
 }
