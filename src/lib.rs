@@ -31,6 +31,7 @@ pub mod model;
 pub mod model_card;
 pub mod model_dir;
 mod optim;
+pub mod threads;
 pub mod tokenizer;
 pub mod train;
 pub mod vectors;

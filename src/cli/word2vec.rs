@@ -142,7 +142,11 @@ pub fn run_word2vec(a: Word2VecArgs) -> Result<()> {
         lr: a.lr,
         min_lr: a.min_lr,
         epochs: a.epochs,
-        threads: a.threads.unwrap_or(Word2VecConfig::default().threads),
+        // The same cap as the global --threads (this flag shares its name, so main has already
+        // warned about it).
+        threads: a.threads.map_or(Word2VecConfig::default().threads, |n| {
+            lstm_sentiment::threads::ThreadCount::on_this_machine(n).threads
+        }),
         seed: a.seed,
         lowercase: !a.cased,
     };
