@@ -8,7 +8,7 @@ use lstm_sentiment::tokenizer::{PAD, UNK};
 use lstm_sentiment::vectors::{self, Embeddings, Neighbour, Utf8, VectorFormat};
 use lstm_sentiment::word2vec::{self, Architecture, Word2VecConfig, Word2VecEvent};
 use lstm_sentiment::{Format, ReadOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -222,11 +222,16 @@ fn read_corpus(a: &Word2VecArgs) -> Result<Vec<String>> {
     let labelled = match format {
         CorpusFormat::Plain => {
             if a.input.as_os_str() == "-" {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .context("cannot read stdin")?;
-                return Ok(text.lines().map(str::to_string).collect());
+                let mut texts = Vec::new();
+                lstm_sentiment::data::each_line(
+                    std::io::stdin().lock(),
+                    Path::new("<stdin>"),
+                    |line| {
+                        texts.push(line.to_string());
+                        lstm_sentiment::Result::Ok(())
+                    },
+                )?;
+                return Ok(texts);
             }
             return Ok(lstm_sentiment::data::read_lines(&a.input)?);
         }
