@@ -369,13 +369,18 @@ fn read_vectors(path: &Path, format: Option<VectorFormat>, lossy: bool) -> Resul
     Ok(Embeddings::read(reader, format, utf8, path)?)
 }
 
+/// `-k 0` would ask for nothing and print nothing: a usage error instead.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..)
+}
+
 #[derive(Args)]
 pub struct SimilarArgs {
     word: String,
     #[command(flatten)]
     source: VectorSource,
-    /// How many neighbours.
-    #[arg(short, default_value_t = 10)]
+    /// How many neighbours (at least 1).
+    #[arg(short, default_value_t = 10, value_parser = at_least_one())]
     k: usize,
     /// Print {"query": [...], "neighbours": [{"word", "similarity"}]}.
     #[arg(long)]
@@ -400,8 +405,8 @@ pub struct AnalogyArgs {
     c: String,
     #[command(flatten)]
     source: VectorSource,
-    /// How many answers.
-    #[arg(short, default_value_t = 10)]
+    /// How many answers (at least 1).
+    #[arg(short, default_value_t = 10, value_parser = at_least_one())]
     k: usize,
     /// Print {"query": [A, B, C], "neighbours": [{"word", "similarity"}]}.
     #[arg(long)]
