@@ -115,8 +115,16 @@ fn stage(
     files: &[(&'static str, Vec<u8>)],
     hook: Hook,
 ) -> std::result::Result<PathBuf, Stop> {
-    let staging = tempfile::Builder::new()
-        .prefix(STAGING_PREFIX)
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(STAGING_PREFIX);
+    #[cfg(unix)]
+    {
+        // Readable by whoever may read the model (tempfile's default is owner-only), since
+        // readers look inside it once it is committed; the umask applies.
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o777));
+    }
+    let staging = builder
         .tempdir_in(dir)
         .map_err(|e| Error::io(dir, "cannot create a staging directory", e))?
         .keep();
