@@ -118,11 +118,12 @@ impl HubModel {
     }
 
     fn download(&self, cache: &Path, file: &str) -> Result<PathBuf> {
-        // hf-hub reads the token beside its cache; the token lives in HF_HOME whatever the cache.
-        let mut builder =
-            hf_hub::api::sync::ApiBuilder::from_cache(Cache::new(hf_home()?.join("hub")))
-                .with_cache_dir(cache.to_path_buf())
-                .with_progress(false);
+        // hf-hub reads the token beside the cache it is built with; the token lives in HF_HOME
+        // whatever the cache (with no home directory at all, there is no token to read).
+        let token_home = hf_home().map_or_else(|_| cache.to_path_buf(), |home| home.join("hub"));
+        let mut builder = hf_hub::api::sync::ApiBuilder::from_cache(Cache::new(token_home))
+            .with_cache_dir(cache.to_path_buf())
+            .with_progress(false);
         if let Some(endpoint) = env_value("HF_ENDPOINT") {
             builder = builder.with_endpoint(endpoint);
         }
