@@ -58,7 +58,11 @@ impl Classifier {
     /// `offline`, only the cache), or else a local directory.
     pub fn load_any(spec: &str, offline: bool) -> Result<Self> {
         match crate::hub::HubModel::parse(spec) {
-            Some(hub) => Self::load(hub?.fetch(offline)?),
+            Some(hub) => {
+                let device = Device::Cpu;
+                let files = model_dir::load_snapshot(&hub?.fetch(offline)?, &device)?;
+                Self::from_files(files, device)
+            }
             None => Self::load(spec),
         }
     }
@@ -147,7 +151,8 @@ impl Classifier {
         &self.device
     }
 
-    /// Writes the model directory; each file is replaced atomically.
+    /// Writes the model directory, replaced as a whole: a kill at any moment leaves the old model
+    /// or this one. Other entries of the directory are left alone.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         model_dir::save(dir.as_ref(), &self.config, &self.tokenizer, &self.weights)
     }

@@ -32,13 +32,27 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// recurrent kernel's parts of each batch and the tokenizer. candle's own matrix products are
 /// only the small ones around the kernel; split over several threads they cost more than they
 /// save and candle's worker pool spins, so CANDLE_NUM_THREADS defaults to 1.
-/// `scripts/bench/threads.sh` measures both.
+/// `scripts/bench/threads.sh` measures both. Counts far above the cores are capped, with a
+/// warning (see `lstm_sentiment::threads`).
 fn set_threads(threads: Option<usize>) {
+    let from_env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+    };
     // Safe here: no other thread has started yet.
     if let Some(n) = threads {
-        std::env::set_var("RAYON_NUM_THREADS", n.max(1).to_string());
+        let n = cli::thread_count(n, "--threads");
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    } else if let Some(n) = from_env("RAYON_NUM_THREADS") {
+        let n = cli::thread_count(n, "RAYON_NUM_THREADS");
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     }
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+    if let Some(n) = from_env("CANDLE_NUM_THREADS") {
+        let n = cli::thread_count(n, "CANDLE_NUM_THREADS");
+        std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
+    } else if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
         std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
 }

@@ -1,14 +1,20 @@
-//! The model directory: config.json, tokenizer.json and model.safetensors, read and written whole.
+//! The model directory: config.json, tokenizer.json and model.safetensors (and a README.md
+//! card), read and written whole. Saves replace the four files as one (see `file_set.rs`), so
+//! that a kill at any moment leaves the old model or the new one.
 
 use crate::config::{ModelConfig, WeightDtype};
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::file_set;
 use crate::model::Weights;
 use crate::tokenizer::TextTokenizer;
 use candle_core::safetensors::Load;
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::path::Path;
+
+#[doc(hidden)]
+pub use crate::file_set::SaveStep;
 
 pub const CONFIG_FILE: &str = "config.json";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
@@ -23,7 +29,8 @@ pub struct ModelFiles {
     pub weights: Weights,
 }
 
-/// Reads and checks a model directory.
+/// Reads and checks a model directory. A save that was killed after its commit point is read
+/// as the new model it was writing (see [`save`]).
 pub fn load(dir: &Path, device: &Device) -> Result<ModelFiles> {
     if !dir.is_dir() {
         return Err(Error::model(
@@ -31,17 +38,39 @@ pub fn load(dir: &Path, device: &Device) -> Result<ModelFiles> {
             "not a model directory (expected a directory with config.json, tokenizer.json and model.safetensors)",
         ));
     }
-    let read = |name: &str| {
-        let path = dir.join(name);
-        std::fs::read(&path).map_err(|e| Error::io(path, "cannot read", e))
-    };
-    let config_path = dir.join(CONFIG_FILE);
-    let config_text = String::from_utf8(read(CONFIG_FILE)?)
-        .map_err(|_| Error::model(&config_path, "not UTF-8 text"))?;
-    let config = ModelConfig::from_json(&config_text, &config_path)?;
-    let tokenizer = TextTokenizer::from_file(&dir.join(TOKENIZER_FILE))?;
-    let weights = read(WEIGHTS_FILE)?;
-    from_parts(config, tokenizer, &weights, &dir.join(WEIGHTS_FILE), device)
+    let path = |name: &str| file_set::current(dir, name);
+    read_files(
+        &path(CONFIG_FILE),
+        &path(TOKENIZER_FILE),
+        &path(WEIGHTS_FILE),
+        device,
+    )
+}
+
+/// Reads exactly the three files of `dir`, a snapshot of the Hub cache whose paths the caller
+/// has checked; no save ever runs there.
+pub(crate) fn load_snapshot(dir: &Path, device: &Device) -> Result<ModelFiles> {
+    read_files(
+        &dir.join(CONFIG_FILE),
+        &dir.join(TOKENIZER_FILE),
+        &dir.join(WEIGHTS_FILE),
+        device,
+    )
+}
+
+fn read_files(
+    config: &Path,
+    tokenizer: &Path,
+    weights: &Path,
+    device: &Device,
+) -> Result<ModelFiles> {
+    let read = |path: &Path| std::fs::read(path).map_err(|e| Error::io(path, "cannot read", e));
+    let config_text =
+        String::from_utf8(read(config)?).map_err(|_| Error::model(config, "not UTF-8 text"))?;
+    let config = ModelConfig::from_json(&config_text, config)?;
+    let tokenizer = TextTokenizer::from_file(tokenizer)?;
+    let bytes = read(weights)?;
+    from_parts(config, tokenizer, &bytes, weights, device)
 }
 
 /// Checks the parts against each other; `weights_origin` names the safetensors in errors.
@@ -220,24 +249,43 @@ pub fn weights_to_bytes_as(weights: &Weights, dtype: WeightDtype) -> Result<Vec<
     })
 }
 
-/// Writes the directory: each file atomically, weights first and config last, so that a
-/// reader never finds a config that promises tensors not yet written.
+/// Writes the model directory: config.json, tokenizer.json, model.safetensors and the README.md
+/// card, replaced as a whole. A kill at any moment leaves a directory that loads as the old
+/// model or as the new one; other entries of `dir` (a checkpoint, a `.git`, the user's files)
+/// are left alone.
 pub fn save(
     dir: &Path,
     config: &ModelConfig,
     tokenizer: &TextTokenizer,
     weights: &Weights,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create directory", e))?;
+    save_with_hook(dir, config, tokenizer, weights, &mut |_| {
+        ControlFlow::Continue(())
+    })
+}
+
+/// [`save`], calling `hook` after each step that changes what is on disk; `Break` stops the
+/// save right there, with nothing cleaned up, as a kill would. For tests of what a kill leaves.
+#[doc(hidden)]
+pub fn save_with_hook(
+    dir: &Path,
+    config: &ModelConfig,
+    tokenizer: &TextTokenizer,
+    weights: &Weights,
+    hook: &mut dyn FnMut(SaveStep) -> ControlFlow<()>,
+) -> Result<()> {
+    if dir.as_os_str() == "-" {
+        return Err(Error::Config(
+            "a model is a directory of files; `-` (standard output) cannot hold one".into(),
+        ));
+    }
     let dtype = config.dtype.unwrap_or(WeightDtype::Float32);
-    write_atomic(
-        &dir.join(WEIGHTS_FILE),
-        &weights_to_bytes_as(weights, dtype)?,
-    )?;
-    tokenizer.save(&dir.join(TOKENIZER_FILE))?;
-    write_atomic(&dir.join(CONFIG_FILE), config.to_json().as_bytes())?;
-    write_atomic(
-        &dir.join(CARD_FILE),
-        crate::model_card::render(config).as_bytes(),
-    )
+    let files = [
+        (WEIGHTS_FILE, weights_to_bytes_as(weights, dtype)?),
+        (TOKENIZER_FILE, tokenizer.to_json()?.into_bytes()),
+        (CONFIG_FILE, config.to_json().into_bytes()),
+        (CARD_FILE, crate::model_card::render(config).into_bytes()),
+    ];
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create directory", e))?;
+    file_set::replace(dir, &files, hook)
 }

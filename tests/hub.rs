@@ -11,6 +11,11 @@ const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 /// Writes a tiny model into `$HF_HOME/hub/models--acme--tiny/snapshots/COMMIT/`, with
 /// refs/main pointing at it, as hf-hub and huggingface_hub lay out their cache.
 fn lay_out_cache(home: &Path) -> std::path::PathBuf {
+    lay_out_hub_cache(&home.join("hub"))
+}
+
+/// [`lay_out_cache`] in the Hub cache directory `cache` itself.
+fn lay_out_hub_cache(cache: &Path) -> std::path::PathBuf {
     let examples: Vec<Example> = (0..40)
         .map(|i| Example {
             text: if i % 2 == 0 { "good day" } else { "bad day" }.to_string(),
@@ -24,7 +29,7 @@ fn lay_out_cache(home: &Path) -> std::path::PathBuf {
         ..TrainConfig::default()
     };
     let (model, _) = train(&examples, None, &config, &mut |_| ControlFlow::Continue(())).unwrap();
-    let repo = home.join("hub").join("models--acme--tiny");
+    let repo = cache.join("models--acme--tiny");
     let snapshot = repo.join("snapshots").join(COMMIT);
     model.save(&snapshot).unwrap();
     std::fs::create_dir_all(repo.join("refs")).unwrap();
@@ -35,6 +40,8 @@ fn lay_out_cache(home: &Path) -> std::path::PathBuf {
 fn predict(home: &Path, model: &str, extra: &[&str]) -> std::process::Output {
     common::bin()
         .env("HF_HOME", home)
+        .env_remove("HF_HUB_CACHE")
+        .env_remove("HUGGINGFACE_HUB_CACHE")
         .env("HF_HUB_OFFLINE", "1")
         .args(["predict", "--json", "--model", model])
         .args(extra)
@@ -79,4 +86,98 @@ fn a_file_missing_offline_is_a_clear_error() {
     let out = predict(home.path(), "hf:acme/absent", &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("acme/absent"));
+}
+
+/// A model outside the cache (`$HF_HOME/evil`), which no spec may reach.
+fn lay_out_evil_model(home: &Path) -> std::path::PathBuf {
+    let evil = home.join("evil");
+    common::tiny_classifier(&["evil", "twin"])
+        .save(&evil)
+        .unwrap();
+    evil
+}
+
+fn assert_refused(out: &std::process::Output, needle: &str) {
+    let err = common::stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(needle), "{err}");
+}
+
+#[test]
+fn a_revision_cannot_lead_out_of_the_cache() {
+    let home = tempfile::tempdir().unwrap();
+    lay_out_cache(home.path());
+    lay_out_evil_model(home.path());
+    // The directories `..` climbs through exist, as they do once a repo has been fetched.
+    std::fs::create_dir_all(home.path().join("hub/models--a--b/snapshots")).unwrap();
+    let out = predict(home.path(), "hf:a/b@../../../evil", &["--offline"]);
+    assert_refused(&out, "the revision `../../../evil` holds `..`");
+    let evil = home.path().join("evil");
+    let absolute = format!("hf:a/b@{}", evil.display());
+    assert_refused(&predict(home.path(), &absolute, &[]), "is not a Hub model");
+    assert_refused(
+        &predict(home.path(), "hf:../evil", &[]),
+        "is not a Hub model",
+    );
+}
+
+#[test]
+fn a_ref_must_name_a_commit() {
+    let home = tempfile::tempdir().unwrap();
+    lay_out_cache(home.path());
+    lay_out_evil_model(home.path());
+    let refs = home.path().join("hub/models--acme--tiny/refs");
+    std::fs::write(refs.join("main"), "../../../evil").unwrap();
+    let out = predict(home.path(), "hf:acme/tiny", &[]);
+    assert_refused(&out, "not a commit hash");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_snapshot_linking_out_of_the_cache_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    lay_out_cache(home.path());
+    let evil = lay_out_evil_model(home.path());
+    let commit = "89abcdef0123456789abcdef0123456789abcdef";
+    let repo = home.path().join("hub/models--acme--tiny");
+    let snapshot = repo.join("snapshots").join(commit);
+    std::fs::create_dir_all(&snapshot).unwrap();
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::os::unix::fs::symlink(evil.join(file), snapshot.join(file)).unwrap();
+    }
+    std::fs::write(repo.join("refs/main"), commit).unwrap();
+    let out = predict(home.path(), "hf:acme/tiny", &[]);
+    assert_refused(&out, "outside the Hub cache");
+}
+
+#[test]
+fn hf_hub_cache_names_the_cache_as_for_the_hubs_own_clients() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("elsewhere");
+    lay_out_hub_cache(&cache);
+    let home = tmp.path().join("home-without-a-cache");
+    let predict_with = |vars: &[(&str, &Path)]| {
+        let mut cmd = common::bin();
+        cmd.env("HF_HOME", &home)
+            .env_remove("HF_HUB_CACHE")
+            .env_remove("HUGGINGFACE_HUB_CACHE");
+        for (name, value) in vars {
+            cmd.env(name, value);
+        }
+        let out = cmd
+            .args([
+                "predict",
+                "--offline",
+                "--model",
+                "hf:acme/tiny",
+                "good day",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{vars:?}: {}", common::stderr(&out));
+    };
+    predict_with(&[("HF_HUB_CACHE", &cache)]);
+    predict_with(&[("HUGGINGFACE_HUB_CACHE", &cache)]);
+    // HF_HUB_CACHE wins over the older name.
+    predict_with(&[("HF_HUB_CACHE", &cache), ("HUGGINGFACE_HUB_CACHE", &home)]);
 }

@@ -87,6 +87,22 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// `requested` threads capped as [`lstm_sentiment::threads`] says, with a warning on stderr
+/// when the cap applies; `source` names where the number came from.
+pub fn thread_count(requested: usize, source: &str) -> usize {
+    let count = lstm_sentiment::threads::ThreadCount::on_this_machine(requested);
+    if count.capped() {
+        eprintln!(
+            "lstm-sentiment: warning: {source} asks for {requested} threads, more than {} per \
+             core on this machine's {} cores; using {}",
+            lstm_sentiment::threads::MAX_THREADS_PER_CORE,
+            count.cores,
+            count.threads
+        );
+    }
+    count.threads
+}
+
 /// Which model to use.
 #[derive(Args)]
 struct ModelArg {

@@ -8,7 +8,7 @@ use lstm_sentiment::tokenizer::{PAD, UNK};
 use lstm_sentiment::vectors::{self, Embeddings, Neighbour, Utf8, VectorFormat};
 use lstm_sentiment::word2vec::{self, Architecture, Word2VecConfig, Word2VecEvent};
 use lstm_sentiment::{Format, ReadOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -142,7 +142,11 @@ pub fn run_word2vec(a: Word2VecArgs) -> Result<()> {
         lr: a.lr,
         min_lr: a.min_lr,
         epochs: a.epochs,
-        threads: a.threads.unwrap_or(Word2VecConfig::default().threads),
+        // The same cap as the global --threads (this flag shares its name, so main has already
+        // warned about it).
+        threads: a.threads.map_or(Word2VecConfig::default().threads, |n| {
+            lstm_sentiment::threads::ThreadCount::on_this_machine(n).threads
+        }),
         seed: a.seed,
         lowercase: !a.cased,
     };
@@ -196,7 +200,7 @@ pub fn run_word2vec(a: Word2VecArgs) -> Result<()> {
             "wrote {} vectors of dimension {} to {} ({:.0} words/s)",
             vectors.len(),
             vectors.dim(),
-            a.out.display(),
+            output_name(&a.out),
             speed
         );
     }
@@ -218,11 +222,16 @@ fn read_corpus(a: &Word2VecArgs) -> Result<Vec<String>> {
     let labelled = match format {
         CorpusFormat::Plain => {
             if a.input.as_os_str() == "-" {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .context("cannot read stdin")?;
-                return Ok(text.lines().map(str::to_string).collect());
+                let mut texts = Vec::new();
+                lstm_sentiment::data::each_line(
+                    std::io::stdin().lock(),
+                    Path::new("<stdin>"),
+                    |line| {
+                        texts.push(line.to_string());
+                        lstm_sentiment::Result::Ok(())
+                    },
+                )?;
+                return Ok(texts);
             }
             return Ok(lstm_sentiment::data::read_lines(&a.input)?);
         }
@@ -243,13 +252,30 @@ fn read_corpus(a: &Word2VecArgs) -> Result<Vec<String>> {
     Ok(examples.into_iter().map(|e| e.text).collect())
 }
 
-/// Writes `vectors` atomically: a reader sees the old file or the whole new one.
+/// Writes `vectors` to `path` as [`lstm_sentiment::write_output_file`] does (a regular file is
+/// replaced atomically, a device or FIFO written in place), or to stdout for `-`.
 fn save(vectors: &Embeddings, path: &Path, format: VectorFormat) -> Result<()> {
     let mut bytes = Vec::new();
     vectors
         .write(&mut bytes, format)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(lstm_sentiment::fsutil::write_atomic(path, &bytes)?)
+    if path.as_os_str() == "-" {
+        let mut out = std::io::stdout().lock();
+        out.write_all(&bytes)
+            .and_then(|()| out.flush())
+            .context("cannot write to standard output")?;
+        return Ok(());
+    }
+    Ok(lstm_sentiment::write_output_file(path, &bytes)?)
+}
+
+/// How an output path is named in messages.
+fn output_name(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "standard output".to_string()
+    } else {
+        path.display().to_string()
+    }
 }
 
 /// Where the vectors to query come from.
@@ -343,13 +369,18 @@ fn read_vectors(path: &Path, format: Option<VectorFormat>, lossy: bool) -> Resul
     Ok(Embeddings::read(reader, format, utf8, path)?)
 }
 
+/// `-k 0` would ask for nothing and print nothing: a usage error instead.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..)
+}
+
 #[derive(Args)]
 pub struct SimilarArgs {
     word: String,
     #[command(flatten)]
     source: VectorSource,
-    /// How many neighbours.
-    #[arg(short, default_value_t = 10)]
+    /// How many neighbours (at least 1).
+    #[arg(short, default_value_t = 10, value_parser = at_least_one())]
     k: usize,
     /// Print {"query": [...], "neighbours": [{"word", "similarity"}]}.
     #[arg(long)]
@@ -374,8 +405,8 @@ pub struct AnalogyArgs {
     c: String,
     #[command(flatten)]
     source: VectorSource,
-    /// How many answers.
-    #[arg(short, default_value_t = 10)]
+    /// How many answers (at least 1).
+    #[arg(short, default_value_t = 10, value_parser = at_least_one())]
     k: usize,
     /// Print {"query": [A, B, C], "neighbours": [{"word", "similarity"}]}.
     #[arg(long)]
@@ -433,7 +464,7 @@ pub fn run_export(a: ExportArgs) -> Result<()> {
         "wrote {} vectors of dimension {} to {}",
         vectors.len(),
         vectors.dim(),
-        a.out.display()
+        output_name(&a.out)
     );
     Ok(())
 }

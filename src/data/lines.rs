@@ -6,14 +6,16 @@ use std::io::{BufRead, Read};
 use std::path::Path;
 
 /// The longest line (or CSV physical line) read, in bytes: a text this long is more likely a
-/// binary file or a lost line break than a review. Longer lines are bad lines.
+/// binary file or a lost line break than a review. Reading stops with an error as soon as a
+/// line passes it, in lenient reads too, since the rest of such a line may never end.
 pub const MAX_LINE_BYTES: usize = 256 << 20;
 
 pub(super) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Lines with their 1-based numbers. A line that is not UTF-8 or is too long comes back as
-/// `Err(reason)` in place of its text, so callers decide whether to fail or skip.
-pub(super) struct Lines<'p, R> {
+/// Lines with their 1-based numbers. A line that is not UTF-8 comes back as `Err(reason)` in
+/// place of its text, so callers decide whether to fail or skip; a line longer than the limit
+/// ends the reading with an error.
+pub(crate) struct Lines<'p, R> {
     reader: R,
     path: &'p Path,
     buf: Vec<u8>,
@@ -23,11 +25,11 @@ pub(super) struct Lines<'p, R> {
 
 /// One numbered line: its text, or why it has none.
 pub(super) type Line<'a> = (usize, std::result::Result<&'a str, String>);
-/// One numbered line as bytes, or why it has none.
-type RawLine<'a> = (usize, std::result::Result<&'a [u8], String>);
+/// One numbered line as bytes.
+pub(crate) type RawLine<'a> = (usize, &'a [u8]);
 
 impl<'p, R: BufRead> Lines<'p, R> {
-    pub(super) fn new(reader: R, path: &'p Path) -> Self {
+    pub(crate) fn new(reader: R, path: &'p Path) -> Self {
         Self::with_limit(reader, path, MAX_LINE_BYTES)
     }
 
@@ -42,8 +44,8 @@ impl<'p, R: BufRead> Lines<'p, R> {
     }
 
     /// The next line's bytes, without its line end or (on line 1) byte order mark; `None` at
-    /// the end, `Err` only for I/O errors.
-    fn next_raw(&mut self) -> Result<Option<RawLine<'_>>> {
+    /// the end, `Err` for I/O errors and a line longer than the limit.
+    pub(crate) fn next_raw(&mut self) -> Result<Option<RawLine<'_>>> {
         self.buf.clear();
         let io = |e| Error::io(self.path, "cannot read", e);
         let n = (&mut self.reader)
@@ -55,11 +57,11 @@ impl<'p, R: BufRead> Lines<'p, R> {
         }
         self.line_no += 1;
         if self.buf.len() > self.limit && self.buf.last() != Some(&b'\n') {
-            // Drop the rest of the line unread, and the oversized buffer with it.
+            // Stop right here: the rest of such a line may never end (`/dev/zero`), so it is
+            // not read, not even to skip it.
             self.buf = Vec::new();
-            skip_line(&mut self.reader).map_err(io)?;
             let message = too_long_message(self.limit);
-            return Ok(Some((self.line_no, Err(message))));
+            return Err(Error::data(self.path, self.line_no, message));
         }
         if self.buf.last() == Some(&b'\n') {
             self.buf.pop();
@@ -72,17 +74,16 @@ impl<'p, R: BufRead> Lines<'p, R> {
         } else {
             0
         };
-        Ok(Some((self.line_no, Ok(&self.buf[start..]))))
+        Ok(Some((self.line_no, &self.buf[start..])))
     }
 
-    /// The next line as text; `None` at the end, `Err` only for I/O errors.
+    /// The next line as text; `None` at the end, `Err` for I/O errors and a line longer than
+    /// the limit.
     pub(super) fn next_line(&mut self) -> Result<Option<Line<'_>>> {
         let Some((line_no, raw)) = self.next_raw()? else {
             return Ok(None);
         };
-        let text = raw.and_then(|bytes| {
-            std::str::from_utf8(bytes).map_err(|e| utf8_message(bytes, &e, line_no, None))
-        });
+        let text = std::str::from_utf8(raw).map_err(|e| utf8_message(raw, &e, line_no, None));
         Ok(Some((line_no, text)))
     }
 }
@@ -115,32 +116,11 @@ fn too_long_message(limit: usize) -> String {
     format!("the line is longer than {size} (is this a text file with line breaks?)")
 }
 
-/// Consumes the rest of the current line, its `\n` included, without keeping it.
-fn skip_line<R: BufRead>(reader: &mut R) -> std::io::Result<()> {
-    loop {
-        let buf = reader.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(());
-        }
-        match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                reader.consume(i + 1);
-                return Ok(());
-            }
-            None => {
-                let n = buf.len();
-                reader.consume(n);
-            }
-        }
-    }
-}
-
 /// The first line with something on it, decoded leniently, for format sniffing. Bad lines
 /// are reported with their number by the real parse.
 pub(super) fn first_non_empty_line<R: BufRead>(reader: R, path: &Path) -> Result<String> {
     let mut lines = Lines::new(reader, path);
-    while let Some((_, raw)) = lines.next_raw()? {
-        let Ok(bytes) = raw else { continue };
+    while let Some((_, bytes)) = lines.next_raw()? {
         let line = String::from_utf8_lossy(bytes);
         if !line.trim().is_empty() {
             return Ok(line.into_owned());

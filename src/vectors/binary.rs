@@ -2,18 +2,25 @@
 //! little-endian f32. word2vec.c ends each vector with `\n`, gensim does not; gensim's reader
 //! strips newlines before a word, and so does this one.
 
-use super::{decode, text::parse_header, with_capacity, Embeddings, Utf8};
+use super::rows::Rows;
+use super::{decode, text::parse_header, Embeddings, Utf8};
 use crate::error::{Error, Result};
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
 
 /// A word longer than this is taken as a sign of a file that is not binary word2vec.
 const MAX_WORD_BYTES: u64 = 64 * 1024;
+/// The header `COUNT DIM\n` is a few bytes; a first line longer than this is not one.
+const MAX_HEADER_BYTES: u64 = 1024;
 
 pub(super) fn read<R: BufRead>(mut reader: R, utf8: Utf8, origin: &Path) -> Result<Embeddings> {
     let io = |e| Error::io(origin, "cannot read", e);
     let mut header = Vec::new();
-    reader.read_until(b'\n', &mut header).map_err(io)?;
+    reader
+        .by_ref()
+        .take(MAX_HEADER_BYTES)
+        .read_until(b'\n', &mut header)
+        .map_err(io)?;
     let (count, dim) = std::str::from_utf8(&header)
         .ok()
         .and_then(parse_header)
@@ -25,7 +32,8 @@ pub(super) fn read<R: BufRead>(mut reader: R, utf8: Utf8, origin: &Path) -> Resu
         .ok_or_else(|| Error::data(origin, 1, format!("dimension {dim} is too large")))?;
 
     let mut offset = header.len() as u64;
-    let (mut words, mut data) = with_capacity(count, dim);
+    let mut rows = Rows::new(count, dim, "vector", utf8);
+    let mut values = Vec::with_capacity(dim.min(1 << 20));
     let mut word = Vec::new();
     let mut raw = Vec::new();
     for i in 1..=count {
@@ -74,12 +82,14 @@ pub(super) fn read<R: BufRead>(mut reader: R, utf8: Utf8, origin: &Path) -> Resu
                 format!("vector {i} ({text:?}): the file ends within its {dim} values"),
             ));
         }
-        offset += vector_bytes as u64;
-        data.extend(
+        values.clear();
+        values.extend(
             raw.chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
         );
-        words.push(text);
+        rows.push(text, &values, i)
+            .map_err(|message| at(offset, format!("vector {i}: {message}")))?;
+        offset += vector_bytes as u64;
     }
     offset += skip_newlines(&mut reader).map_err(io)?;
     if !reader.fill_buf().map_err(io)?.is_empty() {
@@ -88,7 +98,7 @@ pub(super) fn read<R: BufRead>(mut reader: R, utf8: Utf8, origin: &Path) -> Resu
             format!("more data after the {count} vectors the header announces"),
         ));
     }
-    Embeddings::new(words, dim, data)
+    rows.finish(dim)
 }
 
 /// Consumes `\n` and `\r` bytes; returns how many.

@@ -28,6 +28,7 @@
 mod binary;
 mod classifier;
 mod query;
+mod rows;
 mod text;
 
 pub use classifier::{classifier_embeddings, embedding_init, Coverage};
@@ -59,10 +60,9 @@ pub enum Utf8 {
     Lossy,
 }
 
-/// Words with one vector each, stored row-major in one array.
-///
-/// Files may repeat a word; every row is kept (so files round-trip), and lookups by word find
-/// the first.
+/// Words with one vector each, stored row-major in one array. Every word is distinct, and every
+/// vector read from a file is finite (readers refuse the file otherwise, naming the word and
+/// where it is).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embeddings {
     words: Vec<String>,
@@ -73,7 +73,28 @@ pub struct Embeddings {
 
 impl Embeddings {
     /// Builds a table from its words and their vectors, `data` holding `words.len() * dim` values.
+    /// A word given twice is an error.
     pub fn new(words: Vec<String>, dim: usize, data: Vec<f32>) -> Result<Self> {
+        let mut index = HashMap::with_capacity(words.len());
+        for (i, word) in words.iter().enumerate() {
+            if let Some(first) = index.insert(word.clone(), i) {
+                return Err(Error::Config(format!(
+                    "word `{word}` is given twice (rows {} and {}); a word may have only one vector",
+                    first + 1,
+                    i + 1
+                )));
+            }
+        }
+        Self::with_index(words, dim, data, index)
+    }
+
+    /// [`Embeddings::new`] for distinct words whose rows `index` already holds.
+    fn with_index(
+        words: Vec<String>,
+        dim: usize,
+        data: Vec<f32>,
+        index: HashMap<String, usize>,
+    ) -> Result<Self> {
         if dim == 0 {
             return Err(Error::Config(
                 "word vectors need at least one dimension".into(),
@@ -86,10 +107,6 @@ impl Embeddings {
                 words.len().saturating_mul(dim),
                 data.len()
             )));
-        }
-        let mut index = HashMap::with_capacity(words.len());
-        for (i, word) in words.iter().enumerate() {
-            index.entry(word.clone()).or_insert(i);
         }
         Ok(Self {
             words,
@@ -122,7 +139,7 @@ impl Embeddings {
         &self.data
     }
 
-    /// The row of `word` (its first, if the file repeats it).
+    /// The row of `word`.
     pub fn index_of(&self, word: &str) -> Option<usize> {
         self.index.get(word).copied()
     }
@@ -142,7 +159,6 @@ impl Embeddings {
         (self.words, self.dim, self.data)
     }
 
-    /// Reads vectors in `format`; `origin` names the source in errors.
     /// Reads a vector file, detecting its format (word2vec binary or text, GloVe) from its start.
     pub fn from_file(path: &Path, utf8: Utf8) -> Result<Self> {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
@@ -160,6 +176,7 @@ impl Embeddings {
         Self::read(reader, format, utf8, path)
     }
 
+    /// Reads vectors in `format`; `origin` names the source in errors.
     pub fn read<R: BufRead>(
         reader: R,
         format: VectorFormat,
@@ -221,7 +238,8 @@ impl Embeddings {
 /// Guesses the format from the first bytes of a file (a few KB are plenty; a line cut short at
 /// the end of `head` is judged on what is there). `None` when it looks like none of them.
 ///
-/// A `N DIM` header followed by a line of a word and DIM numbers is word2vec text, a header
+/// A `N DIM` header followed by a line of a word and DIM fields of printable text is word2vec
+/// text (whether the fields are numbers is for the reader to say, naming the bad one), a header
 /// followed by anything else is binary, and a first line of a word and numbers is GloVe.
 pub fn detect_format(head: &[u8]) -> Option<VectorFormat> {
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
@@ -234,6 +252,7 @@ pub fn detect_format(head: &[u8]) -> Option<VectorFormat> {
         }
         let (second, _) = split_line(rest);
         let complete = second.is_some();
+        let second_bytes = second.unwrap_or(rest);
         let second = String::from_utf8_lossy(second.unwrap_or(rest));
         let fields: Vec<&str> = second.split_ascii_whitespace().collect();
         let count_fits = if complete {
@@ -241,14 +260,29 @@ pub fn detect_format(head: &[u8]) -> Option<VectorFormat> {
         } else {
             (2..=dim + 1).contains(&fields.len())
         };
-        return Some(if count_fits && numbers(&fields[1..]) {
-            VectorFormat::Word2VecText
-        } else {
-            VectorFormat::Word2VecBinary
-        });
+        return Some(
+            if count_fits && (numbers(&fields[1..]) || printable(second_bytes)) {
+                VectorFormat::Word2VecText
+            } else {
+                VectorFormat::Word2VecBinary
+            },
+        );
     }
     let fields: Vec<&str> = first.split_ascii_whitespace().collect();
     (fields.len() >= 2 && numbers(&fields[1..])).then_some(VectorFormat::Glove)
+}
+
+/// Text a person could have typed: UTF-8 (perhaps cut short at the end) without control
+/// characters other than tab and carriage return. The raw floats of a binary file are not:
+/// nearly every vector holds a byte below 0x20 or one that is not UTF-8.
+fn printable(bytes: &[u8]) -> bool {
+    let utf8 = match std::str::from_utf8(bytes) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    };
+    utf8 && bytes
+        .iter()
+        .all(|&b| (b >= 0x20 && b != 0x7f) || b == b'\t' || b == b'\r')
 }
 
 /// The first line (`None` if `bytes` ends before a newline) and what follows it.
@@ -257,18 +291,6 @@ fn split_line(bytes: &[u8]) -> (Option<&[u8]>, &[u8]) {
         Some(i) => (Some(&bytes[..i]), &bytes[i + 1..]),
         None => (None, bytes),
     }
-}
-
-/// At most this many words and values are reserved from a header's promise, so that a corrupt
-/// header cannot make the reader allocate more than the file could hold.
-const RESERVE_WORDS: usize = 1 << 20;
-const RESERVE_VALUES: usize = 1 << 26;
-
-fn with_capacity(count: usize, dim: usize) -> (Vec<String>, Vec<f32>) {
-    (
-        Vec::with_capacity(count.min(RESERVE_WORDS)),
-        Vec::with_capacity(count.saturating_mul(dim).min(RESERVE_VALUES)),
-    )
 }
 
 /// Decodes a word, or says at which byte of it the UTF-8 goes wrong.

@@ -2,9 +2,13 @@
 //! `.vec` is the same) and GloVe (the same lines, no header).
 //!
 //! Fields are split on ASCII whitespace, so fastText's trailing space and CRLF line ends are fine,
-//! and words keep non-ASCII spaces. Blank lines are skipped.
+//! and words keep non-ASCII spaces. Blank lines are skipped. Lines are read as data files' are:
+//! a byte order mark is dropped and a line longer than [`crate::data::MAX_LINE_BYTES`] stops
+//! the reading.
 
-use super::{decode, with_capacity, Embeddings, Utf8};
+use super::rows::Rows;
+use super::{decode, Embeddings, Utf8};
+use crate::data::lines::Lines;
 use crate::error::{Error, Result};
 use std::fmt::Write as _;
 use std::io::{BufRead, Write};
@@ -24,102 +28,82 @@ pub(super) fn read<R: BufRead>(
     origin: &Path,
     header: bool,
 ) -> Result<Embeddings> {
-    let mut lines = Lines {
-        reader,
-        buf: Vec::new(),
-        number: 0,
-    };
-    let text = |lines: &mut Lines<R>| -> Result<Option<String>> {
-        let number = lines.number + 1;
-        match lines
-            .next()
-            .map_err(|e| Error::io(origin, "cannot read", e))?
-        {
-            None => Ok(None),
-            Some(bytes) => decode(bytes, utf8).map(Some).map_err(|bad| {
-                Error::data(origin, number, format!("invalid UTF-8 at byte {}", bad + 1))
-            }),
-        }
-    };
-
+    let mut lines = Lines::new(reader, origin);
     let (count, mut dim) = if header {
-        let line = text(&mut lines)?.unwrap_or_default();
-        let (count, dim) = parse_header(&line)
+        let line = next_text(&mut lines, utf8, origin)?.map(|(_, text)| text);
+        let (count, dim) = line
+            .as_deref()
+            .and_then(parse_header)
             .ok_or_else(|| Error::data(origin, 1, "expected a header `COUNT DIM`"))?;
         (Some(count), dim)
     } else {
         (None, 0)
     };
-    let (mut words, mut data) = with_capacity(count.unwrap_or(0), dim);
-    while let Some(line) = text(&mut lines)? {
+    let mut rows = Rows::new(count.unwrap_or(0), dim, "line", utf8);
+    let mut records = 0;
+    let mut last_line = 0;
+    let mut values = Vec::new();
+    while let Some((number, line)) = next_text(&mut lines, utf8, origin)? {
+        last_line = number;
         let mut fields = line.split_ascii_whitespace();
         let Some(word) = fields.next() else {
             continue;
         };
-        let at = |message: String| Error::data(origin, lines.number, message);
-        if count.is_some_and(|count| words.len() == count) {
+        let at = |message: String| Error::data(origin, number, message);
+        if count == Some(records) {
             return Err(at(format!(
-                "more vectors than the {} the header announces",
-                words.len()
+                "more vectors than the {records} the header announces"
             )));
         }
-        let start = data.len();
+        values.clear();
         for (i, value) in fields.enumerate() {
-            let value = value
-                .parse::<f32>()
-                .map_err(|_| at(format!("value {}: `{value}` is not a number", i + 1)))?;
-            data.push(value);
+            let value = value.parse::<f32>().map_err(|_| {
+                at(format!(
+                    "value {} of `{word}` is `{value}`, which is not a number",
+                    i + 1
+                ))
+            })?;
+            values.push(value);
         }
-        let found = data.len() - start;
         if dim == 0 {
-            if found == 0 {
+            if values.is_empty() {
                 return Err(at(format!("`{word}` has no values")));
             }
-            dim = found;
-        } else if found != dim {
+            dim = values.len();
+        } else if values.len() != dim {
             return Err(at(format!(
-                "expected {dim} values after the word, found {found}"
+                "expected {dim} values after the word `{word}`, found {}",
+                values.len()
             )));
         }
-        words.push(word.to_string());
+        rows.push(word.to_string(), &values, number).map_err(at)?;
+        records += 1;
     }
-    if let Some(count) = count.filter(|&count| count != words.len()) {
+    if let Some(count) = count.filter(|&count| count != records) {
         return Err(Error::data(
             origin,
-            lines.number,
-            format!(
-                "the header announces {count} vectors, the file ends after {}",
-                words.len()
-            ),
+            last_line,
+            format!("the header announces {count} vectors, the file ends after {records}"),
         ));
     }
     if dim == 0 {
         return Err(Error::data(origin, 0, "no vectors found"));
     }
-    Embeddings::new(words, dim, data)
+    rows.finish(dim)
 }
 
-/// Physical lines without their line end; the first loses a UTF-8 byte order mark.
-struct Lines<R> {
-    reader: R,
-    buf: Vec<u8>,
-    number: usize,
-}
-
-impl<R: BufRead> Lines<R> {
-    fn next(&mut self) -> std::io::Result<Option<&[u8]>> {
-        self.buf.clear();
-        if self.reader.read_until(b'\n', &mut self.buf)? == 0 {
-            return Ok(None);
-        }
-        self.number += 1;
-        let mut line = &self.buf[..];
-        if self.number == 1 {
-            line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-        }
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        Ok(Some(line.strip_suffix(b"\r").unwrap_or(line)))
-    }
+/// The next line, decoded, with its number; lines longer than the data files' limit are errors.
+fn next_text<R: BufRead>(
+    lines: &mut Lines<'_, R>,
+    utf8: Utf8,
+    origin: &Path,
+) -> Result<Option<(usize, String)>> {
+    let Some((number, bytes)) = lines.next_raw()? else {
+        return Ok(None);
+    };
+    decode(bytes, utf8)
+        .map(|text| Some((number, text)))
+        .map_err(|bad| Error::data(origin, number, format!("invalid UTF-8 at byte {}", bad + 1)))
 }
 
 pub(super) fn write<W: Write>(

@@ -95,3 +95,24 @@ pub fn tiny_train_config(seed: u64) -> lstm_sentiment::TrainConfig {
         ..lstm_sentiment::TrainConfig::default()
     }
 }
+
+/// A classifier trained for one epoch on `words` (each word a text, labels alternating), small
+/// enough to train in a blink; different words give different vocabularies.
+pub fn tiny_classifier(words: &[&str]) -> lstm_sentiment::Classifier {
+    let examples: Vec<lstm_sentiment::Example> = (0..40)
+        .map(|i| lstm_sentiment::Example {
+            text: format!("{} day", words[i % words.len()]),
+            label: if i % 2 == 0 { "positive" } else { "negative" }.to_string(),
+        })
+        .collect();
+    let config = lstm_sentiment::TrainConfig {
+        embedding_dim: 4,
+        hidden_size: 4,
+        epochs: 1,
+        ..lstm_sentiment::TrainConfig::default()
+    };
+    let stop = &mut |_: &lstm_sentiment::TrainEvent| std::ops::ControlFlow::Continue(());
+    lstm_sentiment::train(&examples, None, &config, stop)
+        .expect("a tiny model trains")
+        .0
+}
