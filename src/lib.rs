@@ -24,7 +24,9 @@ pub mod error;
 pub mod fsutil;
 pub mod head;
 pub mod hub;
-pub mod malloc;
+#[doc(hidden)]
+pub mod kernel;
+mod malloc;
 pub mod metrics;
 pub mod model;
 pub mod model_card;
@@ -40,6 +42,7 @@ pub use config::{Cell, ModelConfig, WeightDtype};
 pub use data::{read_examples, Example, Format, ReadOptions};
 pub use device::DeviceSpec;
 pub use error::{Error, Result};
+pub use malloc::keep_freed_memory;
 pub use metrics::Evaluation;
 pub use tokenizer::TokenizerConfig;
 pub use train::{train, EmbeddingInit, TrainConfig, TrainEvent, TrainReport};
