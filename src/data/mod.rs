@@ -2,9 +2,9 @@
 //!
 //! Every reader streams line by line, ignores a UTF-8 byte order mark, accepts CRLF line
 //! ends, skips blank lines, and reports problems with the file name and the 1-based physical
-//! line number. A lenient read ([`read_examples_lenient`]) skips bad lines instead and
-//! returns them; problems with the whole file (it cannot be read, a CSV header lacks a column,
-//! no example is left) are errors either way.
+//! line number. A lenient read ([`read_examples_with`] with [`LineChecks::skip_invalid`])
+//! skips bad lines instead and returns them; problems with the whole file (it cannot be read,
+//! a CSV header lacks a column, no example is left) are errors either way.
 
 mod csv;
 mod lines;
@@ -144,15 +144,6 @@ fn format_from_extension(path: &Path, opts: &ReadOptions) -> Option<Format> {
 /// The first bad line is an error naming the file and the line.
 pub fn read_examples(path: &Path, opts: &ReadOptions) -> Result<Vec<Example>> {
     Ok(read_examples_with(path, opts, &LineChecks::default())?.0)
-}
-
-/// [`read_examples`], skipping the lines that do not parse and returning them.
-pub fn read_examples_lenient(path: &Path, opts: &ReadOptions) -> Result<(Vec<Example>, Skipped)> {
-    let checks = LineChecks {
-        skip_invalid: true,
-        label: None,
-    };
-    read_examples_with(path, opts, &checks)
 }
 
 /// [`read_examples`] with per-line checks; bad lines fail or are skipped as `checks` says.

@@ -137,11 +137,6 @@ impl Embeddings {
         self.row(self.index_of(word)?)
     }
 
-    /// The words, the dimension and the row-major values.
-    pub fn into_parts(self) -> (Vec<String>, usize, Vec<f32>) {
-        (self.words, self.dim, self.data)
-    }
-
     /// Reads vectors in `format`; `origin` names the source in errors.
     /// Reads a vector file, detecting its format (word2vec binary or text, GloVe) from its start.
     pub fn from_file(path: &Path, utf8: Utf8) -> Result<Self> {
