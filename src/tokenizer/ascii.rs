@@ -2,7 +2,7 @@
 //!
 //! `tokenizers` tracks, for every character of every stage, where it came from (offsets and
 //! alignments that prediction never reads), which made tokenizing about a third of the
-//! built-in model's prediction time (README, "Speed"). On ASCII text each stage of the pipeline `pipeline()` builds is simple:
+//! built-in model's prediction time (README, "Speed"). On ASCII text each stage of the pipeline `pipeline::standard` builds is simple:
 //! NFKC changes nothing; BERT's cleaning drops control characters but tab, line feed and
 //! carriage return, which become spaces, and lowercases if asked; BERT's pre-tokenizer splits at
 //! whitespace and makes every ASCII punctuation character a word of its own; `Digits` splits
@@ -11,6 +11,7 @@
 //! check against `tokenizers` on random text. It is used only for tokenizers whose pipeline is
 //! exactly the crate's (see [`AsciiWords::for_tokenizer`]), and only for ASCII texts.
 
+use super::pipeline::{self, normalizer_lowercases};
 use tokenizers::Tokenizer;
 
 /// The fast path for one tokenizer.
@@ -21,7 +22,7 @@ pub struct AsciiWords {
 
 impl AsciiWords {
     /// The fast path for `tokenizer` if its normalizer, pre-tokenizer and post-processor are
-    /// those `pipeline(lowercase)` makes and it has no added tokens; None otherwise.
+    /// those `pipeline::standard(lowercase)` makes and it has no added tokens; None otherwise.
     pub fn for_tokenizer(tokenizer: &Tokenizer) -> Option<Self> {
         let plain = tokenizer.get_post_processor().is_none()
             && tokenizer.get_added_tokens_decoder().is_empty();
@@ -35,8 +36,8 @@ impl AsciiWords {
         };
         let lowercase = tokenizer
             .get_normalizer()
-            .is_some_and(super::normalizer_lowercases);
-        let standard = super::pipeline(lowercase).ok()?;
+            .is_some_and(normalizer_lowercases);
+        let standard = pipeline::standard(lowercase).ok()?;
         (as_json(&standard)? == as_json(tokenizer)?).then_some(Self { lowercase })
     }
 
