@@ -311,15 +311,7 @@ impl simd::Job for Forward<'_, '_> {
 
     #[inline(always)]
     fn run(self) -> Self::Output {
-        let Forward {
-            recurrence,
-            input,
-            w_hh_t,
-            bias,
-            b_hn,
-            save,
-        } = self;
-        recurrence.forward_any(input, w_hh_t, bias, b_hn, save)
+        (self.recurrence).forward_any(self.input, self.w_hh_t, self.bias, self.b_hn, self.save)
     }
 }
 
@@ -340,15 +332,7 @@ impl simd::Job for Backward<'_, '_> {
 
     #[inline(always)]
     fn run(self) {
-        let Backward {
-            recurrence,
-            w_hh,
-            out,
-            saved,
-            d_out,
-            consume,
-        } = self;
-        recurrence.backward_any(w_hh, out, saved, d_out, consume)
+        (self.recurrence).backward_any(self.w_hh, self.out, self.saved, self.d_out, self.consume)
     }
 }
 
