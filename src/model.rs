@@ -18,7 +18,7 @@ pub type Weights = BTreeMap<String, Tensor>;
 
 /// A padded batch of token ids, time-major.
 pub struct Batch {
-    /// (time, batch) u32, padded with [PAD].
+    /// (time, batch) u32, padded with `[PAD]`.
     pub ids: Tensor,
     /// The same ids on the host.
     host_ids: Vec<u32>,
@@ -177,7 +177,8 @@ impl Model {
 }
 
 /// Fresh weights, drawn from `rng` so that a seed fixes them. The recurrent and head weights
-/// follow PyTorch's defaults (uniform in +-1/sqrt(fan)); word vectors start small and [PAD] at zero.
+/// follow PyTorch's defaults (uniform in +-1/sqrt(fan)); word vectors start small and `[PAD]`
+/// at zero.
 pub fn init_weights(config: &ModelConfig, rng: &mut StdRng, device: &Device) -> Result<Weights> {
     let mut weights = Weights::new();
     for tensor in config.tensors() {

@@ -196,7 +196,7 @@ impl Layer {
     }
 }
 
-/// sums[j] += sum of column j over the rows of a row-major matrix `sums.len()` wide.
+/// `sums[j] +=` the sum of column j over the rows of a row-major matrix `sums.len()` wide.
 fn column_sums(m: &[f32], sums: &mut [f32]) {
     for row in m.chunks_exact(sums.len()) {
         for (s, v) in sums.iter_mut().zip(row) {

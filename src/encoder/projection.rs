@@ -28,9 +28,9 @@ use std::sync::OnceLock;
 pub struct WordProjections {
     /// gates * hidden: the width of a row.
     width: usize,
-    /// [direction][id] for ids below the limit.
+    /// `[direction][id]` for ids below the limit.
     kept: Vec<Vec<OnceLock<Box<[f32]>>>>,
-    /// [direction][id]: whether the row was worked out before.
+    /// `[direction][id]`: whether the row was worked out before.
     seen: Vec<Vec<AtomicBool>>,
 }
 

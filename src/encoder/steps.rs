@@ -5,7 +5,7 @@ use candle_core::{Device, Result, Tensor};
 /// Per-batch bookkeeping shared by every layer and direction.
 pub struct Steps {
     lengths: Vec<usize>,
-    /// masks[t]: (batch, 1) u8, 1 where step t is inside the text; None where every text is.
+    /// `masks[t]`: (batch, 1) u8, 1 where step t is inside the text; None where every text is.
     pub(super) masks: Vec<Option<Tensor>>,
     /// Flat index into (time * batch) that reverses each text within its own length.
     reverse: Tensor,

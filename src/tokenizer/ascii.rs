@@ -1,15 +1,16 @@
 //! The crate's own pipeline on ASCII text, without `tokenizers`' bookkeeping.
 //!
 //! `tokenizers` tracks, for every character of every stage, where it came from (offsets and
-//! alignments that prediction never reads), which made tokenizing about a third of the
-//! built-in model's prediction time (README, "Speed"). On ASCII text each stage of the pipeline `pipeline::standard` builds is simple:
-//! NFKC changes nothing; BERT's cleaning drops control characters but tab, line feed and
-//! carriage return, which become spaces, and lowercases if asked; BERT's pre-tokenizer splits at
-//! whitespace and makes every ASCII punctuation character a word of its own; `Digits` splits
-//! runs of digits from the letters around them. [`AsciiWords::encode`] does just that in one
-//! pass and looks each word up in the same vocabulary, so it gives the same ids, which the tests
-//! check against `tokenizers` on random text. It is used only for tokenizers whose pipeline is
-//! exactly the crate's (see [`AsciiWords::for_tokenizer`]), and only for ASCII texts.
+//! alignments that prediction never reads), which made tokenizing about a third of the built-in
+//! model's prediction time (README, "Speed"). On ASCII text each stage of the pipeline that
+//! `pipeline::standard` builds is simple: NFKC changes nothing; BERT's cleaning drops control
+//! characters but tab, line feed and carriage return, which become spaces, and lowercases if asked;
+//! BERT's pre-tokenizer splits at whitespace and makes every ASCII punctuation character a word of
+//! its own; `Digits` splits runs of digits from the letters around them. [`AsciiWords::encode`]
+//! does just that in one pass and looks each word up in the same vocabulary, so it gives the same
+//! ids, which the tests check against `tokenizers` on random text. It is used only for tokenizers
+//! whose pipeline is exactly the crate's (see [`AsciiWords::for_tokenizer`]), and only for ASCII
+//! texts.
 
 use super::pipeline::{self, normalizer_lowercases};
 use tokenizers::Tokenizer;

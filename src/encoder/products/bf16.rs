@@ -4,8 +4,9 @@
 //! The right operand (a weight matrix, the same for every step of a batch) is rounded once and
 //! packed into panels of `PANEL` columns (see `panels`) whose rows are pairs of its rows: each
 //! pair (2p, 2p + 1) is `PANEL` 32-bit words, column j's word holding its two bfloat16 values,
-//! which is the layout `vdpbf16ps` multiplies pairwise. The left operand (the states) is rounded per product. Both
-//! round to nearest even, so each product differs from f32 by about 2^-9 relative per term.
+//! which is the layout `vdpbf16ps` multiplies pairwise. The left operand (the states) is
+//! rounded per product. Both round to nearest even, so each product differs from f32 by about
+//! 2^-9 relative per term.
 
 use super::panels::{pack, BLOCK_ROWS, PANEL};
 use super::view::{View, ViewMut};

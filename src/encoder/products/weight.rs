@@ -18,7 +18,7 @@ pub enum Weight {
         n: usize,
         panels: Option<Panels>,
     },
-    /// Rounded to bfloat16 and packed for [`bf16`]'s kernel.
+    /// Rounded to bfloat16 and packed for the bfloat16 kernel.
     Bf16(Packed),
 }
 
