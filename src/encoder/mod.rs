@@ -11,6 +11,10 @@
 //! candle ops step by step (`reference`). Prediction with a model whose weights no longer change
 //! ([`Encoder::predict`]) also keeps, from call to call, the weights laid out for the kernel and
 //! the first layer's input side per word (`projection`).
+//!
+//! Inside the fused kernel: `layer` runs one layer and direction on slices, `recurrence` its
+//! steps, `cells` each cell's gate math (compiled per vector width by `simd`), and `products`
+//! the matrix products (gemm, 64-column panels, bfloat16).
 
 mod activation;
 mod cells;
