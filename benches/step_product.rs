@@ -1,9 +1,9 @@
 //! The matrix product at the heart of every recurrent step, alone: h (texts x hidden) times
 //! W_hh^T (hidden x gates * hidden), as the fused kernel runs it (gemm, single-threaded,
-//! W_hh^T dense; `Weight::step_product` as prediction calls it, which takes its own AVX-512
-//! loop for at most 4 texts; and in bfloat16 as `--bf16` does), next to a plain
-//! register-blocked AVX-512 loop over W_hh^T packed once into panels of 64 columns for any
-//! number of texts (what a hand-written f32 kernel could reuse across all steps).
+//! W_hh^T dense; `Weight::step_product` as prediction calls it, which takes the AVX-512 loop
+//! over `Panels` for at most 4 texts; and in bfloat16 as `--bf16` does), next to that
+//! `Panels` loop (W_hh^T packed once into panels of 64 columns) for every number of texts:
+//! what the f32 kernel could gain from it past 4 texts.
 //! Prediction spends most of its time here (docs/performance.md), so this bounds what a faster
 //! product could give. First it measures the core's FMA peak (independent fused multiply-adds
 //! on registers, nothing from memory): the ceiling both products are measured against.
@@ -13,7 +13,7 @@
 //! cargo bench --bench step_product -- 128 512      # hidden, gate columns
 //! ```
 
-use lstm_sentiment::encoder::matmul::{View, ViewMut, Weight};
+use lstm_sentiment::kernel::{Panels, View, ViewMut, Weight};
 use std::time::Instant;
 
 fn main() {
@@ -26,10 +26,10 @@ fn main() {
         args.first().copied().unwrap_or(256),
         args.get(1).copied().unwrap_or(1024),
     );
-    if let Some(peak) = panels::fma_peak() {
+    if let Some(peak) = peak::fma() {
         println!("FMA peak, one thread: {peak:.1} GFLOP/s (AVX-512, 24 independent chains)");
     }
-    if let Some(peak) = panels::bf16_peak() {
+    if let Some(peak) = peak::bf16() {
         println!("bf16 dot-product peak, one thread: {peak:.1} GFLOP/s (vdpbf16ps, 24 chains)");
     }
     println!("step product: texts x {k} times {k} x {n}, one thread, GFLOP/s (best of 3)");
@@ -69,10 +69,10 @@ fn main() {
             }
             false => "-".into(),
         };
-        let packed = panels::pack(k, n, &b);
-        let panel_rate = match panels::available(n) {
+        let panel_rate = match Panels::available() {
             true => {
-                let r = rate(&mut || panels::product(m, k, n, &a, &packed, &mut c));
+                let panels = Panels::new(b_view);
+                let r = rate(&mut || panels.product(ViewMut::dense(&mut c, m, n), a_view));
                 let diff = c.iter().zip(&expected).map(|(x, y)| (x - y).abs());
                 assert!(diff.fold(0.0, f32::max) < 1e-3, "the two products differ");
                 format!("{r:.1}")
@@ -81,29 +81,20 @@ fn main() {
         };
         println!(
             "texts {m:>4}: gemm {gemm_rate:>6.1}   step_product {step_rate:>6.1}   \
-             packed AVX-512 panels {panel_rate:>6}   bf16 (--bf16) {bf16_rate:>6}"
+             AVX-512 panels {panel_rate:>6}   bf16 (--bf16) {bf16_rate:>6}"
         );
     }
 }
 
 #[cfg(target_arch = "x86_64")]
-mod panels {
+mod peak {
     use std::arch::x86_64::*;
-
-    /// Columns per panel: four AVX-512 registers.
-    const WIDTH: usize = 64;
-    /// Rows per register block: 6 x 4 accumulators.
-    const ROWS: usize = 6;
-
-    pub fn available(n: usize) -> bool {
-        n.is_multiple_of(WIDTH) && is_x86_feature_detected!("avx512f")
-    }
 
     /// Rounds of the peak loops: a fraction of a second each.
     const ROUNDS: usize = 20_000_000;
 
     /// GFLOP/s of fused multiply-adds alone, best of 3, where the CPU has AVX-512.
-    pub fn fma_peak() -> Option<f64> {
+    pub fn fma() -> Option<f64> {
         if !is_x86_feature_detected!("avx512f") {
             return None;
         }
@@ -114,7 +105,7 @@ mod panels {
 
     /// The same for `vdpbf16ps` (two bfloat16 products per lane, summed into f32), which
     /// `--bf16` prediction runs on; None without AVX512-BF16.
-    pub fn bf16_peak() -> Option<f64> {
+    pub fn bf16() -> Option<f64> {
         if !is_x86_feature_detected!("avx512bf16") {
             return None;
         }
@@ -173,65 +164,14 @@ mod panels {
         }
         total(&acc)
     }
-
-    /// b (k x n) as panels of WIDTH columns, each k rows of WIDTH contiguous floats.
-    pub fn pack(k: usize, n: usize, b: &[f32]) -> Vec<f32> {
-        let mut out = Vec::with_capacity(k * n);
-        for p in 0..n / WIDTH {
-            for row in b.chunks_exact(n).take(k) {
-                out.extend_from_slice(&row[p * WIDTH..(p + 1) * WIDTH]);
-            }
-        }
-        out
-    }
-
-    pub fn product(m: usize, k: usize, n: usize, a: &[f32], packed: &[f32], c: &mut [f32]) {
-        assert!(available(n) && a.len() >= m * k && packed.len() >= k * n && c.len() >= m * n);
-        // SAFETY: AVX-512F is checked by `available`; the asserts cover every index used.
-        unsafe { product_avx512(m, k, n, a, packed, c) }
-    }
-
-    #[target_feature(enable = "avx512f")]
-    unsafe fn product_avx512(m: usize, k: usize, n: usize, a: &[f32], bp: &[f32], c: &mut [f32]) {
-        for p in 0..n / WIDTH {
-            let panel = bp.as_ptr().add(p * k * WIDTH);
-            for i in (0..m).step_by(ROWS) {
-                let rows = ROWS.min(m - i);
-                let mut acc = [[_mm512_setzero_ps(); 4]; ROWS];
-                for kk in 0..k {
-                    let b = panel.add(kk * WIDTH);
-                    let bv = [0, 16, 32, 48].map(|o| _mm512_loadu_ps(b.add(o)));
-                    for (r, acc) in acc.iter_mut().enumerate().take(rows) {
-                        let av = _mm512_set1_ps(*a.get_unchecked((i + r) * k + kk));
-                        for (acc, bv) in acc.iter_mut().zip(bv) {
-                            *acc = _mm512_fmadd_ps(av, bv, *acc);
-                        }
-                    }
-                }
-                for (r, acc) in acc.iter().enumerate().take(rows) {
-                    let dst = c.as_mut_ptr().add((i + r) * n + p * WIDTH);
-                    for (v, acc) in acc.iter().enumerate() {
-                        _mm512_storeu_ps(dst.add(16 * v), *acc);
-                    }
-                }
-            }
-        }
-    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-mod panels {
-    pub fn available(_: usize) -> bool {
-        false
-    }
-    pub fn fma_peak() -> Option<f64> {
+mod peak {
+    pub fn fma() -> Option<f64> {
         None
     }
-    pub fn bf16_peak() -> Option<f64> {
+    pub fn bf16() -> Option<f64> {
         None
     }
-    pub fn pack(_: usize, _: usize, _: &[f32]) -> Vec<f32> {
-        Vec::new()
-    }
-    pub fn product(_: usize, _: usize, _: usize, _: &[f32], _: &[f32], _: &mut [f32]) {}
 }

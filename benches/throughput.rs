@@ -51,7 +51,7 @@ struct Cli {
     /// CANDLE_NUM_THREADS (candle's worker pool, for its own matrix products).
     #[arg(long, global = true, default_value_t = 1)]
     candle_threads: usize,
-    /// Leave glibc's malloc as it is, instead of `malloc::keep_freed_memory` as the CLI does.
+    /// Leave glibc's malloc as it is, instead of `keep_freed_memory` as the CLI does.
     #[arg(long, global = true)]
     malloc_defaults: bool,
     /// Where the model runs: cpu, or cuda[:N] in builds with the `cuda` feature.
@@ -197,7 +197,7 @@ fn main() -> Result<()> {
     let candle_threads = cli.candle_threads;
     std::env::set_var("RAYON_NUM_THREADS", cli.threads.to_string());
     std::env::set_var("CANDLE_NUM_THREADS", candle_threads.to_string());
-    let kept = !cli.malloc_defaults && lstm_sentiment::malloc::keep_freed_memory();
+    let kept = !cli.malloc_defaults && lstm_sentiment::keep_freed_memory();
     let threads = json!({
         "keep_freed_memory": kept,
         "threads": cli.threads,

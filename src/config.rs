@@ -84,15 +84,6 @@ impl WeightDtype {
             WeightDtype::Bfloat16 => candle_core::DType::BF16,
         }
     }
-
-    pub fn from_dtype(dtype: candle_core::DType) -> Option<Self> {
-        match dtype {
-            candle_core::DType::F32 => Some(WeightDtype::Float32),
-            candle_core::DType::F16 => Some(WeightDtype::Float16),
-            candle_core::DType::BF16 => Some(WeightDtype::Bfloat16),
-            _ => None,
-        }
-    }
 }
 
 impl std::str::FromStr for WeightDtype {
@@ -153,11 +144,16 @@ impl ModelConfig {
         self.hidden_size * self.num_directions()
     }
 
-    /// Every tensor a model with this config holds, with its shape, in PyTorch's state_dict names.
-    pub fn expected_tensors(&self) -> Vec<(String, Vec<usize>)> {
-        let g = self.cell.gates() * self.hidden_size;
-        let mut out = vec![(
-            "embedding.weight".to_string(),
+    /// Every tensor a model with this config holds, in the order of PyTorch's state_dict.
+    pub fn tensors(&self) -> Vec<TensorSpec> {
+        let spec = |role: Role, shape: Vec<usize>| TensorSpec {
+            name: role.name(),
+            shape,
+            role,
+        };
+        let (gates, hidden) = (self.cell.gates() * self.hidden_size, self.hidden_size);
+        let mut out = vec![spec(
+            Role::Embedding,
             vec![self.vocab_size, self.embedding_dim],
         )];
         for layer in 0..self.num_layers {
@@ -166,23 +162,28 @@ impl ModelConfig {
             } else {
                 self.feature_size()
             };
-            for dir in 0..self.num_directions() {
-                let suffix = tensor_suffix(layer, dir == 1);
-                out.push((format!("encoder.weight_ih{suffix}"), vec![g, input]));
-                out.push((
-                    format!("encoder.weight_hh{suffix}"),
-                    vec![g, self.hidden_size],
-                ));
-                out.push((format!("encoder.bias_ih{suffix}"), vec![g]));
-                out.push((format!("encoder.bias_hh{suffix}"), vec![g]));
+            for reverse in [false, true].into_iter().take(self.num_directions()) {
+                for part in RecurrentPart::ALL {
+                    let shape = match part {
+                        RecurrentPart::WeightIh => vec![gates, input],
+                        RecurrentPart::WeightHh => vec![gates, hidden],
+                        RecurrentPart::BiasIh | RecurrentPart::BiasHh => vec![gates],
+                    };
+                    out.push(spec(Role::recurrent(layer, reverse, part), shape));
+                }
             }
         }
-        out.push((
-            "head.weight".to_string(),
-            vec![self.labels.len(), self.feature_size()],
-        ));
-        out.push(("head.bias".to_string(), vec![self.labels.len()]));
+        let labels = self.labels.len();
+        out.push(spec(Role::HeadWeight, vec![labels, self.feature_size()]));
+        out.push(spec(Role::HeadBias, vec![labels]));
         out
+    }
+
+    /// The name and shape of every tensor, as [`tensors`](Self::tensors) lists them.
+    pub fn expected_tensors(&self) -> Vec<(String, Vec<usize>)> {
+        (self.tensors().into_iter())
+            .map(|t| (t.name, t.shape))
+            .collect()
     }
 
     /// The label a data file's label stands for: itself, or what an alias maps it to.
@@ -297,12 +298,95 @@ impl ModelConfig {
     }
 }
 
-/// PyTorch's suffix for a layer and direction: `_l0`, `_l0_reverse`, `_l1`, ...
-pub fn tensor_suffix(layer: usize, reverse: bool) -> String {
-    if reverse {
-        format!("_l{layer}_reverse")
-    } else {
-        format!("_l{layer}")
+/// One tensor of a model: its name in model.safetensors, its shape and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorSpec {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub role: Role,
+}
+
+/// The embedding table's name. Training keeps this tensor apart from the others: a batch
+/// updates only its own rows.
+pub const EMBEDDING_TENSOR: &str = "embedding.weight";
+
+/// What a tensor of the model is: where the network reads it and how training starts it.
+///
+/// The names are PyTorch's state_dict keys of a module whose attributes are `embedding`
+/// (nn.Embedding), `encoder` (nn.LSTM, nn.GRU or nn.RNN) and `head` (nn.Linear). They are the
+/// model file's public contract, spelled here and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The word vectors, (vocab_size, embedding_dim).
+    Embedding,
+    /// One of the four tensors of an encoder layer and direction; `reverse` is the backward
+    /// direction of a bidirectional encoder.
+    Recurrent {
+        layer: usize,
+        reverse: bool,
+        part: RecurrentPart,
+    },
+    /// The head's weight V, (labels, directions * hidden_size).
+    HeadWeight,
+    /// The head's bias, (labels).
+    HeadBias,
+}
+
+/// The tensors PyTorch's recurrent layers keep per layer and direction, gates stacked in rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecurrentPart {
+    /// (gates * hidden, input): U^T in the tutorial's notation.
+    WeightIh,
+    /// (gates * hidden, hidden): W^T.
+    WeightHh,
+    BiasIh,
+    BiasHh,
+}
+
+impl RecurrentPart {
+    /// In PyTorch's state_dict order.
+    pub const ALL: [RecurrentPart; 4] = [
+        RecurrentPart::WeightIh,
+        RecurrentPart::WeightHh,
+        RecurrentPart::BiasIh,
+        RecurrentPart::BiasHh,
+    ];
+
+    fn stem(self) -> &'static str {
+        match self {
+            RecurrentPart::WeightIh => "weight_ih",
+            RecurrentPart::WeightHh => "weight_hh",
+            RecurrentPart::BiasIh => "bias_ih",
+            RecurrentPart::BiasHh => "bias_hh",
+        }
+    }
+}
+
+impl Role {
+    pub fn recurrent(layer: usize, reverse: bool, part: RecurrentPart) -> Self {
+        Role::Recurrent {
+            layer,
+            reverse,
+            part,
+        }
+    }
+
+    /// The tensor's name: `embedding.weight`, `encoder.weight_ih_l0`,
+    /// `encoder.bias_hh_l1_reverse`, `head.weight`, ...
+    pub fn name(self) -> String {
+        match self {
+            Role::Embedding => EMBEDDING_TENSOR.to_string(),
+            Role::Recurrent {
+                layer,
+                reverse,
+                part,
+            } => {
+                let direction = if reverse { "_reverse" } else { "" };
+                format!("encoder.{}_l{layer}{direction}", part.stem())
+            }
+            Role::HeadWeight => "head.weight".to_string(),
+            Role::HeadBias => "head.bias".to_string(),
+        }
     }
 }
 
@@ -328,13 +412,20 @@ mod tests {
         }
     }
 
+    /// The names and order of `nn.LSTM(3, 5, num_layers=2, bidirectional=True)` under
+    /// `encoder`, between `nn.Embedding(10, 3)` as `embedding` and `nn.Linear(10, 2)` as `head`.
     #[test]
-    fn expected_tensors_follow_pytorch_names_and_shapes() {
-        let names = config().expected_tensors();
-        assert_eq!(names.len(), 1 + 2 * 2 * 4 + 2);
-        assert!(names.contains(&("encoder.weight_ih_l0".into(), vec![20, 3])));
-        assert!(names.contains(&("encoder.weight_ih_l1_reverse".into(), vec![20, 10])));
-        assert!(names.contains(&("head.weight".into(), vec![2, 10])));
+    fn expected_tensors_follow_pytorch_names_order_and_shapes() {
+        let mut want = vec![("embedding.weight".to_string(), vec![10, 3])];
+        for (suffix, input) in [("l0", 3), ("l0_reverse", 3), ("l1", 10), ("l1_reverse", 10)] {
+            want.push((format!("encoder.weight_ih_{suffix}"), vec![20, input]));
+            want.push((format!("encoder.weight_hh_{suffix}"), vec![20, 5]));
+            want.push((format!("encoder.bias_ih_{suffix}"), vec![20]));
+            want.push((format!("encoder.bias_hh_{suffix}"), vec![20]));
+        }
+        want.push(("head.weight".into(), vec![2, 10]));
+        want.push(("head.bias".into(), vec![2]));
+        assert_eq!(config().expected_tensors(), want);
     }
 
     #[test]

@@ -25,7 +25,9 @@ mod file_set;
 mod fsutil;
 pub mod head;
 pub mod hub;
-pub mod malloc;
+#[doc(hidden)]
+pub mod kernel;
+mod malloc;
 pub mod memory;
 pub mod metrics;
 pub mod model;
@@ -44,6 +46,7 @@ pub use data::{read_examples, Example, Format, ReadOptions};
 pub use device::DeviceSpec;
 pub use error::{Error, Result};
 pub use fsutil::write_output_file;
+pub use malloc::keep_freed_memory;
 pub use metrics::Evaluation;
 pub use tokenizer::TokenizerConfig;
 pub use train::{train, EmbeddingInit, TrainConfig, TrainEvent, TrainReport};

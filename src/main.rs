@@ -8,7 +8,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits with 2; --help and --version exit with 0.
     let args = cli::Cli::parse();
-    lstm_sentiment::malloc::keep_freed_memory();
+    lstm_sentiment::keep_freed_memory();
     set_threads(args.threads);
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,

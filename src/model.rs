@@ -1,6 +1,6 @@
 //! The network: embedding -> encoder -> final hidden state -> head, and its weights by name.
 
-use crate::config::{tensor_suffix, Cell, ModelConfig};
+use crate::config::{Cell, ModelConfig, RecurrentPart, Role};
 use crate::dropout::Dropout;
 use crate::embedding::Embedding;
 use crate::encoder::{padded_time, DirectionWeights, Encoder, PredictCache, Steps};
@@ -18,7 +18,7 @@ pub type Weights = BTreeMap<String, Tensor>;
 
 /// A padded batch of token ids, time-major.
 pub struct Batch {
-    /// (time, batch) u32, padded with [PAD].
+    /// (time, batch) u32, padded with `[PAD]`.
     pub ids: Tensor,
     /// The same ids on the host.
     host_ids: Vec<u32>,
@@ -67,32 +67,33 @@ pub struct Output {
 }
 
 impl Model {
-    /// Builds the network from named weights; the names must be those of `config.expected_tensors()`.
+    /// Builds the network from named weights; the names must be those of `config.tensors()`.
     pub fn from_weights(config: &ModelConfig, weights: &Weights) -> Result<Self> {
-        let get = |name: &str| {
+        let get = |role: Role| {
+            let name = role.name();
             weights
-                .get(name)
+                .get(&name)
                 .cloned()
                 .ok_or_else(|| candle_core::Error::Msg(format!("missing tensor {name}")))
         };
         let mut layers = Vec::with_capacity(config.num_layers);
-        for l in 0..config.num_layers {
-            let mut dirs = Vec::new();
-            for d in 0..config.num_directions() {
-                let s = tensor_suffix(l, d == 1);
-                dirs.push(DirectionWeights {
-                    weight_ih: get(&format!("encoder.weight_ih{s}"))?,
-                    weight_hh: get(&format!("encoder.weight_hh{s}"))?,
-                    bias_ih: get(&format!("encoder.bias_ih{s}"))?,
-                    bias_hh: get(&format!("encoder.bias_hh{s}"))?,
+        for layer in 0..config.num_layers {
+            let mut directions = Vec::new();
+            for reverse in [false, true].into_iter().take(config.num_directions()) {
+                let part = |part| get(Role::recurrent(layer, reverse, part));
+                directions.push(DirectionWeights {
+                    weight_ih: part(RecurrentPart::WeightIh)?,
+                    weight_hh: part(RecurrentPart::WeightHh)?,
+                    bias_ih: part(RecurrentPart::BiasIh)?,
+                    bias_hh: part(RecurrentPart::BiasHh)?,
                 });
             }
-            layers.push(dirs);
+            layers.push(directions);
         }
         Ok(Self {
-            embedding: Embedding::new(get("embedding.weight")?),
+            embedding: Embedding::new(get(Role::Embedding)?),
             encoder: Encoder::new(config.cell, config.hidden_size, layers),
-            head: Head::new(get("head.weight")?, get("head.bias")?),
+            head: Head::new(get(Role::HeadWeight)?, get(Role::HeadBias)?),
             cache: None,
         })
     }
@@ -176,41 +177,46 @@ impl Model {
 }
 
 /// Fresh weights, drawn from `rng` so that a seed fixes them. The recurrent and head weights
-/// follow PyTorch's defaults (uniform in +-1/sqrt(fan)); word vectors start small and [PAD] at zero.
+/// follow PyTorch's defaults (uniform in +-1/sqrt(fan)); word vectors start small and `[PAD]`
+/// at zero.
 pub fn init_weights(config: &ModelConfig, rng: &mut StdRng, device: &Device) -> Result<Weights> {
     let mut weights = Weights::new();
-    for (name, shape) in config.expected_tensors() {
-        let n: usize = shape.iter().product();
-        let values: Vec<f32> = if name == "embedding.weight" {
-            let normal = Normal::new(0.0f32, 0.1).expect("valid normal");
-            let dim = config.embedding_dim;
-            (0..n)
-                .map(|i| {
-                    if i / dim == PAD_ID as usize {
-                        0.0
-                    } else {
-                        normal.sample(rng)
-                    }
-                })
-                .collect()
-        } else {
-            let fan = if name.starts_with("head.") {
-                config.feature_size()
-            } else {
-                config.hidden_size
-            };
-            let bound = 1.0 / (fan as f32).sqrt();
-            let mut v: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
-            // A forget-gate bias of 1 lets gradients through long texts from the first step.
-            if config.cell == Cell::Lstm && name.starts_with("encoder.bias_ih") {
-                let h = config.hidden_size;
-                v[h..2 * h].iter_mut().for_each(|x| *x = 1.0);
+    for tensor in config.tensors() {
+        let n: usize = tensor.shape.iter().product();
+        let values = match tensor.role {
+            Role::Embedding => {
+                let normal = Normal::new(0.0f32, 0.1).expect("valid normal");
+                let dim = config.embedding_dim;
+                (0..n)
+                    .map(|i| {
+                        if i / dim == PAD_ID as usize {
+                            0.0
+                        } else {
+                            normal.sample(rng)
+                        }
+                    })
+                    .collect()
             }
-            v
+            Role::Recurrent { part, .. } => {
+                let mut v = uniform(rng, n, config.hidden_size);
+                // A forget-gate bias of 1 lets gradients through long texts from the first step.
+                if config.cell == Cell::Lstm && part == RecurrentPart::BiasIh {
+                    let h = config.hidden_size;
+                    v[h..2 * h].iter_mut().for_each(|x| *x = 1.0);
+                }
+                v
+            }
+            Role::HeadWeight | Role::HeadBias => uniform(rng, n, config.feature_size()),
         };
-        weights.insert(name, Tensor::from_vec(values, shape, device)?);
+        weights.insert(tensor.name, Tensor::from_vec(values, tensor.shape, device)?);
     }
     Ok(weights)
+}
+
+/// `n` values uniform in +-1/sqrt(fan).
+fn uniform(rng: &mut StdRng, n: usize, fan: usize) -> Vec<f32> {
+    let bound = 1.0 / (fan as f32).sqrt();
+    (0..n).map(|_| rng.random_range(-bound..bound)).collect()
 }
 
 /// Copies every tensor into fresh storage (a snapshot that later updates do not touch).

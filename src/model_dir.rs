@@ -187,7 +187,7 @@ pub fn read_weights(
 
 /// Drops a prefix such as `model.` when every name has it and the embedding sits right under it.
 fn strip_wrapper_prefix<T>(tensors: HashMap<String, T>) -> HashMap<String, T> {
-    const ANCHOR: &str = "embedding.weight";
+    const ANCHOR: &str = crate::config::EMBEDDING_TENSOR;
     if tensors.contains_key(ANCHOR) {
         return tensors;
     }

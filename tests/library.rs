@@ -548,7 +548,10 @@ fn reference_forward(config: &ModelConfig, weights: &Weights, ids: &[u32]) -> (V
         finals.clear();
         let mut per_step: Vec<Vec<f64>> = vec![Vec::new(); input.len()];
         for dir in 0..config.num_directions() {
-            let suffix = lstm_sentiment::config::tensor_suffix(layer, dir == 1);
+            let suffix = match dir {
+                0 => format!("_l{layer}"),
+                _ => format!("_l{layer}_reverse"),
+            };
             let mut xs = input.clone();
             if dir == 1 {
                 xs.reverse();

@@ -73,7 +73,7 @@ FIXTURES = [
 
 
 def make_tokenizer(lowercase: bool) -> Tokenizer:
-    """The same pipeline src/tokenizer.rs builds: NFKC + BERT normalizer (accents kept),
+    """The same pipeline src/tokenizer/pipeline.rs builds: NFKC + BERT normalizer (accents kept),
     BERT pre-tokenizer then digit runs, WordLevel with [PAD]=0 and [UNK]=1."""
     words = WORDS + ([] if lowercase else CASED_EXTRA)
     vocab = {"[PAD]": 0, "[UNK]": 1}

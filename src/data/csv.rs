@@ -1,8 +1,8 @@
 //! CSV: a header naming the columns, then RFC 4180 records (quoted fields may hold commas,
 //! quotes and line breaks).
 
+use super::example::{example, Example, Sink};
 use super::lines::{utf8_message, LineLimit, LineTooLong, BOM, MAX_LINE_BYTES};
-use super::{example, Example, Sink};
 use crate::error::{Error, Result};
 use std::io::BufRead;
 use std::path::Path;

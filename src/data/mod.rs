@@ -2,33 +2,25 @@
 //!
 //! Every reader streams line by line, ignores a UTF-8 byte order mark, accepts CRLF line
 //! ends, skips blank lines, and reports problems with the file name and the 1-based physical
-//! line number. A lenient read ([`read_examples_lenient`]) skips bad lines instead and
-//! returns them; problems with the whole file (it cannot be read, a CSV header lacks a column,
-//! a line is longer than [`MAX_LINE_BYTES`], no example is left) are errors either way.
+//! line number. A lenient read ([`read_examples_with`] with [`LineChecks::skip_invalid`])
+//! skips bad lines instead and returns them; problems with the whole file (it cannot be read,
+//! a CSV header lacks a column, a line is longer than [`MAX_LINE_BYTES`], no example is left)
+//! are errors either way.
 
 mod csv;
+mod example;
 pub(crate) mod lines;
 
 use crate::error::{Error, Result};
+use example::{example, Sink};
 use lines::Lines;
 use std::io::{BufRead, BufReader, Seek};
 use std::path::Path;
 
+pub use example::{Example, LabelCheck, LineChecks, Skipped, SKIPPED_KEPT};
 pub use lines::MAX_LINE_BYTES;
 
 const FASTTEXT_PREFIX: &str = "__label__";
-
-/// How many skipped lines [`Skipped`] keeps the reasons of; the rest are only counted.
-pub const SKIPPED_KEPT: usize = 100;
-
-/// One labelled text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Example {
-    /// The text to classify (trimmed; may be empty).
-    pub text: String,
-    /// Its gold label (trimmed; never empty).
-    pub label: String,
-}
 
 /// File formats for labelled data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,37 +59,6 @@ impl Default for ReadOptions {
             format: None,
             text_column: "text".to_string(),
             label_column: "label".to_string(),
-        }
-    }
-}
-
-/// Accepts a label, or says why not.
-pub type LabelCheck<'a> = &'a dyn Fn(&str) -> std::result::Result<(), String>;
-
-/// Checks applied to every example as it is read, and what to do with lines that fail.
-#[derive(Clone, Copy, Default)]
-pub struct LineChecks<'a> {
-    /// Skip bad lines (they come back in [`Skipped`]) instead of failing on the first one.
-    pub skip_invalid: bool,
-    /// Accepts a label, or says why not (e.g. "unknown label `x`; the model knows a, b").
-    pub label: Option<LabelCheck<'a>>,
-}
-
-/// The lines a lenient read skipped.
-#[derive(Debug, Default)]
-pub struct Skipped {
-    /// How many lines (records, for CSV) were skipped.
-    pub count: usize,
-    /// Why, for the first [`SKIPPED_KEPT`] of them, in file order: each error names the file
-    /// and the line.
-    pub first: Vec<Error>,
-}
-
-impl Skipped {
-    fn push(&mut self, error: Error) {
-        self.count += 1;
-        if self.first.len() < SKIPPED_KEPT {
-            self.first.push(error);
         }
     }
 }
@@ -146,15 +107,6 @@ pub fn read_examples(path: &Path, opts: &ReadOptions) -> Result<Vec<Example>> {
     Ok(read_examples_with(path, opts, &LineChecks::default())?.0)
 }
 
-/// [`read_examples`], skipping the lines that do not parse and returning them.
-pub fn read_examples_lenient(path: &Path, opts: &ReadOptions) -> Result<(Vec<Example>, Skipped)> {
-    let checks = LineChecks {
-        skip_invalid: true,
-        label: None,
-    };
-    read_examples_with(path, opts, &checks)
-}
-
 /// [`read_examples`] with per-line checks; bad lines fail or are skipped as `checks` says.
 pub fn read_examples_with(
     path: &Path,
@@ -192,12 +144,7 @@ pub fn parse_examples_with<R: BufRead>(
     format: &Format,
     checks: &LineChecks,
 ) -> Result<(Vec<Example>, Skipped)> {
-    let mut sink = Sink {
-        path,
-        checks,
-        examples: Vec::new(),
-        skipped: Skipped::default(),
-    };
+    let mut sink = Sink::new(path, checks);
     match format {
         Format::Csv {
             text_column,
@@ -224,49 +171,6 @@ pub fn parse_examples_with<R: BufRead>(
         }
     }
     sink.finish()
-}
-
-/// Collects examples, applying the label check and the skip policy.
-struct Sink<'a, 'c> {
-    path: &'a Path,
-    checks: &'a LineChecks<'c>,
-    examples: Vec<Example>,
-    skipped: Skipped,
-}
-
-impl Sink<'_, '_> {
-    /// Keeps an example, or fails or skips with the message naming `line`.
-    fn accept(&mut self, line: usize, parsed: std::result::Result<Example, String>) -> Result<()> {
-        let checked = parsed.and_then(|example| match self.checks.label {
-            Some(check) => check(&example.label).map(|()| example),
-            None => Ok(example),
-        });
-        match checked {
-            Ok(example) => self.examples.push(example),
-            Err(message) => {
-                let error = Error::data(self.path, line, message);
-                if !self.checks.skip_invalid {
-                    return Err(error);
-                }
-                self.skipped.push(error);
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Result<(Vec<Example>, Skipped)> {
-        if self.examples.is_empty() {
-            let message = match self.skipped.first.first() {
-                None => "no examples found".to_string(),
-                Some(first) => format!(
-                    "no examples found: all {} non-blank lines were invalid (the first: {first})",
-                    self.skipped.count
-                ),
-            };
-            return Err(Error::data(self.path, 0, message));
-        }
-        Ok((self.examples, self.skipped))
-    }
 }
 
 /// Reads plain texts for prediction, one per line. Every line is kept, empty ones
@@ -332,20 +236,6 @@ pub fn label_list<S: AsRef<str>>(labels: &[S]) -> String {
         ));
     }
     list
-}
-
-fn example(label: &str, text: &str) -> std::result::Result<Example, String> {
-    let label = label.trim();
-    if label.is_empty() {
-        return Err("empty label".to_string());
-    }
-    if label.contains(['\n', '\r']) {
-        return Err("the label contains a line break".to_string());
-    }
-    Ok(Example {
-        text: text.trim().to_string(),
-        label: label.to_string(),
-    })
 }
 
 fn parse_tsv_line(line: &str) -> std::result::Result<Example, String> {
@@ -657,12 +547,7 @@ mod tests {
 
         let input = format!("text,label\nok,pos\n\"{}\",neg\n", "x".repeat(100));
         let checks = LineChecks::default();
-        let mut sink = Sink {
-            path: Path::new("l.csv"),
-            checks: &checks,
-            examples: Vec::new(),
-            skipped: Skipped::default(),
-        };
+        let mut sink = Sink::new(Path::new("l.csv"), &checks);
         let err = csv::parse_with_limit(
             input.as_bytes(),
             Path::new("l.csv"),

@@ -1,5 +1,5 @@
 //! The fused CPU path: one layer and direction as one candle custom op with its own backward
-//! ([`run`]), or for prediction as a plain call on weights laid out once ([`run_kept`]).
+//! ([`run`]), or for prediction as a plain call on weights laid out once ([`predict`]).
 //!
 //! Stepping with candle ops costs a dozen small tensors per step, each allocated, dispatched
 //! and in backward revisited by autograd, which also zero-fills and adds a gradient buffer for
@@ -7,16 +7,16 @@
 //! one product h W_hh^T plus one pass over the gates, and backward as one product per step plus
 //! one each for the weight and input gradients.
 
+use super::direction::DirectionWeights;
 use super::layer::{Layer, Prepared, Source};
-use super::parts::{Output, PartRun, Split};
+use super::parts::{PartRun, Split, States};
 use super::projection::{WordProjections, Words};
-use super::recurrence::Problem;
-use super::DirectionWeights;
+use super::recurrence::Recurrence;
 use crate::config::Cell;
 use candle_core::{bail, CpuStorage, CustomOp3, Device, Layout, Result, Shape, Storage, Tensor};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-/// xs (time, batch, input) -> every step's h (time, batch, hidden), or with [`Output::Final`]
+/// xs (time, batch, input) -> every step's h (time, batch, hidden), or with [`States::Final`]
 /// each text's final h (batch, hidden). Past its length a text's state is carried unchanged, so
 /// the last step holds every text's final state. With `bf16`, a call that keeps nothing for
 /// backward multiplies in bfloat16 where the CPU can.
@@ -26,7 +26,7 @@ pub fn run(
     xs: &Tensor,
     lengths: &[usize],
     bf16: bool,
-    output: Output,
+    states: States,
 ) -> Result<Tensor> {
     let (time, _, input) = xs.dims3()?;
     let (packed, bias) = pack(w)?;
@@ -34,14 +34,14 @@ pub fn run(
     let op = RecurrentOp {
         split: split(cell, w, time, input, lengths, bf16)?,
         save: xs.track_op() || packed.track_op() || bias.track_op(),
-        output,
+        states,
         saved: Mutex::new(None),
     };
     xs.apply_op3(&packed, &bias, op)
 }
 
-/// What [`run_kept`] reads.
-pub enum Input<'a> {
+/// What [`predict`] reads.
+pub enum PredictInput<'a> {
     /// xs (time, batch, input).
     Vectors(&'a Tensor),
     /// The first layer's words: ids (`time`, batch) of `embedding`, in direction `dir`'s
@@ -58,11 +58,11 @@ pub enum Input<'a> {
 /// A layer and direction's weights laid out for the kernel once, in f32 and in bfloat16 as
 /// asked for, for a model whose weights no longer change.
 #[derive(Default)]
-pub struct Kept {
+pub struct PreparedCache {
     forms: [OnceLock<Prepared>; 2],
 }
 
-impl Kept {
+impl PreparedCache {
     fn prepared(&self, layer: &Layer, w: &DirectionWeights, words: bool) -> Result<&Prepared> {
         let slot = &self.forms[usize::from(layer.bf16)];
         if let Some(p) = slot.get() {
@@ -79,30 +79,30 @@ impl Kept {
 }
 
 /// As [`run`] for prediction (nothing kept for backward, no gradients), with the weights laid
-/// out once in `kept`; the first layer may read words.
-pub fn run_kept(
+/// out once in `prepared`; the first layer may read words.
+pub fn predict(
     cell: Cell,
     w: &DirectionWeights,
-    x: Input,
-    kept: &Kept,
+    x: PredictInput,
+    prepared: &PreparedCache,
     lengths: &[usize],
     bf16: bool,
-    output: Output,
+    states: States,
 ) -> Result<Tensor> {
     let (time, input) = match &x {
-        Input::Vectors(xs) => (xs.dim(0)?, xs.dim(2)?),
-        Input::Words {
+        PredictInput::Vectors(xs) => (xs.dim(0)?, xs.dim(2)?),
+        PredictInput::Words {
             time, embedding, ..
         } => (*time, embedding.dim(1)?),
     };
     let split = split(cell, w, time, input, lengths, bf16)?;
-    let words = matches!(x, Input::Words { .. });
-    let weights = kept.prepared(split.whole(), w, words)?;
+    let words = matches!(x, PredictInput::Words { .. });
+    let weights = prepared.prepared(split.whole(), w, words)?;
     let out = match x {
-        Input::Vectors(xs) => with_slice(xs, |xv| {
-            Ok(split.forward(Source::Values(xv), weights, false, output).0)
+        PredictInput::Vectors(xs) => with_slice(xs, |xv| {
+            Ok(split.forward(Source::Values(xv), weights, false, states).0)
         })?,
-        Input::Words {
+        PredictInput::Words {
             ids,
             table,
             dir,
@@ -117,14 +117,14 @@ pub fn run_kept(
                 dim: input,
             };
             Ok(split
-                .forward(Source::Words(words), weights, false, output)
+                .forward(Source::Words(words), weights, false, states)
                 .0)
         })?,
     };
     let hidden = split.whole().recurrence.hidden;
-    match output {
-        Output::AllSteps => Tensor::from_vec(out, (time, lengths.len(), hidden), &Device::Cpu),
-        Output::Final => Tensor::from_vec(out, (lengths.len(), hidden), &Device::Cpu),
+    match states {
+        States::EveryStep => Tensor::from_vec(out, (time, lengths.len(), hidden), &Device::Cpu),
+        States::Final => Tensor::from_vec(out, (lengths.len(), hidden), &Device::Cpu),
     }
 }
 
@@ -145,7 +145,7 @@ fn split(
     bf16: bool,
 ) -> Result<Split> {
     let layer = Layer {
-        recurrence: Problem {
+        recurrence: Recurrence {
             cell,
             lengths: lengths.to_vec(),
             time,
@@ -162,7 +162,7 @@ struct RecurrentOp {
     split: Split,
     /// Whether autograd may call backward, and so whether to keep the activations.
     save: bool,
-    output: Output,
+    states: States,
     /// What forward kept for backward, per part of the split; read (not taken) so that a second
     /// backward works too.
     saved: Mutex<Option<Vec<PartRun>>>,
@@ -216,14 +216,14 @@ impl CustomOp3 for RecurrentOp {
         let (w, bias) = (slice(w, w_layout)?, slice(bias, bias_layout)?);
         let weights = self.split.whole().prepare(w, bias, self.save, false);
         let x = Source::Values(x);
-        let (out, saved) = self.split.forward(x, &weights, self.save, self.output);
+        let (out, saved) = self.split.forward(x, &weights, self.save, self.states);
         if self.save {
             *self.lock()? = Some(saved);
         }
         let p = &self.split.whole().recurrence;
-        let shape = match self.output {
-            Output::AllSteps => Shape::from((p.time, p.batch(), p.hidden)),
-            Output::Final => Shape::from((p.batch(), p.hidden)),
+        let shape = match self.states {
+            States::EveryStep => Shape::from((p.time, p.batch(), p.hidden)),
+            States::Final => Shape::from((p.batch(), p.hidden)),
         };
         Ok((CpuStorage::F32(out), shape))
     }
@@ -245,16 +245,16 @@ impl CustomOp3 for RecurrentOp {
                             // Forward ran with nothing tracked; run it again, keeping this time.
                             let again = with_slice(bias, |b| {
                                 let weights = self.split.whole().prepare(wv, b, true, false);
-                                let (xv, output) = (Source::Values(xv), self.output);
-                                Ok(self.split.forward(xv, &weights, true, output).1)
+                                let (xv, states) = (Source::Values(xv), self.states);
+                                Ok(self.split.forward(xv, &weights, true, states).1)
                             })?;
                             *saved = Some(again);
                         }
                         let saved = saved.as_ref().expect("filled above");
-                        let (output, want_x) = (self.output, x.track_op());
+                        let (states, want_x) = (self.states, x.track_op());
                         Ok(self
                             .split
-                            .backward(xv, wv, out, saved, d_out, output, want_x))
+                            .backward(xv, wv, out, saved, d_out, states, want_x))
                     })
                 })
             })

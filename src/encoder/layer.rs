@@ -6,16 +6,17 @@
 //! (gates * hidden, input + hidden) and bias = [b_ih, b_hh] (2 * gates * hidden), so that the
 //! op has three inputs and the gradients land in the same places.
 
-use super::matmul::{product, View, ViewMut, Weight};
+use super::products::matmul::product;
+use super::products::{View, ViewMut, Weight};
 use super::projection::{Scratch, Words};
-use super::recurrence::{Problem, Saved};
+use super::recurrence::{Recurrence, Saved};
 use super::workspace;
 use crate::config::Cell;
 use std::ops::Range;
 
 #[derive(Debug, Clone)]
 pub struct Layer {
-    pub recurrence: Problem,
+    pub recurrence: Recurrence,
     /// Width of x: the embedding for the first layer, directions * hidden above it.
     pub input: usize,
     /// Forward-only calls (nothing saved for backward) multiply in bfloat16 where the CPU can.
@@ -104,9 +105,9 @@ impl Layer {
         let p = &self.recurrence;
         let w_ih_t = &weights.w_ih_t;
         let mut scratch = Scratch::default();
-        let mut input = |steps: Range<usize>, active: &[usize], gi: &mut [f32]| match x {
-            Source::Values(x) => self.input_product(x, w_ih_t, steps, active, gi),
-            Source::Words(words) => words.fill(steps, active, gi, w_ih_t, &mut scratch),
+        let mut input = |block: Range<usize>, active: &[usize], gi: &mut [f32]| match x {
+            Source::Values(x) => self.input_product(x, w_ih_t, block, active, gi),
+            Source::Words(words) => words.fill(block, active, gi, w_ih_t, &mut scratch),
         };
         let (bias, b_hn) = (&weights.gate_bias, &weights.b_hn);
         p.forward(&mut input, &weights.w_hh_t, bias, b_hn, save)
@@ -117,26 +118,26 @@ impl Layer {
         &self,
         x: &[f32],
         w_ih_t: &Weight,
-        steps: Range<usize>,
+        block: Range<usize>,
         active: &[usize],
         gi: &mut [f32],
     ) {
         let (gw, batch) = (self.recurrence.gate_width(), self.recurrence.batch());
         let row = batch * self.input;
         let running: usize = active.iter().sum();
-        if 4 * running >= 3 * steps.len() * batch {
+        if 4 * running >= 3 * block.len() * batch {
             // Few rows past their text's end: one product for the whole block.
             let x = View::dense(
-                &x[steps.start * row..steps.end * row],
-                steps.len() * batch,
+                &x[block.start * row..block.end * row],
+                block.len() * batch,
                 self.input,
             );
-            w_ih_t.product(ViewMut::dense(gi, steps.len() * batch, gw), x);
+            w_ih_t.product(ViewMut::dense(gi, block.len() * batch, gw), x);
             return;
         }
         // Texts of very different lengths (prediction batches): a product per step over
         // its running texts only. The other rows are never read.
-        for ((i, t), &n) in steps.enumerate().zip(active) {
+        for ((i, t), &n) in block.enumerate().zip(active) {
             let x = View::dense(&x[t * row..t * row + n * self.input], n, self.input);
             let gi = ViewMut::dense(&mut gi[i * batch * gw..(i * batch + n) * gw], n, gw);
             w_ih_t.product(gi, x);
@@ -162,24 +163,24 @@ impl Layer {
         let mut d_x = want_x.then(|| workspace::take(rows * self.input));
         let mut d_bias = vec![0.0; 2 * gw];
         let (row_x, row_h) = (batch * self.input, batch * hs);
-        let mut consume = |steps: Range<usize>, d_gi: &[f32], d_gh: &[f32]| {
-            let n = steps.len() * batch;
-            let x = &x[steps.start * row_x..steps.end * row_x];
+        let mut consume = |block: Range<usize>, d_gi: &[f32], d_gh: &[f32]| {
+            let n = block.len() * batch;
+            let x = &x[block.start * row_x..block.end * row_x];
             let d_gi_rows = View::dense(d_gi, n, gw);
             // dW_ih += d_gi^T x over the block's (step, text) rows
             let d_w_ih = ViewMut::new(&mut d_w, gw, self.input, stride);
             product(d_w_ih, d_gi_rows.t(), View::dense(x, n, self.input), true);
             // dW_hh += d_gh_t^T h_{t-1}; step 0 adds nothing (h_{-1} = 0)
-            let first = steps.start.max(1);
-            if first < steps.end {
-                let m = (steps.end - first) * batch;
-                let d_gh = View::dense(&d_gh[(first - steps.start) * batch * gw..], m, gw);
-                let h_prev = View::dense(&out[(first - 1) * row_h..(steps.end - 1) * row_h], m, hs);
+            let first = block.start.max(1);
+            if first < block.end {
+                let m = (block.end - first) * batch;
+                let d_gh = View::dense(&d_gh[(first - block.start) * batch * gw..], m, gw);
+                let h_prev = View::dense(&out[(first - 1) * row_h..(block.end - 1) * row_h], m, hs);
                 let d_w_hh = ViewMut::new(&mut d_w[self.input..], gw, hs, stride);
                 product(d_w_hh, d_gh.t(), h_prev, true);
             }
             if let Some(d_x) = d_x.as_mut() {
-                let d_x = &mut d_x[steps.start * row_x..steps.end * row_x];
+                let d_x = &mut d_x[block.start * row_x..block.end * row_x];
                 product(ViewMut::dense(d_x, n, self.input), d_gi_rows, w_ih, false);
             }
             let (d_b_ih, d_b_hh) = d_bias.split_at_mut(gw);
@@ -195,7 +196,7 @@ impl Layer {
     }
 }
 
-/// sums[j] += sum of column j over the rows of a row-major matrix `sums.len()` wide.
+/// `sums[j] +=` the sum of column j over the rows of a row-major matrix `sums.len()` wide.
 fn column_sums(m: &[f32], sums: &mut [f32]) {
     for row in m.chunks_exact(sums.len()) {
         for (s, v) in sums.iter_mut().zip(row) {

@@ -20,9 +20,9 @@ const MIN_PART_TEXTS: usize = 8;
 
 /// Which states a layer call hands on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
+pub enum States {
     /// Every step's h, (time, batch, hidden): the input of the layer above.
-    AllSteps,
+    EveryStep,
     /// Each text's final h, (batch, hidden): all that the last layer's caller reads. The other
     /// steps stay here for backward, and no (time, batch, hidden) tensor or gradient is made.
     Final,
@@ -31,7 +31,7 @@ pub enum Output {
 /// What forward keeps of one part for backward.
 pub struct PartRun {
     saved: Saved,
-    /// The part's h at every step, kept with [`Output::Final`] (with [`Output::AllSteps`]
+    /// The part's h at every step, kept with [`States::Final`] (with [`States::EveryStep`]
     /// backward reads them from the op's output).
     out: Option<Vec<f32>>,
 }
@@ -84,19 +84,19 @@ impl Split {
     }
 
     /// [`Layer::forward`] over the batch with `weights` from [`Layer::prepare`]: the states
-    /// `output` asks for, and with `save` what backward needs, one [`PartRun`] per part.
+    /// `states` asks for, and with `save` what backward needs, one [`PartRun`] per part.
     pub fn forward(
         &self,
         x: Source,
         weights: &Prepared,
         save: bool,
-        output: Output,
+        states: States,
     ) -> (Vec<f32>, Vec<PartRun>) {
         let p = &self.whole.recurrence;
         let (hs, state) = (p.hidden, self.batch() * p.hidden);
         let last = p.time.saturating_sub(1);
         let keep = |out: Vec<f32>| {
-            if save && output == Output::Final {
+            if save && states == States::Final {
                 return Some(out);
             }
             workspace::give(out);
@@ -104,9 +104,9 @@ impl Split {
         };
         if self.parts.is_empty() {
             let (out, saved) = self.whole.forward(x, weights, save);
-            return match output {
-                Output::AllSteps => (out, vec![PartRun { saved, out: None }]),
-                Output::Final => {
+            return match states {
+                States::EveryStep => (out, vec![PartRun { saved, out: None }]),
+                States::Final => {
                     let result = out[last * state..].to_vec();
                     let run = PartRun {
                         saved,
@@ -131,15 +131,15 @@ impl Split {
             }
         });
         // The parts' rows together are all of it.
-        let mut result = match output {
-            Output::AllSteps => workspace::take(p.time * state),
-            Output::Final => vec![0.0; state],
+        let mut result = match states {
+            States::EveryStep => workspace::take(p.time * state),
+            States::Final => vec![0.0; state],
         };
         let mut kept = Vec::with_capacity(runs.len());
         for ((texts, _), (part_out, saved)) in self.parts.iter().zip(runs) {
-            match output {
-                Output::AllSteps => self.scatter(&part_out, &mut result, hs, texts),
-                Output::Final => {
+            match states {
+                States::EveryStep => self.scatter(&part_out, &mut result, hs, texts),
+                States::Final => {
                     let part_last = &part_out[last * texts.len() * hs..];
                     self.scatter(part_last, &mut result, hs, texts);
                 }
@@ -154,7 +154,7 @@ impl Split {
 
     /// [`Layer::backward`] over the batch, from the `runs` that [`forward`](Self::forward)
     /// kept and `d_out`, the gradient of what it returned (`out`, which backward reads when the
-    /// output was every step's state).
+    /// states asked for were every step's).
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
@@ -163,14 +163,14 @@ impl Split {
         out: &[f32],
         runs: &[PartRun],
         d_out: &[f32],
-        output: Output,
+        states: States,
         want_x: bool,
     ) -> Grads {
         let hs = self.whole.recurrence.hidden;
         if self.parts.is_empty() {
             let run = &runs[0];
-            return match (output, run.out.as_deref()) {
-                (Output::Final, Some(out)) => {
+            return match (states, run.out.as_deref()) {
+                (States::Final, Some(out)) => {
                     let texts: Vec<usize> = (0..self.batch()).collect();
                     let d_steps = self.final_grads(d_out, &texts);
                     let grads = self.whole.backward(x, w, out, &run.saved, &d_steps, want_x);
@@ -182,9 +182,9 @@ impl Split {
         }
         let runs = self.map_parts(|(texts, layer), p| {
             let x = self.gather(x, self.whole.input, texts);
-            let (gathered, d_steps) = match output {
-                Output::AllSteps => (self.gather(out, hs, texts), self.gather(d_out, hs, texts)),
-                Output::Final => (Vec::new(), self.final_grads(d_out, texts)),
+            let (gathered, d_steps) = match states {
+                States::EveryStep => (self.gather(out, hs, texts), self.gather(d_out, hs, texts)),
+                States::Final => (Vec::new(), self.final_grads(d_out, texts)),
             };
             let out = runs[p].out.as_deref().unwrap_or(&gathered);
             let grads = layer.backward(&x, w, out, &runs[p].saved, &d_steps, want_x);

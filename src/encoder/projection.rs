@@ -20,7 +20,7 @@
 //! No lock is held while rows are computed or read (a row, once set, never changes): a thread
 //! inside rayon's pool that waited on a lock could be waiting on work it stole itself.
 
-use super::matmul::{View, ViewMut, Weight};
+use super::products::{View, ViewMut, Weight};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -29,9 +29,9 @@ use std::sync::OnceLock;
 pub struct WordProjections {
     /// gates * hidden: the width of a row.
     width: usize,
-    /// [direction][id] for ids below the limit.
+    /// `[direction][id]` for ids below the limit.
     kept: Vec<Vec<OnceLock<Box<[f32]>>>>,
-    /// [direction][id]: whether the row was worked out before.
+    /// `[direction][id]`: whether the row was worked out before.
     seen: Vec<Vec<AtomicBool>>,
 }
 
@@ -87,17 +87,17 @@ impl Words<'_> {
     /// worked out before and below the limit. `scratch` serves from block to block.
     pub fn fill(
         &self,
-        steps: Range<usize>,
+        block: Range<usize>,
         active: &[usize],
         gi: &mut [f32],
         w_ih_t: &Weight,
         scratch: &mut Scratch,
     ) {
         let (width, dim) = (self.table.width, self.dim);
-        let batch = gi.len() / (steps.len() * width).max(1);
+        let batch = gi.len() / (block.len() * width).max(1);
         let Scratch { missing, x, rows } = scratch;
         missing.clear();
-        for ((i, t), &n) in steps.enumerate().zip(active) {
+        for ((i, t), &n) in block.enumerate().zip(active) {
             for (b, &id) in self.ids[t * batch..t * batch + n].iter().enumerate() {
                 let at = (i * batch + b) * width;
                 match self.table.row(self.dir, id) {

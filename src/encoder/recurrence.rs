@@ -14,7 +14,9 @@
 //! `parts` arranges them) that is exactly the running ones, as with `pack_padded_sequence`.
 
 use super::cells;
-use super::matmul::{product, View, ViewMut, Weight};
+use super::products::matmul::product;
+use super::products::{View, ViewMut, Weight};
+use super::simd;
 use super::workspace;
 use crate::config::Cell;
 use std::ops::Range;
@@ -23,9 +25,10 @@ use std::ops::Range;
 /// (256 x 4 x 128 floats for the default LSTM) fit in L2 cache.
 const BLOCK_ROWS: usize = 256;
 
-/// What one call works on, besides the data.
+/// The recurrence of one layer and direction over a batch: what a call works on, besides the
+/// data.
 #[derive(Debug, Clone)]
-pub struct Problem {
+pub struct Recurrence {
     pub cell: Cell,
     /// One per text of the batch; every length is at most `time`.
     pub lengths: Vec<usize>,
@@ -51,14 +54,14 @@ impl Drop for Saved {
 
 /// Fills the input side of the gates for a block of steps, (steps, batch, gates * hidden),
 /// given the rows running at each of those steps (rows past them are never read).
-pub type Input<'a> = dyn FnMut(Range<usize>, &[usize], &mut [f32]) + 'a;
+pub type InputGates<'a> = dyn FnMut(Range<usize>, &[usize], &mut [f32]) + 'a;
 
 /// Takes the gradients of the gates' pre-activations for a block of steps, (steps, batch,
 /// gates * hidden): first the input side (gi), then the hidden side (h_{t-1} W_hh^T). They differ
 /// only for GRU, whose W_hn h sits inside r * (...).
 pub type GateGrads<'a> = dyn FnMut(Range<usize>, &[f32], &[f32]) + 'a;
 
-impl Problem {
+impl Recurrence {
     pub fn batch(&self) -> usize {
         self.lengths.len()
     }
@@ -104,60 +107,26 @@ impl Problem {
     /// which sits inside r * (W_hn h + b_hn) (empty for the other cells).
     pub fn forward(
         &self,
-        input: &mut Input,
+        input: &mut InputGates,
         w_hh_t: &Weight,
         bias: &[f32],
         b_hn: &[f32],
         save: bool,
     ) -> (Vec<f32>, Saved) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has just been checked for AVX-512F, all that forward_avx512 adds.
-            return unsafe { self.forward_avx512(input, w_hh_t, bias, b_hn, save) };
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has just been checked for AVX2, all that forward_avx2 adds.
-            return unsafe { self.forward_avx2(input, w_hh_t, bias, b_hn, save) };
-        }
-        self.forward_any(input, w_hh_t, bias, b_hn, save)
-    }
-
-    /// 16 floats at a time: in prediction, where the products are quickest (bfloat16), the
-    /// gate math is a fifth of the time. The same operations per element as the AVX2 and
-    /// baseline versions, so the same results, bit for bit. (Backward gained nothing.)
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    fn forward_avx512(
-        &self,
-        input: &mut Input,
-        w_hh_t: &Weight,
-        bias: &[f32],
-        b_hn: &[f32],
-        save: bool,
-    ) -> (Vec<f32>, Saved) {
-        self.forward_any(input, w_hh_t, bias, b_hn, save)
-    }
-
-    /// Besides its matrix product a step is gate math; compiled for AVX2 its loops run 8 floats
-    /// at a time instead of the baseline x86-64's 4.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn forward_avx2(
-        &self,
-        input: &mut Input,
-        w_hh_t: &Weight,
-        bias: &[f32],
-        b_hn: &[f32],
-        save: bool,
-    ) -> (Vec<f32>, Saved) {
-        self.forward_any(input, w_hh_t, bias, b_hn, save)
+        simd::run(Forward {
+            recurrence: self,
+            input,
+            w_hh_t,
+            bias,
+            b_hn,
+            save,
+        })
     }
 
     #[inline(always)]
     fn forward_any(
         &self,
-        input: &mut Input,
+        input: &mut InputGates,
         w_hh_t: &Weight,
         bias: &[f32],
         b_hn: &[f32],
@@ -235,25 +204,14 @@ impl Problem {
         d_out: &[f32],
         consume: &mut GateGrads,
     ) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has just been checked for AVX2, all that backward_avx2 adds.
-            return unsafe { self.backward_avx2(w_hh, out, saved, d_out, consume) };
-        }
-        self.backward_any(w_hh, out, saved, d_out, consume)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn backward_avx2(
-        &self,
-        w_hh: View,
-        out: &[f32],
-        saved: &Saved,
-        d_out: &[f32],
-        consume: &mut GateGrads,
-    ) {
-        self.backward_any(w_hh, out, saved, d_out, consume)
+        simd::run(Backward {
+            recurrence: self,
+            w_hh,
+            out,
+            saved,
+            d_out,
+            consume,
+        })
     }
 
     #[inline(always)]
@@ -332,6 +290,49 @@ impl Problem {
             let d_gh = if gru { &d_gh[..n] } else { &d_gi[..n] };
             consume(block, &d_gi[..n], d_gh);
         }
+    }
+}
+
+/// [`Recurrence::forward`]'s arguments, as a job for [`simd::run`].
+struct Forward<'a, 'f> {
+    recurrence: &'a Recurrence,
+    input: &'a mut InputGates<'f>,
+    w_hh_t: &'a Weight,
+    bias: &'a [f32],
+    b_hn: &'a [f32],
+    save: bool,
+}
+
+impl simd::Job for Forward<'_, '_> {
+    type Output = (Vec<f32>, Saved);
+    /// In prediction, where the products are quickest (bfloat16), the gate math is a fifth of
+    /// the time.
+    const AVX512: bool = true;
+
+    #[inline(always)]
+    fn run(self) -> Self::Output {
+        (self.recurrence).forward_any(self.input, self.w_hh_t, self.bias, self.b_hn, self.save)
+    }
+}
+
+/// [`Recurrence::backward`]'s arguments, as a job for [`simd::run`].
+struct Backward<'a, 'f> {
+    recurrence: &'a Recurrence,
+    w_hh: View<'a>,
+    out: &'a [f32],
+    saved: &'a Saved,
+    d_out: &'a [f32],
+    consume: &'a mut GateGrads<'f>,
+}
+
+impl simd::Job for Backward<'_, '_> {
+    type Output = ();
+    /// Backward gained nothing from AVX-512 over AVX2.
+    const AVX512: bool = false;
+
+    #[inline(always)]
+    fn run(self) {
+        (self.recurrence).backward_any(self.w_hh, self.out, self.saved, self.d_out, self.consume)
     }
 }
 

@@ -3,7 +3,8 @@
 //! It runs on every device and dtype, and it is the definition the fused kernel is tested
 //! against; the CPU f32 path uses [`super::fused`] instead.
 
-use super::{DirectionWeights, Steps};
+use super::direction::DirectionWeights;
+use super::steps::Steps;
 use crate::config::Cell;
 use candle_core::{Result, Tensor};
 

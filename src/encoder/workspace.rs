@@ -18,16 +18,16 @@ const MIN_KEPT: usize = 1 << 16;
 /// 64 texts of 512 tokens uses); the smallest buffers go first beyond it.
 const MAX_KEPT: usize = 1 << 27;
 
-static KEPT: Mutex<Kept> = Mutex::new(Kept { bufs: Vec::new() });
+static POOL: Mutex<Pool> = Mutex::new(Pool { bufs: Vec::new() });
 
-fn kept() -> MutexGuard<'static, Kept> {
+fn pool() -> MutexGuard<'static, Pool> {
     // A panic elsewhere while the lock was held leaves the list valid.
-    KEPT.lock().unwrap_or_else(PoisonError::into_inner)
+    POOL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A buffer of `len` floats whose contents are unspecified.
 pub fn take(len: usize) -> Vec<f32> {
-    let mut buf = match kept().take(len) {
+    let mut buf = match pool().take(len) {
         Some(mut buf) => {
             // Within the capacity: at most the tail is written, and no page is new.
             buf.resize(len, 0.0);
@@ -43,14 +43,15 @@ pub fn take(len: usize) -> Vec<f32> {
 
 /// Keeps `buf` for a later [`take`].
 pub fn give(buf: Vec<f32>) {
-    kept().give(buf, MAX_KEPT);
+    pool().give(buf, MAX_KEPT);
 }
 
-struct Kept {
+/// The buffers kept.
+struct Pool {
     bufs: Vec<Vec<f32>>,
 }
 
-impl Kept {
+impl Pool {
     /// The smallest kept buffer that holds `len` floats. When none does, the largest one is
     /// freed: as texts grow longer, buffers too small for them would otherwise pile up.
     fn take(&mut self, len: usize) -> Option<Vec<f32>> {
@@ -95,41 +96,41 @@ mod tests {
 
     #[test]
     fn the_smallest_fitting_buffer_comes_back() {
-        let mut kept = Kept { bufs: Vec::new() };
+        let mut pool = Pool { bufs: Vec::new() };
         let (big, small) = (vec![0.0; MIN_KEPT * 4], vec![0.0; MIN_KEPT * 2]);
         let (big_at, small_at) = (big.as_ptr(), small.as_ptr());
-        kept.give(big, MAX_KEPT);
-        kept.give(small, MAX_KEPT);
-        let first = kept.take(MIN_KEPT * 2).unwrap();
+        pool.give(big, MAX_KEPT);
+        pool.give(small, MAX_KEPT);
+        let first = pool.take(MIN_KEPT * 2).unwrap();
         assert_eq!(first.as_ptr(), small_at);
-        let second = kept.take(MIN_KEPT).unwrap();
+        let second = pool.take(MIN_KEPT).unwrap();
         assert_eq!(second.as_ptr(), big_at);
-        assert!(kept.take(MIN_KEPT).is_none());
+        assert!(pool.take(MIN_KEPT).is_none());
     }
 
     #[test]
     fn a_miss_frees_the_largest_buffer() {
-        let mut kept = Kept { bufs: Vec::new() };
+        let mut pool = Pool { bufs: Vec::new() };
         for n in [1, 3, 2] {
-            kept.give(vec![0.0; MIN_KEPT * n], MAX_KEPT);
+            pool.give(vec![0.0; MIN_KEPT * n], MAX_KEPT);
         }
-        assert!(kept.take(MIN_KEPT * 4).is_none());
-        let mut sizes: Vec<usize> = kept.bufs.iter().map(|b| b.len() / MIN_KEPT).collect();
+        assert!(pool.take(MIN_KEPT * 4).is_none());
+        let mut sizes: Vec<usize> = pool.bufs.iter().map(|b| b.len() / MIN_KEPT).collect();
         sizes.sort_unstable();
         assert_eq!(sizes, [1, 2]);
     }
 
     #[test]
     fn small_buffers_are_not_kept_and_the_total_is_bounded() {
-        let mut kept = Kept { bufs: Vec::new() };
-        kept.give(vec![0.0; MIN_KEPT - 1], MAX_KEPT);
-        assert!(kept.bufs.is_empty());
+        let mut pool = Pool { bufs: Vec::new() };
+        pool.give(vec![0.0; MIN_KEPT - 1], MAX_KEPT);
+        assert!(pool.bufs.is_empty());
         let max = MIN_KEPT * 5;
         for n in [2, 3, 1] {
-            kept.give(vec![0.0; MIN_KEPT * n], max);
+            pool.give(vec![0.0; MIN_KEPT * n], max);
         }
         // 2 + 3 + 1 is over 5: the smallest (1) went, then 2 + 3 fits.
-        let mut sizes: Vec<usize> = kept.bufs.iter().map(|b| b.len() / MIN_KEPT).collect();
+        let mut sizes: Vec<usize> = pool.bufs.iter().map(|b| b.len() / MIN_KEPT).collect();
         sizes.sort_unstable();
         assert_eq!(sizes, [2, 3]);
     }

@@ -1,17 +1,18 @@
 //! The crate's own pipeline on ASCII text, without `tokenizers`' bookkeeping.
 //!
 //! `tokenizers` tracks, for every character of every stage, where it came from (offsets and
-//! alignments that prediction never reads), enough to make tokenizing through it about a third
-//! of the built-in model's prediction time (docs/performance.md). On ASCII text each stage of
-//! the pipeline `pipeline()` builds is simple:
-//! NFKC changes nothing; BERT's cleaning drops control characters but tab, line feed and
-//! carriage return, which become spaces, and lowercases if asked; BERT's pre-tokenizer splits at
-//! whitespace and makes every ASCII punctuation character a word of its own; `Digits` splits
-//! runs of digits from the letters around them. [`AsciiWords::encode`] does just that in one
-//! pass and looks each word up in the same vocabulary, so it gives the same ids, which the tests
-//! check against `tokenizers` on random text. It is used only for tokenizers whose pipeline is
-//! exactly the crate's (see [`AsciiWords::for_tokenizer`]), and only for ASCII texts.
+//! alignments that prediction never reads), enough to make tokenizing through it about a third of
+//! the built-in model's prediction time (docs/performance.md). On ASCII text each stage of the pipeline that
+//! `pipeline::standard` builds is simple: NFKC changes nothing; BERT's cleaning drops control
+//! characters but tab, line feed and carriage return, which become spaces, and lowercases if asked;
+//! BERT's pre-tokenizer splits at whitespace and makes every ASCII punctuation character a word of
+//! its own; `Digits` splits runs of digits from the letters around them. [`AsciiWords::encode`]
+//! does just that in one pass and looks each word up in the same vocabulary, so it gives the same
+//! ids, which the tests check against `tokenizers` on random text. It is used only for tokenizers
+//! whose pipeline is exactly the crate's (see [`AsciiWords::for_tokenizer`]), and only for ASCII
+//! texts.
 
+use super::pipeline::{self, normalizer_lowercases};
 use tokenizers::Tokenizer;
 
 /// The fast path for one tokenizer.
@@ -22,7 +23,7 @@ pub struct AsciiWords {
 
 impl AsciiWords {
     /// The fast path for `tokenizer` if its normalizer, pre-tokenizer and post-processor are
-    /// those `pipeline(lowercase)` makes and it has no added tokens; None otherwise.
+    /// those `pipeline::standard(lowercase)` makes and it has no added tokens; None otherwise.
     pub fn for_tokenizer(tokenizer: &Tokenizer) -> Option<Self> {
         let plain = tokenizer.get_post_processor().is_none()
             && tokenizer.get_added_tokens_decoder().is_empty();
@@ -36,8 +37,8 @@ impl AsciiWords {
         };
         let lowercase = tokenizer
             .get_normalizer()
-            .is_some_and(super::normalizer_lowercases);
-        let standard = super::pipeline(lowercase).ok()?;
+            .is_some_and(normalizer_lowercases);
+        let standard = pipeline::standard(lowercase).ok()?;
         (as_json(&standard)? == as_json(tokenizer)?).then_some(Self { lowercase })
     }
 

@@ -15,7 +15,7 @@ use candle_core::{Device, Tensor, Var};
 use candle_nn::ParamsAdamW;
 use std::path::Path;
 
-pub(super) const EMBEDDING: &str = "embedding.weight";
+pub(super) use crate::config::EMBEDDING_TENSOR as EMBEDDING;
 
 pub(super) fn with_embedding(weights: &Weights, table: Tensor) -> Weights {
     let mut all = weights.clone();

@@ -3,6 +3,7 @@
 
 use super::Embeddings;
 use crate::classifier::Classifier;
+use crate::config::EMBEDDING_TENSOR;
 use crate::error::{Error, Result};
 use crate::tokenizer::{TextTokenizer, PAD_ID, UNK_ID};
 use candle_core::DType;
@@ -105,8 +106,8 @@ pub fn embedding_init(
 pub fn classifier_embeddings(classifier: &Classifier) -> Result<Embeddings> {
     let weight = classifier
         .weights()
-        .get("embedding.weight")
-        .ok_or_else(|| Error::Config("the model has no tensor embedding.weight".into()))?;
+        .get(EMBEDDING_TENSOR)
+        .ok_or_else(|| Error::Config(format!("the model has no tensor {EMBEDDING_TENSOR}")))?;
     let (rows, dim) = weight.dims2()?;
     let data = weight
         .to_dtype(DType::F32)?
@@ -120,7 +121,7 @@ pub fn classifier_embeddings(classifier: &Classifier) -> Result<Embeddings> {
                 .and_then(|id| tokenizer.id_to_token(id))
                 .ok_or_else(|| {
                     Error::Config(format!(
-                        "embedding.weight has {rows} rows, the tokenizer has no token {id}"
+                        "{EMBEDDING_TENSOR} has {rows} rows, the tokenizer has no token {id}"
                     ))
                 })
         })

@@ -154,11 +154,6 @@ impl Embeddings {
         self.row(self.index_of(word)?)
     }
 
-    /// The words, the dimension and the row-major values.
-    pub fn into_parts(self) -> (Vec<String>, usize, Vec<f32>) {
-        (self.words, self.dim, self.data)
-    }
-
     /// Reads a vector file, detecting its format (word2vec binary or text, GloVe) from its start.
     pub fn from_file(path: &Path, utf8: Utf8) -> Result<Self> {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;

@@ -2,11 +2,11 @@
 //! over it, as word2vec.c does; the learning rate follows the words done by all threads
 //! together. The calling thread only reports progress.
 
+use super::config::{Architecture, Word2VecConfig, Word2VecEvent};
 use super::hogwild::Hogwild;
 use super::huffman::Huffman;
 use super::sampling::{keep_thresholds, Noise, Rng, Sigmoid, MAX_EXP};
 use super::vocab::Corpus;
-use super::{Architecture, Word2VecConfig, Word2VecEvent};
 use crate::error::{Error, Result};
 use std::ops::{ControlFlow, Range};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};

@@ -2,18 +2,15 @@
 //! AVX512-BF16, where one `vdpbf16ps` does twice the multiply-adds of an f32 FMA.
 //!
 //! The right operand (a weight matrix, the same for every step of a batch) is rounded once and
-//! packed into panels of `WIDTH` columns; within a panel each pair of rows (2p, 2p + 1) is
-//! `WIDTH` 32-bit words, column j's word holding its two bfloat16 values, which is the layout
-//! `vdpbf16ps` multiplies pairwise. The left operand (the states) is rounded per product. Both
-//! round to nearest even, so each product differs from f32 by about 2^-9 relative per term.
+//! packed into panels of `PANEL` columns (see `panels`) whose rows are pairs of its rows: each
+//! pair (2p, 2p + 1) is `PANEL` 32-bit words, column j's word holding its two bfloat16 values,
+//! which is the layout `vdpbf16ps` multiplies pairwise. The left operand (the states) is
+//! rounded per product. Both round to nearest even, so each product differs from f32 by about
+//! 2^-9 relative per term.
 
-use super::matmul::{View, ViewMut};
+use super::panels::{pack, BLOCK_ROWS, PANEL};
+use super::view::{View, ViewMut};
 use std::cell::RefCell;
-
-/// Columns per panel: four AVX-512 registers of sums.
-const WIDTH: usize = 64;
-/// Rows per register block: 6 x 4 accumulators, leaving registers for the operands.
-const ROWS: usize = 6;
 
 /// Whether this CPU runs the products (std caches the check, so asking often is cheap).
 pub fn available() -> bool {
@@ -44,7 +41,7 @@ fn pair(lo: f32, hi: f32) -> u32 {
 pub struct Packed {
     pairs: usize,
     n: usize,
-    /// Panel q, pair p, column j at `(q * pairs + p) * WIDTH + j`; columns past n are zero.
+    /// Panel q, pair p, column j at `(q * pairs + p) * PANEL + j`; columns past n are zero.
     words: Vec<u32>,
 }
 
@@ -58,18 +55,14 @@ impl Packed {
     pub fn new(b: View) -> Self {
         let (k, n) = (b.rows(), b.cols());
         let pairs = k.div_ceil(2);
-        let panels = n.div_ceil(WIDTH);
-        let mut words = vec![0u32; panels * pairs * WIDTH];
-        for (q, panel) in words.chunks_exact_mut(pairs * WIDTH).enumerate() {
-            let cols = (q * WIDTH..n.min((q + 1) * WIDTH)).enumerate();
-            for (p, row) in panel.chunks_exact_mut(WIDTH).enumerate() {
-                let r = 2 * p;
-                for (j, c) in cols.clone() {
-                    let hi = if r + 1 < k { b.at(r + 1, c) } else { 0.0 };
-                    row[j] = pair(b.at(r, c), hi);
-                }
-            }
-        }
+        let words = pack(pairs, n, |p, c| {
+            let hi = if 2 * p + 1 < k {
+                b.at(2 * p + 1, c)
+            } else {
+                0.0
+            };
+            pair(b.at(2 * p, c), hi)
+        });
         Self { pairs, n, words }
     }
 
@@ -104,8 +97,8 @@ impl Packed {
         if m == 0 || self.n == 0 {
             return;
         }
+        assert!(dst.in_bounds());
         let (data, stride) = dst.into_raw();
-        assert!((m - 1) * stride + self.n <= data.len());
         #[cfg(target_arch = "x86_64")]
         // SAFETY: AVX512-F and -BF16 are present (asserted above); `scratch` holds m x pairs
         // words, `words` every panel, and the assert above keeps each row's n outputs in `data`.
@@ -117,7 +110,7 @@ impl Packed {
 
 #[cfg(target_arch = "x86_64")]
 mod kernel {
-    use super::{ROWS, WIDTH};
+    use super::{BLOCK_ROWS, PANEL};
     use std::arch::x86_64::*;
 
     #[target_feature(enable = "avx512f,avx512bf16")]
@@ -131,11 +124,11 @@ mod kernel {
         dst: &mut [f32],
         stride: usize,
     ) {
-        for q in 0..n.div_ceil(WIDTH) {
-            let panel = words.as_ptr().add(q * pairs * WIDTH);
-            let cols = WIDTH.min(n - q * WIDTH);
-            let out = dst.as_mut_ptr().add(q * WIDTH);
-            for i in (0..m).step_by(ROWS) {
+        for q in 0..n.div_ceil(PANEL) {
+            let panel = words.as_ptr().add(q * pairs * PANEL);
+            let cols = PANEL.min(n - q * PANEL);
+            let out = dst.as_mut_ptr().add(q * PANEL);
+            for i in (0..m).step_by(BLOCK_ROWS) {
                 let a = a.as_ptr().add(i * pairs);
                 let out = out.add(i * stride);
                 match m - i {
@@ -144,7 +137,7 @@ mod kernel {
                     3 => block::<3>(pairs, a, panel, out, stride, cols),
                     4 => block::<4>(pairs, a, panel, out, stride, cols),
                     5 => block::<5>(pairs, a, panel, out, stride, cols),
-                    _ => block::<ROWS>(pairs, a, panel, out, stride, cols),
+                    _ => block::<BLOCK_ROWS>(pairs, a, panel, out, stride, cols),
                 }
             }
         }
@@ -182,7 +175,7 @@ mod kernel {
     ) {
         let mut acc = [[_mm512_setzero_ps(); 4]; R];
         for p in 0..pairs {
-            let b = panel.add(p * WIDTH);
+            let b = panel.add(p * PANEL);
             let bv: [__m512bh; 4] =
                 [0, 16, 32, 48].map(|o| std::mem::transmute(_mm512_loadu_si512(b.add(o).cast())));
             for (r, acc) in acc.iter_mut().enumerate() {
@@ -210,19 +203,8 @@ mod kernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encoder::matmul::product;
-
-    fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..len)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-            })
-            .collect()
-    }
+    use crate::encoder::products::matmul::product;
+    use crate::encoder::products::testing::random_values;
 
     #[test]
     fn rounding_is_to_nearest_even() {
@@ -238,6 +220,7 @@ mod tests {
     #[test]
     fn products_match_f32_to_bf16_precision() {
         if !available() {
+            eprintln!("skipped: this CPU lacks AVX512-BF16");
             return;
         }
         for (m, k, n) in [
@@ -247,8 +230,8 @@ mod tests {
             (6, 256, 1024),
             (20, 128, 130),
         ] {
-            let a = values(m * k, 1);
-            let w = values(n * (k + 3), 2); // (n x k) inside a wider matrix
+            let a = random_values(m * k, 1);
+            let w = random_values(n * (k + 3), 2); // (n x k) inside a wider matrix
             let b = View::new(&w[3..], n, k, k + 3).t();
             let mut want = vec![0.0; m * n];
             product(

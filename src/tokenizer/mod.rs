@@ -4,29 +4,20 @@
 //! Python (`tokenizers.Tokenizer.from_file`) and gives the same ids there.
 
 mod ascii;
+mod pipeline;
+
+pub use pipeline::{PAD, PAD_ID, UNK, UNK_ID};
 
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
+use pipeline::{
+    normalizer_is_local, normalizer_lowercases, pre_tokenizer_is_local, split_words,
+    tokenizer_error,
+};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tokenizers::models::wordlevel::{WordLevel, WordLevelTrainer};
-use tokenizers::normalizers::{BertNormalizer, Sequence as NormalizerSequence, NFKC};
-use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
-use tokenizers::pre_tokenizers::digits::Digits;
-use tokenizers::pre_tokenizers::sequence::Sequence as PreTokenizerSequence;
-use tokenizers::{
-    AddedToken, ModelWrapper, NormalizerWrapper, OffsetReferential, OffsetType, PreTokenizer,
-    PreTokenizerWrapper, Tokenizer, Trainer,
-};
-
-/// Id of the padding token; batches are padded with it.
-pub const PAD_ID: u32 = 0;
-/// Id every out-of-vocabulary word maps to.
-pub const UNK_ID: u32 = 1;
-/// The padding token's text.
-pub const PAD: &str = "[PAD]";
-/// The unknown-word token's text.
-pub const UNK: &str = "[UNK]";
+use tokenizers::{AddedToken, ModelWrapper, Tokenizer, Trainer};
 
 /// How the vocabulary is built; saved in the model's config.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,85 +71,6 @@ impl std::fmt::Debug for TextTokenizer {
     }
 }
 
-fn tokenizer_error(e: impl std::fmt::Display) -> Error {
-    Error::Tokenizer(e.to_string())
-}
-
-/// The pipeline minus the model. Counting during `build` and encoding both run through it, so
-/// the vocabulary is made of exactly the strings that encoding later looks up.
-fn pipeline(lowercase: bool) -> Result<Tokenizer> {
-    let mut tokenizer = Tokenizer::new(
-        WordLevel::builder()
-            .unk_token(UNK.to_string())
-            .build()
-            .map_err(tokenizer_error)?,
-    );
-    // NFKC first so full-width forms and ligatures are folded before BERT's cleaning sees them;
-    // accents are kept explicitly because BERT would otherwise strip them whenever it lowercases.
-    let normalizer = NormalizerSequence::new(vec![
-        NFKC.into(),
-        BertNormalizer::new(true, true, Some(false), lowercase).into(),
-    ]);
-    tokenizer
-        .with_normalizer(Some(normalizer))
-        .map_err(tokenizer_error)?;
-    let pre_tokenizer =
-        PreTokenizerSequence::new(vec![BertPreTokenizer.into(), Digits::new(false).into()]);
-    tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
-    Ok(tokenizer)
-}
-
-/// Normalized, pre-tokenized words of `text`, split the same way `Tokenizer::encode` splits it.
-fn split_words(tokenizer: &Tokenizer, text: &str) -> Result<Vec<String>> {
-    let mut pretokenized = tokenizer
-        .get_added_vocabulary()
-        .extract_and_normalize(tokenizer.get_normalizer(), text);
-    if let Some(pre_tokenizer) = tokenizer.get_pre_tokenizer() {
-        pre_tokenizer
-            .pre_tokenize(&mut pretokenized)
-            .map_err(tokenizer_error)?;
-    }
-    Ok(pretokenized
-        .get_splits(OffsetReferential::Original, OffsetType::None)
-        .into_iter()
-        .map(|(word, _, _)| word.to_owned())
-        .collect())
-}
-
-/// Normalizers that map each character with at most its neighbours (Unicode normalization
-/// composes a character with the marks after it), so a cut changes only the text near it.
-fn normalizer_is_local(normalizer: &NormalizerWrapper) -> bool {
-    match normalizer {
-        NormalizerWrapper::BertNormalizer(_)
-        | NormalizerWrapper::StripNormalizer(_)
-        | NormalizerWrapper::StripAccents(_)
-        | NormalizerWrapper::NFC(_)
-        | NormalizerWrapper::NFD(_)
-        | NormalizerWrapper::NFKC(_)
-        | NormalizerWrapper::NFKD(_)
-        | NormalizerWrapper::Lowercase(_) => true,
-        NormalizerWrapper::Sequence(sequence) => sequence.as_ref().iter().all(normalizer_is_local),
-        _ => false,
-    }
-}
-
-/// Pre-tokenizers that split where a character or a change of character class is, so the
-/// words before a cut are the same as in the whole text.
-fn pre_tokenizer_is_local(pre_tokenizer: &PreTokenizerWrapper) -> bool {
-    match pre_tokenizer {
-        PreTokenizerWrapper::BertPreTokenizer(_)
-        | PreTokenizerWrapper::Whitespace(_)
-        | PreTokenizerWrapper::WhitespaceSplit(_)
-        | PreTokenizerWrapper::Punctuation(_)
-        | PreTokenizerWrapper::Digits(_)
-        | PreTokenizerWrapper::Delimiter(_) => true,
-        PreTokenizerWrapper::Sequence(sequence) => {
-            sequence.as_ref().iter().all(pre_tokenizer_is_local)
-        }
-        _ => false,
-    }
-}
-
 /// Long texts are counted in pieces of about this many bytes, so that the memory of counting
 /// does not grow with a text's length.
 const COUNT_PIECE: usize = 1 << 20;
@@ -203,17 +115,6 @@ fn prefix(text: &str, max_bytes: usize) -> &str {
     &text[..end]
 }
 
-fn normalizer_lowercases(normalizer: &NormalizerWrapper) -> bool {
-    match normalizer {
-        NormalizerWrapper::BertNormalizer(bert) => bert.lowercase,
-        NormalizerWrapper::Lowercase(_) => true,
-        NormalizerWrapper::Sequence(sequence) => {
-            sequence.as_ref().iter().any(normalizer_lowercases)
-        }
-        _ => false,
-    }
-}
-
 impl TextTokenizer {
     /// Builds the vocabulary from `texts`.
     ///
@@ -230,7 +131,7 @@ impl TextTokenizer {
                 config.max_vocab
             )));
         }
-        let mut tokenizer = pipeline(config.lowercase)?;
+        let mut tokenizer = pipeline::standard(config.lowercase)?;
 
         // The trainer sorts by (count desc, word asc) and prepends the specials in order, which is
         // exactly the id layout wanted. Its counting may run in parallel, but sums of counts do

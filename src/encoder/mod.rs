@@ -11,38 +11,36 @@
 //! candle ops step by step (`reference`). Prediction with a model whose weights no longer change
 //! ([`Encoder::predict`]) also keeps, from call to call, the weights laid out for the kernel and
 //! the first layer's input side per word (`projection`).
+//!
+//! Inside the fused kernel: `layer` runs one layer and direction on slices, `recurrence` its
+//! steps, `cells` each cell's gate math (compiled per vector width by `simd`), and `products`
+//! the matrix products (gemm, 64-column panels, bfloat16).
 
 mod activation;
-// Public (and hidden from the docs) only for benches/step_product, which times the products.
-#[doc(hidden)]
-pub mod bf16;
 mod cells;
+mod direction;
 mod fused;
 mod layer;
-#[doc(hidden)]
-pub mod matmul;
 mod parts;
+// The products are public through `crate::kernel`, for benches/step_product.
+pub(crate) mod products;
 mod projection;
 mod recurrence;
 mod reference;
+mod simd;
+mod steps;
 mod workspace;
+
+pub use direction::DirectionWeights;
+pub use steps::{padded_time, Steps};
 
 use crate::config::Cell;
 use crate::dropout::Dropout;
-use candle_core::{DType, Device, Result, Tensor, D};
-use parts::Output;
+use candle_core::{DType, Result, Tensor, D};
+use fused::{PredictInput, PreparedCache};
+use parts::States;
 use projection::WordProjections;
 use std::sync::OnceLock;
-
-/// The four tensors PyTorch keeps per layer and direction. In the tutorial's notation
-/// U = weight_ih^T (m x n per gate) and W = weight_hh^T (n x n per gate).
-#[derive(Debug, Clone)]
-pub struct DirectionWeights {
-    pub weight_ih: Tensor,
-    pub weight_hh: Tensor,
-    pub bias_ih: Tensor,
-    pub bias_hh: Tensor,
-}
 
 /// A stack of recurrent layers; `layers[l][d]` holds layer l, direction d (1 = reverse).
 #[derive(Debug, Clone)]
@@ -73,7 +71,7 @@ pub enum Kernel {
 impl Kernel {
     /// Whether the fused kernel runs on `weights` over `time` steps of an input with the dtype
     /// and device of `xs` (the input itself, or the embedding it is looked up in).
-    fn fused(self, xs: &Tensor, time: usize, weights: &DirectionWeights) -> bool {
+    fn runs_fused(self, xs: &Tensor, time: usize, weights: &DirectionWeights) -> bool {
         static OFF: OnceLock<bool> = OnceLock::new();
         let off = *OFF.get_or_init(|| {
             std::env::var("LSTM_SENTIMENT_KERNEL")
@@ -90,66 +88,7 @@ impl Kernel {
 
 /// Whether this CPU multiplies in bfloat16 ([`Kernel::Bf16`]).
 pub fn bf16_available() -> bool {
-    bf16::available()
-}
-
-/// Per-batch bookkeeping shared by every layer and direction.
-pub struct Steps {
-    lengths: Vec<usize>,
-    /// masks[t]: (batch, 1) u8, 1 where step t is inside the text; None where every text is.
-    masks: Vec<Option<Tensor>>,
-    /// Flat index into (time * batch) that reverses each text within its own length.
-    reverse: Tensor,
-    /// The same index on the host, for token ids.
-    reverse_host: Vec<u32>,
-}
-
-impl Steps {
-    /// `time` is the padded length (at least 1, so empty texts still flow through the graph).
-    pub fn new(lengths: &[usize], time: usize, device: &Device) -> Result<Self> {
-        let batch = lengths.len();
-        let min_len = lengths.iter().copied().min().unwrap_or(0);
-        let mut masks = Vec::with_capacity(time);
-        for t in 0..time {
-            if t < min_len {
-                masks.push(None);
-            } else {
-                let m: Vec<u8> = lengths.iter().map(|&l| u8::from(t < l)).collect();
-                masks.push(Some(Tensor::from_vec(m, (batch, 1), device)?));
-            }
-        }
-        let mut reverse = Vec::with_capacity(time * batch);
-        for t in 0..time {
-            for (b, &len) in lengths.iter().enumerate() {
-                let src = if t < len { len - 1 - t } else { t };
-                reverse.push((src * batch + b) as u32);
-            }
-        }
-        Ok(Self {
-            lengths: lengths.to_vec(),
-            masks,
-            reverse: Tensor::new(reverse.as_slice(), device)?,
-            reverse_host: reverse,
-        })
-    }
-
-    pub fn lengths(&self) -> &[usize] {
-        &self.lengths
-    }
-
-    /// [`reverse`](Self::reverse) on token ids (time, batch).
-    fn reverse_ids(&self, ids: &[u32]) -> Vec<u32> {
-        self.reverse_host.iter().map(|&i| ids[i as usize]).collect()
-    }
-
-    /// Reverses each text in (time, batch, features) within its length; padding stays put.
-    /// Applying it twice gives the input back.
-    fn reverse(&self, xs: &Tensor) -> Result<Tensor> {
-        let (t, b, f) = xs.dims3()?;
-        xs.reshape((t * b, f))?
-            .index_select(&self.reverse, 0)?
-            .reshape((t, b, f))
-    }
+    products::bf16::available()
 }
 
 impl Encoder {
@@ -175,7 +114,7 @@ impl Encoder {
         PredictCache {
             words: WordProjections::new(vocab, width, directions, word_bytes),
             layers: (self.layers.iter())
-                .map(|layer| layer.iter().map(|_| fused::Kept::default()).collect())
+                .map(|layer| layer.iter().map(|_| PreparedCache::default()).collect())
                 .collect(),
         }
     }
@@ -185,7 +124,10 @@ impl Encoder {
     /// asked for).
     pub fn reads_words(&self, embedding: &Tensor, time: usize) -> bool {
         let first = self.layers.first().map_or(&[][..], Vec::as_slice);
-        !first.is_empty() && first.iter().all(|w| self.kernel.fused(embedding, time, w))
+        !first.is_empty()
+            && first
+                .iter()
+                .all(|w| self.kernel.runs_fused(embedding, time, w))
     }
 
     /// xs (time, batch, input) -> final states (batch, directions * hidden): for each text the
@@ -256,10 +198,10 @@ impl Encoder {
         last: bool,
     ) -> Result<(Tensor, Option<Tensor>)> {
         let reverse = d == 1;
-        let output = if last {
-            Output::Final
+        let states = if last {
+            States::Final
         } else {
-            Output::AllSteps
+            States::EveryStep
         };
         let (cell, bf16, lengths) = (self.cell, self.kernel == Kernel::Bf16, steps.lengths());
         let ran = match read {
@@ -270,14 +212,14 @@ impl Encoder {
                 } else {
                     ids.to_vec()
                 };
-                let x = fused::Input::Words {
+                let x = PredictInput::Words {
                     ids: &ids,
                     time: steps.masks.len(),
                     table: &cache.words,
                     dir: d,
                     embedding,
                 };
-                fused::run_kept(cell, weights, x, &cache.layers[l][d], lengths, bf16, output)?
+                fused::predict(cell, weights, x, &cache.layers[l][d], lengths, bf16, states)?
             }
             Read::Vectors(xs) => {
                 let xin = if reverse {
@@ -285,24 +227,24 @@ impl Encoder {
                 } else {
                     xs.clone()
                 };
-                if !self.kernel.fused(&xin, xin.dim(0)?, weights) {
+                if !self.kernel.runs_fused(&xin, xin.dim(0)?, weights) {
                     let (h, outs) = reference::run(cell, self.hidden, weights, &xin, steps, !last)?;
                     let outs = outs.map(|o| if reverse { steps.reverse(&o) } else { Ok(o) });
                     return Ok((h, outs.transpose()?));
                 }
                 match cache {
                     Some(cache) => {
-                        let (x, kept) = (fused::Input::Vectors(&xin), &cache.layers[l][d]);
-                        fused::run_kept(cell, weights, x, kept, lengths, bf16, output)?
+                        let (x, prepared) = (PredictInput::Vectors(&xin), &cache.layers[l][d]);
+                        fused::predict(cell, weights, x, prepared, lengths, bf16, states)?
                     }
-                    None => fused::run(cell, weights, &xin, lengths, bf16, output)?,
+                    None => fused::run(cell, weights, &xin, lengths, bf16, states)?,
                 }
             }
         };
-        match output {
-            Output::Final => Ok((ran, None)),
+        match states {
+            States::Final => Ok((ran, None)),
             // The last step holds every text's final state.
-            Output::AllSteps => {
+            States::EveryStep => {
                 let h = ran.get(ran.dim(0)? - 1)?;
                 Ok((h, Some(if reverse { steps.reverse(&ran)? } else { ran })))
             }
@@ -324,7 +266,7 @@ enum Read<'a> {
 pub struct PredictCache {
     words: WordProjections,
     /// [layer][direction]
-    layers: Vec<Vec<fused::Kept>>,
+    layers: Vec<Vec<PreparedCache>>,
 }
 
 impl std::fmt::Debug for PredictCache {
@@ -333,9 +275,4 @@ impl std::fmt::Debug for PredictCache {
             .field("words", &self.words)
             .finish()
     }
-}
-
-/// Zero-length texts have no tokens; they still need one (padding) step to flow through.
-pub fn padded_time(lengths: &[usize]) -> usize {
-    lengths.iter().copied().max().unwrap_or(0).max(1)
 }

@@ -1,0 +1,113 @@
+//! The pipeline every vocabulary of the crate runs text through (`tokenizers`' NFKC and BERT
+//! normalizers, BERT's and `Digits` pre-tokenizers), the special tokens every vocabulary starts
+//! with, and what the rest of the tokenizer needs to know about a pipeline read from a file.
+
+use crate::error::{Error, Result};
+use tokenizers::models::wordlevel::WordLevel;
+use tokenizers::normalizers::{BertNormalizer, Sequence as NormalizerSequence, NFKC};
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::pre_tokenizers::digits::Digits;
+use tokenizers::pre_tokenizers::sequence::Sequence as PreTokenizerSequence;
+use tokenizers::{
+    NormalizerWrapper, OffsetReferential, OffsetType, PreTokenizer, PreTokenizerWrapper, Tokenizer,
+};
+
+/// Id of the padding token; batches are padded with it.
+pub const PAD_ID: u32 = 0;
+/// Id every out-of-vocabulary word maps to.
+pub const UNK_ID: u32 = 1;
+/// The padding token's text.
+pub const PAD: &str = "[PAD]";
+/// The unknown-word token's text.
+pub const UNK: &str = "[UNK]";
+
+pub(super) fn tokenizer_error(e: impl std::fmt::Display) -> Error {
+    Error::Tokenizer(e.to_string())
+}
+
+/// The pipeline minus the model. Counting during `build` and encoding both run through it, so
+/// the vocabulary is made of exactly the strings that encoding later looks up.
+pub(super) fn standard(lowercase: bool) -> Result<Tokenizer> {
+    let mut tokenizer = Tokenizer::new(
+        WordLevel::builder()
+            .unk_token(UNK.to_string())
+            .build()
+            .map_err(tokenizer_error)?,
+    );
+    // NFKC first so full-width forms and ligatures are folded before BERT's cleaning sees them;
+    // accents are kept explicitly because BERT would otherwise strip them whenever it lowercases.
+    let normalizer = NormalizerSequence::new(vec![
+        NFKC.into(),
+        BertNormalizer::new(true, true, Some(false), lowercase).into(),
+    ]);
+    tokenizer
+        .with_normalizer(Some(normalizer))
+        .map_err(tokenizer_error)?;
+    let pre_tokenizer =
+        PreTokenizerSequence::new(vec![BertPreTokenizer.into(), Digits::new(false).into()]);
+    tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
+    Ok(tokenizer)
+}
+
+/// Normalized, pre-tokenized words of `text`, split the same way `Tokenizer::encode` splits it.
+pub(super) fn split_words(tokenizer: &Tokenizer, text: &str) -> Result<Vec<String>> {
+    let mut pretokenized = tokenizer
+        .get_added_vocabulary()
+        .extract_and_normalize(tokenizer.get_normalizer(), text);
+    if let Some(pre_tokenizer) = tokenizer.get_pre_tokenizer() {
+        pre_tokenizer
+            .pre_tokenize(&mut pretokenized)
+            .map_err(tokenizer_error)?;
+    }
+    Ok(pretokenized
+        .get_splits(OffsetReferential::Original, OffsetType::None)
+        .into_iter()
+        .map(|(word, _, _)| word.to_owned())
+        .collect())
+}
+
+/// Normalizers that map each character with at most its neighbours (Unicode normalization
+/// composes a character with the marks after it), so a cut changes only the text near it.
+pub(super) fn normalizer_is_local(normalizer: &NormalizerWrapper) -> bool {
+    match normalizer {
+        NormalizerWrapper::BertNormalizer(_)
+        | NormalizerWrapper::StripNormalizer(_)
+        | NormalizerWrapper::StripAccents(_)
+        | NormalizerWrapper::NFC(_)
+        | NormalizerWrapper::NFD(_)
+        | NormalizerWrapper::NFKC(_)
+        | NormalizerWrapper::NFKD(_)
+        | NormalizerWrapper::Lowercase(_) => true,
+        NormalizerWrapper::Sequence(sequence) => sequence.as_ref().iter().all(normalizer_is_local),
+        _ => false,
+    }
+}
+
+/// Pre-tokenizers that split where a character or a change of character class is, so the
+/// words before a cut are the same as in the whole text.
+pub(super) fn pre_tokenizer_is_local(pre_tokenizer: &PreTokenizerWrapper) -> bool {
+    match pre_tokenizer {
+        PreTokenizerWrapper::BertPreTokenizer(_)
+        | PreTokenizerWrapper::Whitespace(_)
+        | PreTokenizerWrapper::WhitespaceSplit(_)
+        | PreTokenizerWrapper::Punctuation(_)
+        | PreTokenizerWrapper::Digits(_)
+        | PreTokenizerWrapper::Delimiter(_) => true,
+        PreTokenizerWrapper::Sequence(sequence) => {
+            sequence.as_ref().iter().all(pre_tokenizer_is_local)
+        }
+        _ => false,
+    }
+}
+
+/// Whether the normalizer lowercases text.
+pub(super) fn normalizer_lowercases(normalizer: &NormalizerWrapper) -> bool {
+    match normalizer {
+        NormalizerWrapper::BertNormalizer(bert) => bert.lowercase,
+        NormalizerWrapper::Lowercase(_) => true,
+        NormalizerWrapper::Sequence(sequence) => {
+            sequence.as_ref().iter().any(normalizer_lowercases)
+        }
+        _ => false,
+    }
+}
