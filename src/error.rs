@@ -1,5 +1,6 @@
 //! One error type for the library: every variant says where (file, line, tensor) and what.
 
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Errors returned by the library. The CLI prints them with their cause chain.
@@ -37,10 +38,32 @@ pub enum Error {
     /// Training turned non-finite before any epoch finished with finite weights (with such an
     /// epoch, training returns it and records the divergence in its report instead).
     #[error("{0}")]
-    Diverged(crate::train::Divergence),
+    Diverged(Divergence),
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+}
+
+/// Where a run's numbers stopped being finite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Divergence {
+    pub epoch: usize,
+    /// The 1-based step within the epoch; after the epoch's last step for what is found at the
+    /// end of an epoch (its weights, its dev loss).
+    pub step: usize,
+    /// What turned non-finite, e.g. "the loss is NaN".
+    pub what: String,
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "training diverged at epoch {}, step {}: {}; try a lower learning rate, gradient \
+             clipping or smaller starting word vectors",
+            self.epoch, self.step, self.what
+        )
+    }
 }
 
 fn location(path: &std::path::Path, line: usize, message: &str) -> String {

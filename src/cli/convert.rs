@@ -1,6 +1,6 @@
 //! `convert`: rewrite a model directory with float32, float16 or bfloat16 weights.
 
-use super::ModelArg;
+use super::args::ModelArg;
 use anyhow::{Context, Result};
 use clap::Args;
 use lstm_sentiment::WeightDtype;

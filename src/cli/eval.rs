@@ -1,6 +1,6 @@
 //! `eval` and `info`: figures on labelled data, and what a model holds.
 
-use super::{parse_label_map, DataFormatArgs, ModelArg, Runtime};
+use super::args::{parse_label_map, DataFormatArgs, ModelArg, Runtime};
 use anyhow::{Context, Result};
 use clap::Args;
 use lstm_sentiment::data::label_list;

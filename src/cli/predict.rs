@@ -1,6 +1,6 @@
 //! `predict` and `embed`: texts in, one line out per text, in input order.
 
-use super::{ModelArg, Runtime};
+use super::args::{ModelArg, Runtime};
 use anyhow::{Context, Result};
 use clap::Args;
 use lstm_sentiment::Classifier;

@@ -1,7 +1,7 @@
 //! `train`: check the arguments, read data, train with a progress bar on stderr, save, print a
 //! summary.
 
-use super::{parse_label_map, DataFormatArgs};
+use super::args::{parse_label_map, DataFormatArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};

@@ -1,6 +1,6 @@
 //! `word2vec`, `similar`, `analogy` and `export-embeddings`: word vectors in and out.
 
-use super::ModelArg;
+use super::args::ModelArg;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};

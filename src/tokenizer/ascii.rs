@@ -8,9 +8,9 @@
 //! BERT's pre-tokenizer splits at whitespace and makes every ASCII punctuation character a word of
 //! its own; `Digits` splits runs of digits from the letters around them. [`AsciiWords::encode`]
 //! does just that in one pass and looks each word up in the same vocabulary, so it gives the same
-//! ids, which the tests check against `tokenizers` on random text. It is used only for tokenizers
-//! whose pipeline is exactly the crate's (see [`AsciiWords::for_tokenizer`]), and only for ASCII
-//! texts.
+//! ids, which the tokenizer's tests (`ascii_fast_path`) check against `tokenizers` on random
+//! text. It is used only for tokenizers whose pipeline is exactly the crate's (see
+//! [`AsciiWords::for_tokenizer`]), and only for ASCII texts.
 
 use super::pipeline::{self, normalizer_lowercases};
 use tokenizers::Tokenizer;
@@ -18,7 +18,7 @@ use tokenizers::Tokenizer;
 /// The fast path for one tokenizer.
 #[derive(Debug, Clone)]
 pub struct AsciiWords {
-    lowercase: bool,
+    pub(super) lowercase: bool,
 }
 
 impl AsciiWords {
@@ -91,85 +91,5 @@ impl AsciiWords {
         end_word(&mut word, &mut ids);
         ids.truncate(max_len);
         ids
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tokenizer::{TextTokenizer, TokenizerConfig, UNK_ID};
-    use rand::rngs::StdRng;
-    use rand::{Rng, SeedableRng};
-
-    /// Random ASCII with plenty of what the stages treat specially: controls, whitespace of
-    /// every kind, punctuation, digits next to letters, capitals.
-    fn random_text(rng: &mut StdRng, words: &[&str]) -> String {
-        let mut text = String::new();
-        for _ in 0..rng.random_range(0..30) {
-            match rng.random_range(0..10) {
-                0 => text.push(char::from(rng.random_range(0u8..0x20))),
-                1 => text.push(char::from(rng.random_range(0x21u8..0x7f))),
-                2 => text.push_str(&rng.random_range(0..10_000).to_string()),
-                3 => text
-                    .push(['\t', '\n', '\r', ' ', '\x0b', '\x0c', '\x7f'][rng.random_range(0..7)]),
-                4 => text.push_str(&words[rng.random_range(0..words.len())].to_uppercase()),
-                _ => text.push_str(words[rng.random_range(0..words.len())]),
-            }
-            if rng.random_bool(0.7) {
-                text.push(' ');
-            }
-        }
-        text
-    }
-
-    #[test]
-    fn gives_the_ids_tokenizers_gives() {
-        let words = [
-            "good",
-            "film",
-            "bad",
-            "a1",
-            "x2y",
-            "it's",
-            "well-made",
-            "don't",
-            "ok",
-        ];
-        let mut rng = StdRng::seed_from_u64(3);
-        let training: Vec<String> = (0..300).map(|_| random_text(&mut rng, &words)).collect();
-        for lowercase in [true, false] {
-            let config = TokenizerConfig {
-                lowercase,
-                ..TokenizerConfig::default()
-            };
-            let tokenizer = TextTokenizer::build(training.iter().map(String::as_str), &config);
-            let tokenizer = tokenizer.unwrap();
-            let fast = AsciiWords::for_tokenizer(tokenizer.inner()).expect("the crate's pipeline");
-            assert_eq!(fast.lowercase, lowercase);
-            for round in 0..3000 {
-                let text = random_text(&mut rng, &words);
-                let max_len = [512, 3, 0][round % 3];
-                let want = tokenizer.inner().encode(text.as_str(), false).unwrap();
-                let want = &want.get_ids()[..want.get_ids().len().min(max_len)];
-                let got = fast.encode(&text, max_len, |w| tokenizer.token_to_id(w), UNK_ID);
-                assert_eq!(
-                    got, want,
-                    "{text:?}, lowercase {lowercase}, max_len {max_len}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn other_pipelines_are_left_to_tokenizers() {
-        let standard = TextTokenizer::build(["a b"], &TokenizerConfig::default()).unwrap();
-        let mut other = standard.inner().clone();
-        other.with_pre_tokenizer(Some(tokenizers::pre_tokenizers::whitespace::Whitespace {}));
-        assert!(AsciiWords::for_tokenizer(&other).is_none());
-        let mut other = standard.inner().clone();
-        other
-            .with_normalizer(None::<tokenizers::NormalizerWrapper>)
-            .unwrap();
-        assert!(AsciiWords::for_tokenizer(&other).is_none());
     }
 }

@@ -10,6 +10,16 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+/// Where a run keeps its checkpoints and whether it continues from one.
+#[derive(Debug, Clone, Default)]
+pub struct Checkpointing {
+    /// Write a checkpoint here at the end of every epoch.
+    pub dir: Option<PathBuf>,
+    /// Continue from the checkpoint in `dir` (its hyperparameters and vocabulary win over the
+    /// given config; the data must be the same).
+    pub resume: bool,
+}
+
 /// The checkpoint's file name inside a checkpoint directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 const METADATA_KEY: &str = "lstm_sentiment_checkpoint";

@@ -3,29 +3,6 @@
 
 use crate::error::Result;
 use crate::model::Weights;
-use serde::{Deserialize, Serialize};
-
-/// Where a run's numbers stopped being finite.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Divergence {
-    pub epoch: usize,
-    /// The 1-based step within the epoch; after the epoch's last step for what is found at the
-    /// end of an epoch (its weights, its dev loss).
-    pub step: usize,
-    /// What turned non-finite, e.g. "the loss is NaN".
-    pub what: String,
-}
-
-impl std::fmt::Display for Divergence {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "training diverged at epoch {}, step {}: {}; try a lower learning rate, gradient \
-             clipping or smaller starting word vectors",
-            self.epoch, self.step, self.what
-        )
-    }
-}
 
 /// Why a step's loss or gradient is unusable, or `None` when both are finite.
 pub(super) fn non_finite_step(loss: f64, gradient_norm: f64) -> Option<String> {

@@ -2,7 +2,7 @@
 //! settings, and word vectors from a file or from word2vec trained first.
 
 use super::encoded::Encoded;
-use super::run::OnEvent;
+use super::report::OnEvent;
 use super::state::EMBEDDING;
 use super::{EmbeddingInit, TrainConfig, TrainEvent};
 use crate::config::{ModelConfig, WeightDtype, FORMAT_VERSION};

@@ -4,9 +4,10 @@
 use super::batching::{epoch_rng, length_buckets};
 use super::checkpoint::{checkpoint_path, Checkpoint, Progress};
 use super::encoded::Encoded;
-use super::guard::{non_finite_weights, Divergence};
+use super::guard::non_finite_weights;
 use super::init::{adamw, model_config, start_from_vectors};
 use super::preflight;
+use super::report::OnEvent;
 use super::split::split;
 use super::state::{with_embedding, Best, Stepped, TrainState};
 use super::tally::{evaluate, Totals};
@@ -15,7 +16,7 @@ use crate::classifier::Classifier;
 use crate::config::ModelConfig;
 use crate::data::Example;
 use crate::dropout::Dropout;
-use crate::error::{Error, Result};
+use crate::error::{Divergence, Error, Result};
 use crate::metrics::Evaluation;
 use crate::model::{init_weights, snapshot, Model, Weights};
 use crate::model_dir::ModelFiles;
@@ -25,8 +26,6 @@ use rand::SeedableRng;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
-
-pub(super) type OnEvent<'e> = &'e mut dyn FnMut(&TrainEvent) -> ControlFlow<()>;
 
 /// A run between its setup and its report.
 pub(super) struct Run<'a> {

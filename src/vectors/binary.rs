@@ -2,8 +2,10 @@
 //! little-endian f32. word2vec.c ends each vector with `\n`, gensim does not; gensim's reader
 //! strips newlines before a word, and so does this one.
 
+use super::embeddings::Embeddings;
 use super::rows::Rows;
-use super::{decode, text::parse_header, Embeddings, Utf8};
+use super::text::parse_header;
+use super::utf8::{decode, Utf8};
 use crate::error::{Error, Result};
 use std::io::{BufRead, Read, Write};
 use std::path::Path;

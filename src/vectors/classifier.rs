@@ -1,7 +1,7 @@
 //! Between word vectors and a classifier: start its embedding table from a vector file, and
 //! export a trained table as one.
 
-use super::Embeddings;
+use super::embeddings::Embeddings;
 use crate::classifier::Classifier;
 use crate::config::EMBEDDING_TENSOR;
 use crate::error::{Error, Result};

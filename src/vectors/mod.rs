@@ -27,15 +27,18 @@
 
 mod binary;
 mod classifier;
+mod embeddings;
 mod query;
 mod rows;
 mod text;
+mod utf8;
 
 pub use classifier::{classifier_embeddings, embedding_init, Coverage};
+pub use embeddings::Embeddings;
 pub use query::Neighbour;
+pub use utf8::Utf8;
 
 use crate::error::{Error, Result};
-use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
@@ -50,110 +53,9 @@ pub enum VectorFormat {
     Glove,
 }
 
-/// What a reader does with a word that is not valid UTF-8.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Utf8 {
-    /// Reject the file, naming the line or byte.
-    #[default]
-    Strict,
-    /// Replace the bad bytes with U+FFFD, as vectors trained on byte-split text often need.
-    Lossy,
-}
-
-/// Words with one vector each, stored row-major in one array. Every word is distinct, and every
-/// vector read from a file is finite (readers refuse the file otherwise, naming the word and
-/// where it is).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Embeddings {
-    words: Vec<String>,
-    dim: usize,
-    data: Vec<f32>,
-    index: HashMap<String, usize>,
-}
-
+/// Reading and writing in each format. These stay here, above the format modules, so that the
+/// modules depend on the table and never the other way round.
 impl Embeddings {
-    /// Builds a table from its words and their vectors, `data` holding `words.len() * dim` values.
-    /// A word given twice is an error.
-    pub fn new(words: Vec<String>, dim: usize, data: Vec<f32>) -> Result<Self> {
-        let mut index = HashMap::with_capacity(words.len());
-        for (i, word) in words.iter().enumerate() {
-            if let Some(first) = index.insert(word.clone(), i) {
-                return Err(Error::Config(format!(
-                    "word `{word}` is given twice (rows {} and {}); a word may have only one vector",
-                    first + 1,
-                    i + 1
-                )));
-            }
-        }
-        Self::with_index(words, dim, data, index)
-    }
-
-    /// [`Embeddings::new`] for distinct words whose rows `index` already holds.
-    fn with_index(
-        words: Vec<String>,
-        dim: usize,
-        data: Vec<f32>,
-        index: HashMap<String, usize>,
-    ) -> Result<Self> {
-        if dim == 0 {
-            return Err(Error::Config(
-                "word vectors need at least one dimension".into(),
-            ));
-        }
-        if Some(data.len()) != words.len().checked_mul(dim) {
-            return Err(Error::Config(format!(
-                "{} words of dimension {dim} need {} values, got {}",
-                words.len(),
-                words.len().saturating_mul(dim),
-                data.len()
-            )));
-        }
-        Ok(Self {
-            words,
-            dim,
-            data,
-            index,
-        })
-    }
-
-    /// Number of rows (words).
-    pub fn len(&self) -> usize {
-        self.words.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.words.is_empty()
-    }
-
-    pub fn dim(&self) -> usize {
-        self.dim
-    }
-
-    /// The words, in row order.
-    pub fn words(&self) -> &[String] {
-        &self.words
-    }
-
-    /// All vectors, row-major: row `i` is `data[i * dim..(i + 1) * dim]`.
-    pub fn data(&self) -> &[f32] {
-        &self.data
-    }
-
-    /// The row of `word`.
-    pub fn index_of(&self, word: &str) -> Option<usize> {
-        self.index.get(word).copied()
-    }
-
-    /// The vector of row `i`.
-    pub fn row(&self, i: usize) -> Option<&[f32]> {
-        self.data.get(i * self.dim..(i + 1) * self.dim)
-    }
-
-    /// The vector of `word`.
-    pub fn vector(&self, word: &str) -> Option<&[f32]> {
-        self.row(self.index_of(word)?)
-    }
-
     /// Reads a vector file, detecting its format (word2vec binary or text, GloVe) from its start.
     pub fn from_file(path: &Path, utf8: Utf8) -> Result<Self> {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
@@ -215,19 +117,6 @@ impl Embeddings {
     pub fn write_word2vec_binary<W: Write>(&self, writer: W, newline: bool) -> std::io::Result<()> {
         binary::write(self, writer, newline)
     }
-
-    /// Checks, before anything is written, that every word can be read back.
-    fn check_writable(&self) -> std::io::Result<()> {
-        for (i, word) in self.words.iter().enumerate() {
-            if word.is_empty() || word.bytes().any(|b| b.is_ascii_whitespace()) {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("word {} ({word:?}) is empty or holds whitespace", i + 1),
-                ));
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Guesses the format from the first bytes of a file (a few KB are plenty; a line cut short at
@@ -285,14 +174,5 @@ fn split_line(bytes: &[u8]) -> (Option<&[u8]>, &[u8]) {
     match bytes.iter().position(|&b| b == b'\n') {
         Some(i) => (Some(&bytes[..i]), &bytes[i + 1..]),
         None => (None, bytes),
-    }
-}
-
-/// Decodes a word, or says at which byte of it the UTF-8 goes wrong.
-fn decode(bytes: &[u8], utf8: Utf8) -> std::result::Result<String, usize> {
-    match (std::str::from_utf8(bytes), utf8) {
-        (Ok(word), _) => Ok(word.to_string()),
-        (Err(_), Utf8::Lossy) => Ok(String::from_utf8_lossy(bytes).into_owned()),
-        (Err(e), Utf8::Strict) => Err(e.valid_up_to()),
     }
 }

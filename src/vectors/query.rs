@@ -1,7 +1,7 @@
 //! Cosine nearest neighbours and analogies, by a full scan: a query costs one pass over the
 //! table, which is less than the time it took to read the file.
 
-use super::Embeddings;
+use super::embeddings::Embeddings;
 use serde::Serialize;
 
 /// A word and its cosine similarity to a query.

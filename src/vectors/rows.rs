@@ -5,7 +5,8 @@
 //! twice. With [`Utf8::Lossy`], where distinct byte strings can decode to the same word, the
 //! first row of such a word is kept and later ones are dropped, as gensim does for every file.
 
-use super::{Embeddings, Utf8};
+use super::embeddings::Embeddings;
+use super::utf8::Utf8;
 use crate::error::Result;
 use std::collections::HashMap;
 

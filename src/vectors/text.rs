@@ -6,8 +6,9 @@
 //! a byte order mark is dropped and a line longer than [`crate::data::MAX_LINE_BYTES`] stops
 //! the reading.
 
+use super::embeddings::Embeddings;
 use super::rows::Rows;
-use super::{decode, Embeddings, Utf8};
+use super::utf8::{decode, Utf8};
 use crate::data::lines::Lines;
 use crate::error::{Error, Result};
 use std::fmt::Write as _;

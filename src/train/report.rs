@@ -1,0 +1,83 @@
+//! What a run tells its caller: [`TrainEvent`]s as it goes, a [`TrainReport`] at the end.
+
+use super::TrainConfig;
+use crate::error::Divergence;
+use serde::{Deserialize, Serialize};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+/// What happened in one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    /// The dev figures are 0 in a run without a dev set (`dev_fraction` 0).
+    pub dev_loss: f64,
+    pub dev_accuracy: f64,
+    pub dev_macro_f1: f64,
+    pub seconds: f64,
+    pub tokens_per_second: f64,
+    /// Whether this epoch's weights are the best so far (and so kept).
+    pub best: bool,
+}
+
+/// Progress reports, in order: one `Started`, then `Step`s and an `Epoch` per epoch.
+#[derive(Debug, Clone)]
+pub enum TrainEvent {
+    Started {
+        /// The first epoch this run will train (above 1 when resuming).
+        first_epoch: usize,
+        train_examples: usize,
+        dev_examples: usize,
+        vocab_size: usize,
+        labels: Vec<String>,
+        steps_per_epoch: usize,
+        parameters: usize,
+    },
+    Step {
+        epoch: usize,
+        step: usize,
+        steps: usize,
+        /// Running means over the epoch so far.
+        loss: f64,
+        accuracy: f64,
+        tokens_per_second: f64,
+    },
+    Epoch(EpochRecord),
+    /// The embedding table was started from word vectors covering `matched` of `words`
+    /// vocabulary words.
+    Embeddings {
+        matched: usize,
+        words: usize,
+    },
+    /// A checkpoint was written after this epoch.
+    Checkpoint {
+        epoch: usize,
+        path: PathBuf,
+    },
+}
+
+/// The callback a run reports to; `ControlFlow::Break` asks it to stop after the current step.
+pub(super) type OnEvent<'e> = &'e mut dyn FnMut(&TrainEvent) -> ControlFlow<()>;
+
+/// The outcome of a run, also recorded in the model's config.json under `training`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainReport {
+    pub config: TrainConfig,
+    pub train_examples: usize,
+    pub dev_examples: usize,
+    pub epochs: Vec<EpochRecord>,
+    /// The epoch whose weights were kept: the best on dev, or without a dev set the last.
+    pub best_epoch: usize,
+    pub dev_accuracy: f64,
+    pub dev_macro_f1: f64,
+    pub seconds: f64,
+    /// True when the callback asked to stop before the last epoch.
+    pub interrupted: bool,
+    /// Where the loss, a gradient or the weights turned non-finite, when they did. The run
+    /// stopped there and kept its best epoch with finite weights; without one, training
+    /// returns [`crate::Error::Diverged`] instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<Divergence>,
+}
