@@ -51,8 +51,8 @@ pub use metrics::Evaluation;
 pub use tokenizer::TokenizerConfig;
 pub use train::{train, EmbeddingInit, TrainConfig, TrainEvent, TrainReport};
 
-/// README.md's and docs/library.md's Rust examples, run as doctests (tests/readme.rs runs the
-/// README's command-line examples).
+/// README.md's and docs/library.md's Rust examples, run as doctests
+/// (tests/integration/readme.rs runs the README's command-line examples).
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 #[doc = include_str!("../docs/library.md")]

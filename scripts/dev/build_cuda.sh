@@ -42,5 +42,5 @@ export CUDA_HOME="$tk/home" PATH="$tk/home/bin:$PATH" LIBRARY_PATH="$tk/home/lib
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 export CARGO_TARGET_DIR="$root/target-cuda"
 cargo build --release --features cuda --bin lstm-sentiment
-cargo test --release --features cuda --test cuda --no-run
+cargo test --release --features cuda --test integration --no-run
 cargo bench --features cuda --bench throughput --no-run

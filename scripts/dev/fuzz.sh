@@ -8,7 +8,8 @@
 # runs the default (stable) toolchain with RUSTC_BOOTSTRAP=1; FUZZ_NIGHTLY=1 uses +nightly instead.
 # The first build compiles every dependency with sanitizer flags: about 20 minutes on 2 cores.
 # Inputs found interesting are kept in fuzz/corpus/TARGET/ and reused by the next run; seeds
-# come from fuzz/seeds/. A crash becomes a regression test in tests/errors.rs plus the fix.
+# come from fuzz/seeds/. A crash becomes a regression test plus the fix: in
+# tests/integration/errors.rs for a data file, tests/integration/load_errors.rs for a model.
 source "$(dirname "$0")/../common.sh"
 cd "$root/fuzz"
 seconds=${1:-60}

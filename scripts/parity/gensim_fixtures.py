@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 # requirements: scripts/parity/requirements_gensim.txt
-"""Writes the gensim-made vector files that tests/vectors.rs reads (tests/fixtures/vectors/).
+"""Writes the gensim-made vector files that tests/integration/vectors.rs reads
+(tests/fixtures/vectors/).
 
     scripts/python.sh scripts/parity/gensim_fixtures.py
 
 Row i, column j holds ((i * DIM + j) - 17) / 8, exact in float32 and in decimal, except the row
-"odd", which holds values that test number parsing. tests/vectors.rs computes the same values.
+"odd", which holds values that test number parsing. tests/integration/vectors.rs computes the
+same values.
 gensim writes binary files without a newline after each vector; word2vec.c writes one, so
 word2vec-c.bin is laid out here by hand as word2vec.c lays it out.
 """

@@ -5,8 +5,8 @@
 Each fixture is a small model directory with random float32 weights
 (config.json, tokenizer.json, model.safetensors) plus expected.json holding
 a batch of texts, their token ids, and the PyTorch twin's logits, features
-and probabilities for them (scripts/parity/torch_twin.py). tests/golden.rs checks
-that the Rust classifier reproduces them.
+and probabilities for them (scripts/parity/torch_twin.py).
+tests/integration/golden.rs checks that the Rust classifier reproduces them.
 
 Regenerate (from the repository root):
     scripts/python.sh scripts/parity/make_golden.py

@@ -13,9 +13,9 @@
 //! A kept row is the row as worked out with its step (gemm on W_ih^T laid out as for the input
 //! product of vectors, in f32 even when the recurrence multiplies in bfloat16), and gemm's
 //! result for a row does not depend on the other rows of the product, so a text's result does
-//! not depend on which of its words were kept (tests/kernel.rs checks it against the vectors
-//! path bit for bit). Rows hold no bias: the recurrence adds the biases to every row, kept or
-//! not.
+//! not depend on which of its words were kept (tests/integration/kernel.rs checks it against the
+//! vectors path bit for bit). Rows hold no bias: the recurrence adds the biases to every row,
+//! kept or not.
 //!
 //! No lock is held while rows are computed or read (a row, once set, never changes): a thread
 //! inside rayon's pool that waited on a lock could be waiting on work it stole itself.

@@ -2,8 +2,7 @@
 //! input such as `/dev/zero` ends in an error), and thread counts far above the cores are
 //! capped with a warning.
 
-mod common;
-
+use crate::common::{args, bin, run, stderr, stdout};
 use lstm_sentiment::data::{each_line, parse_examples, MAX_LINE_BYTES};
 use lstm_sentiment::vectors::{Embeddings, Utf8, VectorFormat};
 use lstm_sentiment::Format;
@@ -78,26 +77,17 @@ fn an_endless_line_stops_every_line_reader_at_the_limit() {
 #[test]
 fn dev_zero_as_input_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let commands: [&[&str]; 3] = [
-        &["predict", "-i", "/dev/zero"],
-        &[
-            "train",
-            "--train",
-            "/dev/zero",
-            "--out",
-            "m",
-            "--epochs",
-            "1",
-        ],
-        &["word2vec", "-i", "/dev/zero", "-o", "v.txt"],
-    ];
-    for args in commands {
-        let out = common::run(tmp.path(), args);
-        let err = common::stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    for line in [
+        "predict -i /dev/zero",
+        "train --train /dev/zero --out m --epochs 1",
+        "word2vec -i /dev/zero -o v.txt",
+    ] {
+        let out = run(tmp.path(), &args(line));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{line}: {err}");
         assert!(
             err.contains("/dev/zero:1: the line is longer than 256 MiB"),
-            "{args:?}: {err}"
+            "{line}: {err}"
         );
     }
 }
@@ -112,23 +102,23 @@ fn too_many_threads() -> usize {
 fn thread_counts_far_above_the_cores_are_capped_with_a_warning() {
     let n = too_many_threads().to_string();
     let tmp = tempfile::tempdir().unwrap();
-    let by_flag = common::run(tmp.path(), &["--threads", &n, "predict", "good"]);
-    let by_env = common::bin()
+    let by_flag = run(tmp.path(), &["--threads", &n, "predict", "good"]);
+    let by_env = bin()
         .current_dir(tmp.path())
         .env("RAYON_NUM_THREADS", &n)
         .args(["predict", "good"])
         .output()
         .unwrap();
     for (out, source) in [(by_flag, "--threads"), (by_env, "RAYON_NUM_THREADS")] {
-        let err = common::stderr(&out);
+        let err = stderr(&out);
         assert!(out.status.success(), "{source}: {err}");
         assert!(
             err.contains(&format!("warning: {source} asks for {n} threads")),
             "{source}: {err}"
         );
-        assert!(common::stdout(&out).starts_with("positive"), "{source}");
+        assert!(stdout(&out).starts_with("positive"), "{source}");
     }
     // Within the cap, nothing to say.
-    let out = common::run(tmp.path(), &["--threads", "1", "predict", "good"]);
-    assert!(common::stderr(&out).is_empty(), "{}", common::stderr(&out));
+    let out = run(tmp.path(), &args("--threads 1 predict good"));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }

@@ -1,56 +1,44 @@
 //! Training survives being killed: checkpoints are whole or absent, and a resumed run ends with
 //! the weights of an uninterrupted one.
 
-mod common;
-
+use crate::common::{args, bin, dir_with, ex, stderr, tsv};
+use lstm_sentiment::Example;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn write_data(dir: &Path) {
+/// 1500 texts of 3 to 11 words, one of which gives the label: a run long enough to be killed at
+/// many moments.
+fn examples() -> Vec<Example> {
     let words = ["good", "great", "fine", "bad", "awful", "poor"];
     let fillers = ["the", "film", "food", "was", "very", "a", "plot", "room"];
-    let mut s = String::new();
-    for i in 0..1500usize {
-        let w = words[(i * 7) % 6];
-        let label = if (i * 7) % 6 < 3 { 1 } else { 0 };
-        let n = 3 + i % 9;
-        let text: Vec<&str> = (0..n)
-            .map(|j| {
-                if j == i % n {
-                    w
-                } else {
-                    fillers[(i + j * 3) % 8]
-                }
-            })
-            .collect();
-        s.push_str(&format!("{label}\t{}\n", text.join(" ")));
-    }
-    std::fs::write(dir.join("train.tsv"), s).unwrap();
+    (0..1500usize)
+        .map(|i| {
+            let w = words[(i * 7) % 6];
+            let label = if (i * 7) % 6 < 3 { "1" } else { "0" };
+            let n = 3 + i % 9;
+            let text: Vec<&str> = (0..n)
+                .map(|j| {
+                    if j == i % n {
+                        w
+                    } else {
+                        fillers[(i + j * 3) % 8]
+                    }
+                })
+                .collect();
+            ex(label, &text.join(" "))
+        })
+        .collect()
 }
 
 fn train_cmd(dir: &Path, out: &str, epochs: &str, extra: &[&str]) -> Command {
-    let mut c = common::bin();
+    let mut c = bin();
     c.current_dir(dir)
-        .args([
-            "train",
-            "--train",
-            "train.tsv",
-            "--out",
-            out,
-            "--embedding-dim",
-            "16",
-            "--hidden",
-            "24",
-            "--bidirectional",
-            "--epochs",
-            epochs,
-            "--patience",
-            "0",
-            "--seed",
-            "11",
-            "-q",
-        ])
+        .args(args(
+            "train --train train.tsv --embedding-dim 16 --hidden 24 --bidirectional",
+        ))
+        .args(args("--patience 0 --seed 11 -q"))
+        .args(["--out", out, "--epochs", epochs])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -63,17 +51,12 @@ fn wait(child: Child) -> std::process::Output {
 
 #[test]
 fn killed_runs_resume_to_the_same_weights() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = dir_with(&[("train.tsv", &tsv(&examples()))]);
     let dir = tmp.path();
-    write_data(dir);
 
     let started = Instant::now();
     let out = wait(train_cmd(dir, "reference", "5", &[]).spawn().unwrap());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let full_run = started.elapsed();
     let reference = std::fs::read(dir.join("reference/model.safetensors")).unwrap();
     assert!(
@@ -100,7 +83,7 @@ fn killed_runs_resume_to_the_same_weights() {
         match child.try_wait().unwrap() {
             Some(status) => {
                 let out = child.wait_with_output().unwrap();
-                assert!(status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                assert!(status.success(), "{}", stderr(&out));
                 break;
             }
             None => {
@@ -122,11 +105,7 @@ fn killed_runs_resume_to_the_same_weights() {
             &[]
         };
         let out = wait(train_cmd(dir, "run", "5", resume).spawn().unwrap());
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", stderr(&out));
     }
     let resumed = std::fs::read(dir.join("run/model.safetensors")).unwrap();
     assert!(
@@ -137,9 +116,8 @@ fn killed_runs_resume_to_the_same_weights() {
 
 #[test]
 fn ctrl_c_saves_the_best_epoch_and_keeps_the_checkpoint() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = dir_with(&[("train.tsv", &tsv(&examples()))]);
     let dir = tmp.path();
-    write_data(dir);
     let child = train_cmd(dir, "m", "200", &[]).spawn().unwrap();
     let checkpoint = dir.join("m/checkpoint/checkpoint.safetensors");
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -153,7 +131,7 @@ fn ctrl_c_saves_the_best_epoch_and_keeps_the_checkpoint() {
         .unwrap();
     assert!(status.success());
     let out = wait(child);
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(
         err.contains("interrupted") && err.contains("--resume"),

@@ -1,9 +1,6 @@
 //! `--model hf:owner/name[@rev]` against a Hub cache laid out by the test (no network).
 
-mod common;
-
-use lstm_sentiment::{train, Example, TrainConfig};
-use std::ops::ControlFlow;
+use crate::common::{bin, failure, stderr, tiny_classifier};
 use std::path::Path;
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -16,19 +13,7 @@ fn lay_out_cache(home: &Path) -> std::path::PathBuf {
 
 /// [`lay_out_cache`] in the Hub cache directory `cache` itself.
 fn lay_out_hub_cache(cache: &Path) -> std::path::PathBuf {
-    let examples: Vec<Example> = (0..40)
-        .map(|i| Example {
-            text: if i % 2 == 0 { "good day" } else { "bad day" }.to_string(),
-            label: if i % 2 == 0 { "positive" } else { "negative" }.to_string(),
-        })
-        .collect();
-    let config = TrainConfig {
-        embedding_dim: 4,
-        hidden_size: 4,
-        epochs: 1,
-        ..TrainConfig::default()
-    };
-    let (model, _) = train(&examples, None, &config, &mut |_| ControlFlow::Continue(())).unwrap();
+    let model = tiny_classifier(&["good", "bad"]);
     let repo = cache.join("models--acme--tiny");
     let snapshot = repo.join("snapshots").join(COMMIT);
     model.save(&snapshot).unwrap();
@@ -38,7 +23,7 @@ fn lay_out_hub_cache(cache: &Path) -> std::path::PathBuf {
 }
 
 fn predict(home: &Path, model: &str, extra: &[&str]) -> std::process::Output {
-    common::bin()
+    bin()
         .env("HF_HOME", home)
         .env_remove("HF_HUB_CACHE")
         .env_remove("HUGGINGFACE_HUB_CACHE")
@@ -60,11 +45,7 @@ fn hub_model_resolves_from_the_offline_cache() {
         &format!("hf:acme/tiny@{COMMIT}"),
     ] {
         let out = predict(home.path(), spec, &[]);
-        assert!(
-            out.status.success(),
-            "{spec}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{spec}: {}", stderr(&out));
         let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert!(line["probs"]["positive"].is_number(), "{line}");
     }
@@ -76,30 +57,25 @@ fn a_file_missing_offline_is_a_clear_error() {
     let snapshot = lay_out_cache(home.path());
     std::fs::remove_file(snapshot.join("tokenizer.json")).unwrap();
     let out = predict(home.path(), "hf:acme/tiny", &["--offline"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = failure(&out, 1);
     assert!(
         err.contains("tokenizer.json") && err.contains("offline") && err.contains("acme/tiny"),
         "{err}"
     );
 
     let out = predict(home.path(), "hf:acme/absent", &[]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("acme/absent"));
+    assert!(failure(&out, 1).contains("acme/absent"));
 }
 
 /// A model outside the cache (`$HF_HOME/evil`), which no spec may reach.
 fn lay_out_evil_model(home: &Path) -> std::path::PathBuf {
     let evil = home.join("evil");
-    common::tiny_classifier(&["evil", "twin"])
-        .save(&evil)
-        .unwrap();
+    tiny_classifier(&["evil", "twin"]).save(&evil).unwrap();
     evil
 }
 
 fn assert_refused(out: &std::process::Output, needle: &str) {
-    let err = common::stderr(out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = failure(out, 1);
     assert!(err.contains(needle), "{err}");
 }
 
@@ -157,7 +133,7 @@ fn hf_hub_cache_names_the_cache_as_for_the_hubs_own_clients() {
     lay_out_hub_cache(&cache);
     let home = tmp.path().join("home-without-a-cache");
     let predict_with = |vars: &[(&str, &Path)]| {
-        let mut cmd = common::bin();
+        let mut cmd = bin();
         cmd.env("HF_HOME", &home)
             .env_remove("HF_HUB_CACHE")
             .env_remove("HUGGINGFACE_HUB_CACHE");
@@ -174,7 +150,7 @@ fn hf_hub_cache_names_the_cache_as_for_the_hubs_own_clients() {
             ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{vars:?}: {}", common::stderr(&out));
+        assert!(out.status.success(), "{vars:?}: {}", stderr(&out));
     };
     predict_with(&[("HF_HUB_CACHE", &cache)]);
     predict_with(&[("HUGGINGFACE_HUB_CACHE", &cache)]);

@@ -1,17 +1,16 @@
 //! What can be checked before training is checked before the first step: a run that cannot
 //! save its model fails at once, not after its epochs.
 
-mod common;
-
-use common::{reports_an_epoch, run, sentiment_tsv, stderr, tiny_train_args, tiny_train_config};
+use crate::common::{
+    failure, labelled, reports_an_epoch, run, stderr, tiny_train_args, tiny_train_config, train_dir,
+};
 use lstm_sentiment::train::{train_with, Checkpointing};
-use lstm_sentiment::{Example, TrainEvent};
+use lstm_sentiment::TrainEvent;
 use std::ops::ControlFlow;
 
 #[test]
 fn a_label_map_naming_no_training_label_is_refused_before_training() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("train.tsv"), sentiment_tsv(40)).unwrap();
+    let dir = train_dir(40);
     let out = run(
         dir.path(),
         &tiny_train_args(
@@ -26,8 +25,7 @@ fn a_label_map_naming_no_training_label_is_refused_before_training() {
             ],
         ),
     );
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = failure(&out, 1);
     assert!(
         err.contains("--label-map 5=x: no example of train.tsv has the label `5` or `x`")
             && err.contains("its labels: negative, positive"),
@@ -40,8 +38,7 @@ fn a_label_map_naming_no_training_label_is_refused_before_training() {
 
 #[test]
 fn an_output_path_that_is_or_runs_through_a_file_is_refused_before_training() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("train.tsv"), sentiment_tsv(40)).unwrap();
+    let dir = train_dir(40);
     std::fs::write(dir.path().join("file"), "not a model").unwrap();
     for (out_path, message) in [
         ("file", "file: exists and is not a directory"),
@@ -68,12 +65,9 @@ fn a_checkpoint_directory_that_cannot_be_written_fails_before_the_first_step() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("file");
     std::fs::write(&file, "x").unwrap();
-    let examples: Vec<Example> = (0..20)
-        .map(|i| Example {
-            text: ["a good film", "a bad film"][i % 2].into(),
-            label: ["pos", "neg"][i % 2].into(),
-        })
-        .collect();
+    let examples = labelled(20, &["pos", "neg"], |i| {
+        ["a good film", "a bad film"][i % 2].into()
+    });
     let config = tiny_train_config(1);
     let checkpointing = Checkpointing {
         dir: Some(file.join("checkpoint")),

@@ -1,14 +1,11 @@
 //! `train` lets its checkpoint go only after the model is saved: whatever the save does, the
 //! run is never left with neither.
 
-mod common;
-
-use common::{run, sentiment_tsv, stderr, tiny_train_args};
+use crate::common::{run, stderr, tiny_train_args, train_dir};
 
 #[test]
 fn a_failed_save_keeps_the_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("train.tsv"), sentiment_tsv(40)).unwrap();
+    let dir = train_dir(40);
     // A directory where the weights file goes: writing the model file by file fails there.
     std::fs::create_dir_all(dir.path().join("m/model.safetensors/taken")).unwrap();
     let args = tiny_train_args("m", "2", &["-q"]);

@@ -1,12 +1,12 @@
 //! Vector files: round trips in every format, gensim-made fixtures, malformed input, queries,
 //! and the bridge to a classifier's embedding table.
 
+use crate::common::{labelled, repo, tiny_train_config, trained};
 use lstm_sentiment::tokenizer::{TextTokenizer, PAD_ID, UNK_ID};
 use lstm_sentiment::vectors::{
     classifier_embeddings, detect_format, embedding_init, Embeddings, Utf8, VectorFormat,
 };
-use lstm_sentiment::{Classifier, Error, Example, TokenizerConfig, TrainConfig};
-use std::ops::ControlFlow;
+use lstm_sentiment::{Classifier, Error, TokenizerConfig, TrainConfig};
 use std::path::Path;
 
 const FORMATS: [VectorFormat; 3] = [
@@ -149,9 +149,7 @@ fn fixture_expected() -> (Vec<&'static str>, Vec<f32>) {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/vectors")
-        .join(name);
+    let path = repo().join("tests/fixtures/vectors").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -433,21 +431,14 @@ fn embedding_init_checks_the_dimension() {
 
 /// A small classifier trained here: the built-in model is not in every build.
 fn small_classifier() -> Classifier {
-    let examples: Vec<Example> = (0..40)
-        .map(|i| Example {
-            text: ["a good film", "a bad film", "Great café!", "awful 10/10"][i % 4].to_string(),
-            label: ["pos", "neg"][i % 2].to_string(),
-        })
-        .collect();
+    let examples = labelled(40, &["pos", "neg"], |i| {
+        ["a good film", "a bad film", "Great café!", "awful 10/10"][i % 4].to_string()
+    });
     let config = TrainConfig {
         embedding_dim: 6,
-        hidden_size: 4,
-        epochs: 1,
-        ..TrainConfig::default()
+        ..tiny_train_config(TrainConfig::default().seed)
     };
-    lstm_sentiment::train(&examples, None, &config, &mut |_| ControlFlow::Continue(()))
-        .unwrap()
-        .0
+    trained(&examples, None, &config).0
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //! scripts/python.sh scripts/parity/make_golden.py
 //! ```
 
+use crate::common::{assert_close, max_diff, repo};
 use lstm_sentiment::Classifier;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 const TOLERANCE: f32 = 1e-5;
 
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden")
+    repo().join("tests/fixtures/golden")
 }
 
 /// Every fixture directory, sorted by name.
@@ -87,7 +88,7 @@ fn read_expected(dir: &Path) -> Expected {
 
 /// Panics with the fixture, text and column of the first value off by more than TOLERANCE;
 /// returns the largest difference.
-fn assert_close(
+fn assert_matches_pytorch(
     what: &str,
     fixture: &Path,
     texts: &[String],
@@ -102,23 +103,13 @@ fn assert_close(
     );
     let mut worst = 0.0f32;
     for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
-        assert_eq!(
-            a.len(),
-            e.len(),
-            "{}: {what} width for text {i} {:?}",
+        let row = format!(
+            "{}: {what} of text {i} {:?}, Rust then PyTorch",
             fixture.display(),
             texts[i]
         );
-        for (j, (x, y)) in a.iter().zip(e).enumerate() {
-            let diff = (x - y).abs();
-            assert!(
-                diff <= TOLERANCE,
-                "{}: {what}[{i}][{j}] is {x}, PyTorch gives {y} (diff {diff:e}) for text {:?}\nrust:    {a:?}\npytorch: {e:?}",
-                fixture.display(),
-                texts[i]
-            );
-            worst = worst.max(diff);
-        }
+        assert_close(a, e, TOLERANCE, &row);
+        worst = worst.max(max_diff(a, e));
     }
     worst
 }
@@ -174,8 +165,9 @@ fn logits_and_features_match_pytorch() {
         let e = read_expected(&dir);
         let features = classifier.embed(&e.texts).unwrap();
         let logits = classifier.logits(&e.texts).unwrap();
-        let worst_features = assert_close("features", &dir, &e.texts, &features, &e.features);
-        let worst_logits = assert_close("logits", &dir, &e.texts, &logits, &e.logits);
+        let worst_features =
+            assert_matches_pytorch("features", &dir, &e.texts, &features, &e.features);
+        let worst_logits = assert_matches_pytorch("logits", &dir, &e.texts, &logits, &e.logits);
         eprintln!(
             "{}: max |diff| features {worst_features:e}, logits {worst_logits:e}",
             dir.file_name().unwrap().to_string_lossy()
@@ -193,7 +185,7 @@ fn probabilities_match_pytorch() {
             .iter()
             .map(|p| p.probs.iter().map(|(_, v)| *v).collect())
             .collect();
-        assert_close("probs", &dir, &e.texts, &probs, &e.probs);
+        assert_matches_pytorch("probs", &dir, &e.texts, &probs, &e.probs);
         for (p, row) in predictions.iter().zip(&probs) {
             assert_eq!(&p.probs[0].0, &classifier.labels()[0]);
             assert!(row.iter().all(|&v| v <= p.score));
@@ -209,7 +201,7 @@ fn each_text_alone_matches_the_batch() {
         let e = read_expected(&dir);
         for (i, text) in e.texts.iter().enumerate() {
             let alone = classifier.logits(&[text]).unwrap();
-            assert_close(
+            assert_matches_pytorch(
                 "logits (text alone)",
                 &dir,
                 &e.texts[i..=i],

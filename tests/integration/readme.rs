@@ -20,13 +20,9 @@
 //! `cargo test` may rely on. ```` ```rust ```` blocks of README.md and docs/library.md run as
 //! doctests (src/lib.rs includes them under `cfg(doctest)`).
 
+use crate::common::{bin, repo};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -256,7 +252,7 @@ fn copy_repository_files(args: &[String], dir: &Path) {
 
 fn run(example: &Example, dir: &Path) -> Result<(), String> {
     copy_repository_files(&example.args, dir);
-    let output = Command::new(env!("CARGO_BIN_EXE_lstm-sentiment"))
+    let output = bin()
         .args(&example.args)
         .current_dir(dir)
         .output()

@@ -1,15 +1,12 @@
 //! word2vec on a corpus with planted structure, its reproducibility and controls, and the
 //! `word2vec` / `similar` / `analogy` / `export-embeddings` commands end to end.
 
-mod common;
-
-use common::run;
+use crate::common::{args, failure, run, stderr, success, tiny_train_args, Lcg};
 use lstm_sentiment::vectors::{Embeddings, Utf8, VectorFormat};
 use lstm_sentiment::word2vec::{train, Architecture, Word2VecConfig, Word2VecEvent};
 use lstm_sentiment::Error;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::process::Output;
 
 /// Two groups of words that never share a sentence: "red green ..." and "cat dog ...".
 const GROUPS: [[&str; 8]; 2] = [
@@ -20,17 +17,11 @@ const GROUPS: [[&str; 8]; 2] = [
 ];
 
 fn corpus(sentences: usize) -> Vec<String> {
-    let mut state = 12345u64;
-    let mut next = |n: usize| {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 33) as usize) % n
-    };
+    let mut rng = Lcg(12345);
     (0..sentences)
         .map(|i| {
             let group = &GROUPS[i % 2];
-            let words: Vec<&str> = (0..8).map(|_| group[next(8)]).collect();
+            let words: Vec<&str> = (0..8).map(|_| group[rng.below(8)]).collect();
             // Mixed case and punctuation: the tokenizer lowercases and splits them off.
             let text = words.join(" ");
             if i % 7 == 0 {
@@ -210,15 +201,6 @@ fn bad_settings_are_refused() {
 
 // ---- the commands ----
 
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn word2vec_similar_and_analogy_commands() {
     let tmp = tempfile::tempdir().unwrap();
@@ -228,29 +210,13 @@ fn word2vec_similar_and_analogy_commands() {
     std::fs::write(dir.join("corpus.tsv"), tsv).unwrap();
     let out = run(
         dir,
-        &[
-            "word2vec",
-            "--input",
-            "corpus.tsv",
-            "--out",
-            "v.txt",
-            "--sg",
-            "--dim",
-            "16",
-            "--window",
-            "3",
-            "--min-count",
-            "1",
-            "--sample",
-            "0",
-            "--threads",
-            "1",
-            "--seed",
-            "7",
-        ],
+        &args(
+            "word2vec --input corpus.tsv --out v.txt --sg --dim 16 --window 3 --min-count 1 \
+             --sample 0 --threads 1 --seed 7",
+        ),
     );
-    ok(&out);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("vocabulary: 17 words"));
+    success(&out);
+    assert!(stderr(&out).contains("vocabulary: 17 words"));
     let bytes = std::fs::read(dir.join("v.txt")).unwrap();
     assert!(
         bytes.starts_with(b"17 16\n"),
@@ -265,10 +231,7 @@ fn word2vec_similar_and_analogy_commands() {
     .unwrap();
     assert_groups(&vectors, "cli");
 
-    let lines = ok(&run(
-        dir,
-        &["similar", "red", "--vectors", "v.txt", "-k", "3"],
-    ));
+    let lines = success(&run(dir, &args("similar red --vectors v.txt -k 3")));
     assert_eq!(lines.lines().count(), 3);
     for line in lines.lines() {
         let (word, similarity) = line.split_once('\t').unwrap();
@@ -276,19 +239,16 @@ fn word2vec_similar_and_analogy_commands() {
         assert!(similarity.parse::<f32>().unwrap() <= 1.0);
     }
 
-    let json = ok(&run(
+    let json = success(&run(
         dir,
-        &[
-            "analogy", "red", "green", "cat", "-v", "v.txt", "-k", "2", "--json",
-        ],
+        &args("analogy red green cat -v v.txt -k 2 --json"),
     ));
     let value: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(value["query"], serde_json::json!(["red", "green", "cat"]));
     assert_eq!(value["neighbours"].as_array().unwrap().len(), 2);
 
-    let out = run(dir, &["similar", "unicorn", "--vectors", "v.txt"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("`unicorn` is not in the vocabulary"));
+    let out = run(dir, &args("similar unicorn --vectors v.txt"));
+    assert!(failure(&out, 1).contains("`unicorn` is not in the vocabulary"));
 }
 
 #[test]
@@ -300,32 +260,10 @@ fn export_embeddings_and_query_a_model_table() {
         .map(|i| ["1\tgood film good plot\n", "0\tbad film bad plot\n"][i % 2])
         .collect();
     std::fs::write(dir.join("train.tsv"), data).unwrap();
-    ok(&run(
+    success(&run(dir, &tiny_train_args("model", "1", &["-q"])));
+    success(&run(
         dir,
-        &[
-            "train",
-            "--train",
-            "train.tsv",
-            "--out",
-            "model",
-            "--embedding-dim",
-            "8",
-            "--hidden",
-            "4",
-            "--epochs",
-            "1",
-            "-q",
-        ],
-    ));
-    ok(&run(
-        dir,
-        &[
-            "export-embeddings",
-            "--model",
-            "model",
-            "--out",
-            "model.bin",
-        ],
+        &args("export-embeddings --model model --out model.bin"),
     ));
     let bytes = std::fs::read(dir.join("model.bin")).unwrap();
     let vectors = Embeddings::read(
@@ -343,14 +281,8 @@ fn export_embeddings_and_query_a_model_table() {
 
     // The model normalizes the query word as it normalizes text, and never shows its special
     // tokens; the exported file gives the same neighbours.
-    let from_model = ok(&run(
-        dir,
-        &["similar", "GOOD", "--model", "model", "-k", "3"],
-    ));
-    let from_file = ok(&run(
-        dir,
-        &["similar", "good", "--vectors", "model.bin", "-k", "4"],
-    ));
+    let from_model = success(&run(dir, &args("similar GOOD --model model -k 3")));
+    let from_file = success(&run(dir, &args("similar good --vectors model.bin -k 4")));
     let words = |out: &str| -> Vec<String> {
         out.lines()
             .map(|l| l.split('\t').next().unwrap().to_string())

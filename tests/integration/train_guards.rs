@@ -2,18 +2,17 @@
 //! before the first step, and a run stops at the first non-finite loss or gradient, keeping
 //! its best finite epoch if it has one.
 
-mod common;
-
-use common::{reports_an_epoch, run, sentiment_tsv, stderr, stdout, tiny_train_args};
-use lstm_sentiment::{train, Example, TrainConfig};
+use crate::common::{
+    failure, labelled, reports_an_epoch, run, stderr, stdout, success, tiny_train_args, train_dir,
+};
+use lstm_sentiment::{train, TrainConfig};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::Path;
 
 #[test]
 fn absurd_hyperparameters_are_refused_before_training() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("train.tsv"), sentiment_tsv(40)).unwrap();
+    let dir = train_dir(40);
     let cases = [
         ("--weight-decay=nan", "weight decay"),
         ("--weight-decay=inf", "weight decay"),
@@ -40,14 +39,9 @@ fn absurd_hyperparameters_are_refused_before_training() {
 
 #[test]
 fn the_library_refuses_a_nan_weight_decay() {
-    let examples: Vec<Example> = ["good", "bad", "fine", "awful"]
-        .iter()
-        .enumerate()
-        .map(|(i, text)| Example {
-            text: text.to_string(),
-            label: ["pos", "neg"][i % 2].into(),
-        })
-        .collect();
+    let examples = labelled(4, &["pos", "neg"], |i| {
+        ["good", "bad", "fine", "awful"][i].to_string()
+    });
     let config = TrainConfig {
         weight_decay: f64::NAN,
         ..TrainConfig::default()
@@ -82,8 +76,7 @@ fn write_vectors(path: &Path, value: &str) {
 
 #[test]
 fn word_vectors_beyond_float32_never_give_a_saved_model() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("train.tsv"), sentiment_tsv(40)).unwrap();
+    let dir = train_dir(40);
     // 3e38 is a float32, but the sums of the first layer overflow to inf and then NaN; 1e39
     // is no float32 at all.
     for value in ["3e38", "1e39"] {
@@ -141,21 +134,19 @@ fn poison_checkpoint(path: &Path, epochs: u64) {
 
 #[test]
 fn a_run_that_turns_non_finite_saves_its_best_finite_epoch_and_fails() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("train.tsv"), sentiment_tsv(40)).unwrap();
+    let dir = train_dir(40);
     let first = run(
         dir.path(),
         &tiny_train_args("m", "1", &["--keep-checkpoint", "-q"]),
     );
-    assert!(first.status.success(), "{}", stderr(&first));
+    success(&first);
     poison_checkpoint(&dir.path().join("m/checkpoint/checkpoint.safetensors"), 2);
 
     let out = run(
         dir.path(),
         &tiny_train_args("m", "1", &["--resume", "m", "-q"]),
     );
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = failure(&out, 1);
     assert!(
         err.contains("training diverged at epoch 2, step 1: the loss is NaN"),
         "{err}"
@@ -164,6 +155,5 @@ fn a_run_that_turns_non_finite_saves_its_best_finite_epoch_and_fails() {
         err.contains("the best epoch with finite weights, 1, was saved to m"),
         "{err}"
     );
-    let predict = run(dir.path(), &["predict", "-m", "m", "a good film"]);
-    assert!(predict.status.success(), "{}", stderr(&predict));
+    success(&run(dir.path(), &["predict", "-m", "m", "a good film"]));
 }

@@ -2,14 +2,13 @@
 //! (the link kept), devices and FIFOs are written in place, `-` is standard output, and a write
 //! that fails is an error with exit status 1, never "wrote ...".
 
-mod common;
-
+use crate::common::{args, failure, run, skip, stderr};
 use std::path::Path;
 use std::process::Output;
 
 /// `export-embeddings` of the built-in model to `out`, run in `dir`.
 fn export(dir: &Path, out: &str) -> Output {
-    common::run(dir, &["export-embeddings", "-o", out, "--format", "text"])
+    run(dir, &["export-embeddings", "-o", out, "--format", "text"])
 }
 
 /// A small corpus and `word2vec` run in `dir`, writing to `out`.
@@ -19,27 +18,12 @@ fn word2vec(dir: &Path, out: &str) -> Output {
         "the cat sat\nthe dog sat\n".repeat(20),
     )
     .unwrap();
-    common::run(
-        dir,
-        &[
-            "word2vec",
-            "-i",
-            "corpus.txt",
-            "-o",
-            out,
-            "--format",
-            "text",
-            "--dim",
-            "4",
-            "--min-count",
-            "1",
-            "--epochs",
-            "1",
-            "--threads",
-            "1",
-            "-q",
-        ],
-    )
+    let mut line = args("word2vec -i corpus.txt -o");
+    line.push(out);
+    line.extend(args(
+        "--format text --dim 4 --min-count 1 --epochs 1 --threads 1 -q",
+    ));
+    run(dir, &line)
 }
 
 fn assert_vector_file(bytes: &[u8], what: &str) {
@@ -56,7 +40,7 @@ fn assert_vector_file(bytes: &[u8], what: &str) {
 fn dash_means_standard_output() {
     let tmp = tempfile::tempdir().unwrap();
     for out in [export(tmp.path(), "-"), word2vec(tmp.path(), "-")] {
-        assert!(out.status.success(), "{}", common::stderr(&out));
+        assert!(out.status.success(), "{}", stderr(&out));
         assert_vector_file(&out.stdout, "stdout");
         assert!(
             !tmp.path().join("-").exists(),
@@ -79,7 +63,7 @@ fn a_symlink_is_followed_and_its_target_replaced() {
         (export(dir, "link.txt"), "store/vectors.txt"),
         (word2vec(dir, "dangling.txt"), "store/new.txt"),
     ] {
-        assert!(out.status.success(), "{}", common::stderr(&out));
+        assert!(out.status.success(), "{}", stderr(&out));
         assert_vector_file(&std::fs::read(dir.join(target)).unwrap(), target);
     }
     for link in ["link.txt", "dangling.txt"] {
@@ -107,7 +91,7 @@ fn a_fifo_is_written_in_place() {
         std::thread::spawn(move || std::fs::read(fifo).unwrap())
     };
     let out = export(tmp.path(), "pipe");
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
     // Checked before joining: a reader of a FIFO that was replaced would wait forever.
     let meta = std::fs::symlink_metadata(&fifo).unwrap();
     use std::os::unix::fs::FileTypeExt;
@@ -123,13 +107,13 @@ fn a_full_device_is_an_error_not_success() {
     let is_device =
         |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_char_device());
     if !is_device(full) {
-        eprintln!("skipped: /dev/full is not a character device here");
-        return;
+        return skip(
+            "a write to a full device",
+            "/dev/full is not a character device here",
+        );
     }
     let tmp = tempfile::tempdir().unwrap();
-    let out = export(tmp.path(), "/dev/full");
-    let err = common::stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = failure(&export(tmp.path(), "/dev/full"), 1);
     assert!(err.contains("/dev/full") && !err.contains("wrote"), "{err}");
     assert!(is_device(full), "/dev/full was replaced");
 }
@@ -138,9 +122,7 @@ fn a_full_device_is_an_error_not_success() {
 fn a_directory_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("out")).unwrap();
-    let out = export(tmp.path(), "out");
-    let err = common::stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = failure(&export(tmp.path(), "out"), 1);
     assert!(err.contains("out") && !err.contains("wrote"), "{err}");
 }
 

@@ -2,8 +2,7 @@
 //! belong; each violation is an error naming the word and the line (or vector). And `-k 0` is a
 //! usage error.
 
-mod common;
-
+use crate::common::{failure, run, stderr, stdout};
 use lstm_sentiment::vectors::{detect_format, Embeddings, Utf8, VectorFormat};
 use std::path::Path;
 
@@ -89,9 +88,9 @@ fn lossy_decoding_keeps_the_first_row_of_words_it_merges() {
 fn similar_refuses_a_file_that_repeats_a_word() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("v.txt"), "3 2\na 1 2\nb 1 3\na 1 4\n").unwrap();
-    let out = common::run(tmp.path(), &["similar", "b", "-v", "v.txt"]);
-    assert_eq!(out.status.code(), Some(1), "{}", common::stdout(&out));
-    assert!(common::stderr(&out).contains("v.txt:4: `a` repeats"));
+    let out = run(tmp.path(), &["similar", "b", "-v", "v.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("v.txt:4: `a` repeats"));
 }
 
 #[test]
@@ -101,9 +100,7 @@ fn a_word_that_is_not_a_number_is_named_in_a_text_file() {
     assert_eq!(detect_format(text), Some(VectorFormat::Word2VecText));
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("v.txt"), text).unwrap();
-    let out = common::run(tmp.path(), &["similar", "bad", "-v", "v.txt"]);
-    let err = common::stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = failure(&run(tmp.path(), &["similar", "bad", "-v", "v.txt"]), 1);
     assert!(
         err.contains("v.txt:2: value 2 of `good` is `x`, which is not a number"),
         "{err}"
@@ -117,8 +114,8 @@ fn k_zero_is_a_usage_error() {
         &["similar", "good", "-k", "0"][..],
         &["analogy", "good", "bad", "fine", "-k", "0"],
     ] {
-        let out = common::run(tmp.path(), args);
+        let out = run(tmp.path(), args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(common::stderr(&out).contains("-k"), "{args:?}");
+        assert!(stderr(&out).contains("-k"), "{args:?}");
     }
 }

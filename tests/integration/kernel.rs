@@ -2,6 +2,7 @@
 //! final states and the same gradients for the input and all four weight tensors of every
 //! layer and direction, on every cell, with ragged, equal and empty lengths.
 
+use crate::common::bf16_or_skip;
 use candle_core::{DType, Device, Tensor, Var};
 use lstm_sentiment::encoder::{padded_time, DirectionWeights, Encoder, Kernel, Steps};
 use lstm_sentiment::Cell;
@@ -37,21 +38,11 @@ fn detach(w: &DirectionWeights) -> DirectionWeights {
     }
 }
 
+/// The largest absolute difference between two tensors of the same shape.
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims());
-    if a.elem_count() == 0 {
-        return 0.0;
-    }
-    a.sub(b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
+    let values = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    crate::common::max_diff(&values(a), &values(b))
 }
 
 /// Runs both paths on the same weights and input; panics with the case on any difference.
@@ -149,7 +140,7 @@ fn check(case: &Case, seed: u64) -> (Tensor, Vec<Tensor>) {
     let plain = Encoder::new(case.cell, case.hidden, detached);
     check_words(&plain, case, &steps, &mut rng, &what);
     // With nothing to differentiate it multiplies in bfloat16, where the CPU can.
-    if lstm_sentiment::encoder::bf16_available() {
+    if bf16_or_skip("the bfloat16 kernel's features") {
         let encoder = plain.with_kernel(Kernel::Bf16);
         let features = encoder
             .forward(&xs.as_tensor().detach(), &steps, None)
@@ -201,7 +192,7 @@ fn check_words(encoder: &Encoder, case: &Case, steps: &Steps, rng: &mut StdRng, 
     let row_bytes = dirs * case.cell.gates() * case.hidden * 4;
     // Room for a few of the 9 words' rows (their slots count too).
     let cache = encoder.predict_cache(vocab, 5 * row_bytes);
-    let bf16 = lstm_sentiment::encoder::bf16_available();
+    let bf16 = bf16_or_skip("the bfloat16 kernel's features from words");
     for (kernel, tolerance) in [(Kernel::Auto, TOLERANCE), (Kernel::Bf16, BF16_TOLERANCE)] {
         if kernel == Kernel::Bf16 && !bf16 {
             continue;

@@ -2,8 +2,7 @@
 //! loads as the old model or the new one, and the directory's other entries survive. Kills are
 //! made through the save's fault-injection hook, at every step it reports.
 
-mod common;
-
+use crate::common::{args, copy_dir, failure, run, success, tiny_classifier};
 use candle_core::Device;
 use lstm_sentiment::model_dir::{self, SaveStep};
 use lstm_sentiment::{Classifier, ModelConfig, WeightDtype};
@@ -98,8 +97,8 @@ fn entries(dir: &Path) -> Vec<String> {
 
 #[test]
 fn a_save_killed_at_any_step_leaves_the_old_model_or_the_new_one() {
-    let first = common::tiny_classifier(&["good", "bad"]);
-    let second = common::tiny_classifier(&["nice", "awful", "meh", "fine"]);
+    let first = tiny_classifier(&["good", "bad"]);
+    let second = tiny_classifier(&["nice", "awful", "meh", "fine"]);
     let old = Saved::new(&first, None);
     let new = Saved::new(&second, None);
     // The in-place conversion of the old model to float16.
@@ -172,34 +171,14 @@ fn a_save_killed_at_any_step_leaves_the_old_model_or_the_new_one() {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn convert_in_place_keeps_the_other_entries() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("model");
-    common::tiny_classifier(&["good", "bad"])
-        .save(&dir)
-        .unwrap();
+    tiny_classifier(&["good", "bad"]).save(&dir).unwrap();
     add_others(&dir);
-    let out = common::run(
-        tmp.path(),
-        &[
-            "convert", "--model", "model", "--out", "model", "--dtype", "f16",
-        ],
-    );
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    let line = args("convert --model model --out model --dtype f16");
+    success(&run(tmp.path(), &line));
     let loaded = Classifier::load(&dir).unwrap();
     assert_eq!(loaded.config().dtype, Some(WeightDtype::Float16));
     assert_others_intact(&dir, "after convert");
@@ -208,12 +187,8 @@ fn convert_in_place_keeps_the_other_entries() {
 #[test]
 fn a_model_is_not_written_to_standard_output() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = common::run(tmp.path(), &["convert", "--out", "-", "--dtype", "f16"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        common::stderr(&out).contains("standard output"),
-        "{}",
-        common::stderr(&out)
-    );
+    let out = run(tmp.path(), &args("convert --out - --dtype f16"));
+    let err = failure(&out, 1);
+    assert!(err.contains("standard output"), "{err}");
     assert!(!tmp.path().join("-").exists());
 }

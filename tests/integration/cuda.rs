@@ -1,25 +1,11 @@
 //! The CUDA backend against the CPU: the same model gives the same numbers on both. These run
 //! only in builds with the `cuda` feature, on a machine with a GPU:
-//! `cargo test --release --features cuda --test cuda`.
-#![cfg(feature = "cuda")]
+//! `cargo test --release --features cuda --test integration cuda::`.
 
-mod common;
-
-use lstm_sentiment::{train, Cell, Classifier, DeviceSpec, Example, TrainConfig};
-use std::ops::ControlFlow;
+use crate::common::{ex, max_diff_rows, run, stderr, stdout, trained};
+use lstm_sentiment::{Cell, Classifier, DeviceSpec, Example, TrainConfig};
 
 const GPU: DeviceSpec = DeviceSpec::Cuda(0);
-
-fn max_difference(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .flat_map(|(x, y)| {
-            assert_eq!(x.len(), y.len());
-            x.iter().zip(y).map(|(p, q)| (p - q).abs())
-        })
-        .fold(0.0, f32::max)
-}
 
 /// Texts of 1 to 12 words whose label is carried by one cue word; lengths vary so that
 /// batches hold texts that end at different steps.
@@ -36,10 +22,7 @@ fn examples(n: usize) -> Vec<Example> {
             let (cue, label) = CUES[i % CUES.len()];
             let mut words: Vec<&str> = (0..i % 12).map(|j| FILLER[(i + j) % 6]).collect();
             words.insert((i * 7) % (words.len() + 1), cue);
-            Example {
-                text: words.join(" "),
-                label: label.to_string(),
-            }
+            ex(label, &words.join(" "))
         })
         .collect()
 }
@@ -63,7 +46,7 @@ fn builtin_model_gives_the_cpu_logits_on_the_gpu() {
         long.as_str(),
     ];
     let (a, b) = (cpu.logits(&texts).unwrap(), gpu.logits(&texts).unwrap());
-    assert!(max_difference(&a, &b) < 1e-4, "{a:?}\n{b:?}");
+    assert!(max_diff_rows(&a, &b) < 1e-4, "{a:?}\n{b:?}");
     let labels = |c: &Classifier| -> Vec<String> {
         let p = c.predict_batch(&texts).unwrap();
         p.into_iter().map(|p| p.label).collect()
@@ -97,20 +80,19 @@ fn training_on_the_gpu_follows_the_cpu() {
             seed: 3,
             ..TrainConfig::default()
         };
-        let quiet = &mut |_: &_| ControlFlow::Continue(());
-        let (on_cpu, cpu_report) = train(&data, Some(&dev), &config, quiet).unwrap();
+        let (on_cpu, cpu_report) = trained(&data, Some(&dev), &config);
         let gpu_config = TrainConfig {
             device: GPU,
             ..config
         };
-        let (on_gpu, gpu_report) = train(&data, Some(&dev), &gpu_config, quiet).unwrap();
+        let (on_gpu, gpu_report) = trained(&data, Some(&dev), &gpu_config);
         assert!(on_gpu.device().is_cuda(), "{cell:?}");
         let what = format!("{cell:?} bidirectional={bidirectional} layers={num_layers}");
         let (a, b) = (
             on_cpu.logits(&texts(&dev)).unwrap(),
             on_gpu.logits(&texts(&dev)).unwrap(),
         );
-        assert!(max_difference(&a, &b) < 1e-3, "{what}: {a:?}\n{b:?}");
+        assert!(max_diff_rows(&a, &b) < 1e-3, "{what}: {a:?}\n{b:?}");
         for (c, g) in cpu_report.epochs.iter().zip(&gpu_report.epochs) {
             assert!(
                 (c.train_loss - g.train_loss).abs() < 1e-3,
@@ -132,14 +114,13 @@ fn a_model_trained_on_the_gpu_loads_on_the_cpu() {
         ..TrainConfig::default()
     };
     let data = examples(64);
-    let quiet = &mut |_: &_| ControlFlow::Continue(());
-    let (on_gpu, _) = train(&data, None, &config, quiet).unwrap();
+    let (on_gpu, _) = trained(&data, None, &config);
     let dir = tempfile::tempdir().unwrap();
     on_gpu.save(dir.path()).unwrap();
     let on_cpu = Classifier::load(dir.path()).unwrap();
     assert!(on_cpu.device().is_cpu());
     let t = texts(&data);
-    let diff = max_difference(&on_gpu.logits(&t).unwrap(), &on_cpu.logits(&t).unwrap());
+    let diff = max_diff_rows(&on_gpu.logits(&t).unwrap(), &on_cpu.logits(&t).unwrap());
     assert!(diff < 1e-4, "{diff}");
 }
 
@@ -148,9 +129,9 @@ fn cli_predicts_on_the_gpu() {
     let dir = tempfile::tempdir().unwrap();
     let text = "A wonderful, moving film. I loved every minute of it.";
     let on = |device: &str| {
-        let out = common::run(dir.path(), &["--device", device, "predict", "--json", text]);
-        assert!(out.status.success(), "{}", common::stderr(&out));
-        let line: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+        let out = run(dir.path(), &["--device", device, "predict", "--json", text]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let line: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
         (line["label"].clone(), line["score"].as_f64().unwrap())
     };
     let (cpu, gpu) = (on("cpu"), on("cuda"));

@@ -1,76 +1,50 @@
 //! End-to-end tests that drive the real binary in fresh temporary directories.
 
-mod common;
-
-use common::{bin, run, stderr, stdout};
-use std::path::Path;
+use crate::common::{
+    args, bf16_or_skip, bin, dir_with, ex, failure, run, stderr, stdout, success, tsv,
+};
+use lstm_sentiment::Example;
 use std::process::Stdio;
 
-/// A small separable task: the label follows the sentiment word, fillers are noise.
-fn write_data(dir: &Path) {
+/// A small separable task, labelled 0 and 1: the label follows the sentiment word, fillers are
+/// noise. Every sixth example is in the dev set.
+fn train_and_dev() -> tempfile::TempDir {
     let pos = ["good", "great", "lovely", "superb"];
     let neg = ["bad", "awful", "boring", "poor"];
     let filler = [
         "the", "film", "food", "was", "really", "quite", "service", "plot",
     ];
-    let mut train = String::new();
-    let mut dev = String::new();
-    for i in 0..240 {
-        let positive = i % 2 == 0;
-        let word = if positive {
-            pos[i / 2 % 4]
-        } else {
-            neg[i / 2 % 4]
-        };
-        let text = format!(
-            "{} {} {} {}",
-            filler[i % 8],
-            filler[(i / 3) % 8],
-            word,
-            filler[(i / 5) % 8]
-        );
-        let line = format!("{}\t{}\n", if positive { 1 } else { 0 }, text);
-        if i % 6 == 5 {
-            dev.push_str(&line);
-        } else {
-            train.push_str(&line);
-        }
-    }
-    std::fs::write(dir.join("train.tsv"), train).unwrap();
-    std::fs::write(dir.join("dev.tsv"), dev).unwrap();
+    let examples: Vec<Example> = (0..240)
+        .map(|i| {
+            let positive = i % 2 == 0;
+            let word = if positive { pos } else { neg }[i / 2 % 4];
+            let text = format!(
+                "{} {} {} {}",
+                filler[i % 8],
+                filler[(i / 3) % 8],
+                word,
+                filler[(i / 5) % 8]
+            );
+            ex(if positive { "1" } else { "0" }, &text)
+        })
+        .collect();
+    let (train, dev): (Vec<_>, Vec<_>) = examples.chunks(6).map(|c| c.split_at(5)).unzip();
+    dir_with(&[
+        ("train.tsv", &tsv(&train.concat())),
+        ("dev.tsv", &tsv(&dev.concat())),
+    ])
 }
 
 #[test]
 fn train_predict_eval_embed_info_end_to_end() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = train_and_dev();
     let dir = tmp.path();
-    write_data(dir);
     let out = run(
         dir,
-        &[
-            "train",
-            "--train",
-            "train.tsv",
-            "--dev",
-            "dev.tsv",
-            "--out",
-            "model",
-            "--label-map",
-            "0=negative,1=positive",
-            "--embedding-dim",
-            "16",
-            "--hidden",
-            "16",
-            "--epochs",
-            "8",
-            "--lr",
-            "0.01",
-            "--dropout",
-            "0",
-            "--seed",
-            "3",
-            "-q",
-        ],
+        &args(
+            "train --train train.tsv --dev dev.tsv --out model --label-map 0=negative,1=positive \
+             --embedding-dim 16 --hidden 16 --epochs 8 --lr 0.01 --dropout 0 --seed 3 -q",
+        ),
     );
     assert!(out.status.success(), "train failed: {}", stderr(&out));
     for f in ["config.json", "tokenizer.json", "model.safetensors"] {
@@ -78,19 +52,11 @@ fn train_predict_eval_embed_info_end_to_end() {
     }
     assert!(stdout(&out).contains("kept epoch"), "{}", stdout(&out));
 
-    let out = run(
-        dir,
-        &[
-            "predict",
-            "--model",
-            "model",
-            "--json",
-            "the food was great",
-            "the plot was awful",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let lines: Vec<serde_json::Value> = stdout(&out)
+    let line = [
+        &args("predict --model model --json")[..],
+        &["the food was great", "the plot was awful"],
+    ];
+    let lines: Vec<serde_json::Value> = success(&run(dir, &line.concat()))
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -104,17 +70,13 @@ fn train_predict_eval_embed_info_end_to_end() {
     assert_eq!(lines[0]["score"], probs["positive"]);
 
     // Labels as written in the data file ("0"/"1") are read through the saved aliases.
-    let out = run(
-        dir,
-        &["eval", "--model", "model", "--data", "dev.tsv", "--json"],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let eval: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let out = success(&run(dir, &args("eval --model model --data dev.tsv --json")));
+    let eval: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(eval["n"], 40);
     assert!(eval["accuracy"].as_f64().unwrap() >= 0.9, "{eval}");
     assert!(eval["macro_f1"].as_f64().is_some());
 
-    let out = run(dir, &["eval", "--model", "model", "--data", "dev.tsv"]);
+    let out = run(dir, &args("eval --model model --data dev.tsv"));
     assert!(stdout(&out).contains("accuracy"), "{}", stdout(&out));
 
     let mut child = bin()
@@ -188,29 +150,25 @@ fn builtin_model_classifies_clear_sentences_from_an_empty_directory() {
 #[test]
 fn usage_errors_exit_2_and_runtime_errors_exit_1_naming_the_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = run(tmp.path(), &["train", "--out", "m"]);
+    let out = run(tmp.path(), &args("train --out m"));
     assert_eq!(
         out.status.code(),
         Some(2),
         "missing --train is a usage error"
     );
 
-    let out = run(tmp.path(), &["train", "--train", "nope.tsv", "--out", "m"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = failure(&run(tmp.path(), &args("train --train nope.tsv --out m")), 1);
     assert!(
         err.starts_with("lstm-sentiment: ") && err.contains("nope.tsv"),
         "{err}"
     );
 
     std::fs::write(tmp.path().join("bad.tsv"), "1\tfine\nno tab here\n").unwrap();
-    let out = run(tmp.path(), &["train", "--train", "bad.tsv", "--out", "m"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("bad.tsv:2"), "{}", stderr(&out));
+    let err = failure(&run(tmp.path(), &args("train --train bad.tsv --out m")), 1);
+    assert!(err.contains("bad.tsv:2"), "{err}");
 
-    let out = run(tmp.path(), &["predict", "--model", "missing-dir", "hi"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("missing-dir"), "{}", stderr(&out));
+    let err = failure(&run(tmp.path(), &args("predict --model missing-dir hi")), 1);
+    assert!(err.contains("missing-dir"), "{err}");
 }
 
 #[test]
@@ -224,9 +182,8 @@ fn every_subcommand_has_help() {
 
 #[test]
 fn train_starts_from_a_vector_file_and_can_freeze_it() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = train_and_dev();
     let dir = tmp.path();
-    write_data(dir);
     // word2vec text format: header, then `word v1 .. v8`.
     let mut vectors = String::from("3 8\n");
     for (w, base) in [("great", 0.5f32), ("awful", -0.5), ("film", 0.25)] {
@@ -238,24 +195,10 @@ fn train_starts_from_a_vector_file_and_can_freeze_it() {
     std::fs::write(dir.join("vectors.txt"), vectors).unwrap();
     let out = run(
         dir,
-        &[
-            "train",
-            "--train",
-            "train.tsv",
-            "--dev",
-            "dev.tsv",
-            "--out",
-            "model",
-            "--embedding-dim",
-            "8",
-            "--hidden",
-            "8",
-            "--epochs",
-            "2",
-            "--vectors",
-            "vectors.txt",
-            "--freeze-embeddings",
-        ],
+        &args(
+            "train --train train.tsv --dev dev.tsv --out model --embedding-dim 8 --hidden 8 \
+             --epochs 2 --vectors vectors.txt --freeze-embeddings",
+        ),
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -273,20 +216,9 @@ fn train_starts_from_a_vector_file_and_can_freeze_it() {
 
     let out = run(
         dir,
-        &[
-            "train",
-            "--train",
-            "train.tsv",
-            "--out",
-            "m2",
-            "--embedding-dim",
-            "16",
-            "--vectors",
-            "vectors.txt",
-        ],
+        &args("train --train train.tsv --out m2 --embedding-dim 16 --vectors vectors.txt"),
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("dimension 8"), "{}", stderr(&out));
+    assert!(failure(&out, 1).contains("dimension 8"), "{}", stderr(&out));
 }
 
 #[test]
@@ -294,12 +226,10 @@ fn bf16_prediction_answers_or_names_what_the_cpu_lacks() {
     let dir = tempfile::tempdir().unwrap();
     let text = "A wonderful, moving film. I loved every minute of it.";
     let out = run(dir.path(), &["--bf16", "predict", "--json", text]);
-    if lstm_sentiment::encoder::bf16_available() {
-        assert!(out.status.success(), "{}", stderr(&out));
-        let line: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    if bf16_or_skip("bfloat16 predictions, the refusal checked instead") {
+        let line: serde_json::Value = serde_json::from_str(&success(&out)).unwrap();
         assert_eq!(line["label"], "positive");
     } else {
-        assert_eq!(out.status.code(), Some(1));
-        assert!(stderr(&out).contains("AVX512-BF16"), "{}", stderr(&out));
+        assert!(failure(&out, 1).contains("AVX512-BF16"), "{}", stderr(&out));
     }
 }

@@ -1,0 +1,30 @@
+//! The integration tests, one module per subject, in one test binary: one link instead of one
+//! per file keeps `cargo test` quick to build. Run one module with
+//! `cargo test --test integration MODULE::`. Helpers shared by all are in `tests/common/`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod checkpoint_order;
+mod cli;
+#[cfg(feature = "cuda")]
+mod cuda;
+mod durable;
+mod errors;
+mod exchange;
+mod golden;
+mod hub;
+mod kernel;
+mod library;
+mod limits;
+mod load_errors;
+mod outputs;
+mod readme;
+mod resource_limits;
+mod saving;
+mod stratified_split;
+mod train_guards;
+mod train_preflight;
+mod vector_checks;
+mod vectors;
+mod word2vec;
