@@ -128,11 +128,7 @@ pub(super) fn write<W: Write>(
     vectors.check_writable()?;
     writeln!(writer, "{} {}", vectors.len(), vectors.dim())?;
     let mut record = Vec::new();
-    for (word, vector) in vectors
-        .words()
-        .iter()
-        .zip(vectors.data().chunks_exact(vectors.dim()))
-    {
+    for (word, vector) in vectors.rows() {
         record.clear();
         record.extend_from_slice(word.as_bytes());
         record.push(b' ');

@@ -98,6 +98,12 @@ impl Embeddings {
         self.row(self.index_of(word)?)
     }
 
+    /// Every word with its vector, in row order.
+    pub(super) fn rows(&self) -> impl Iterator<Item = (&str, &[f32])> {
+        let words = self.words.iter().map(String::as_str);
+        words.zip(self.data.chunks_exact(self.dim))
+    }
+
     /// Checks, before anything is written, that every word can be read back.
     pub(super) fn check_writable(&self) -> std::io::Result<()> {
         for (i, word) in self.words.iter().enumerate() {

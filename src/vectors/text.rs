@@ -117,11 +117,7 @@ pub(super) fn write<W: Write>(
         writeln!(writer, "{} {}", vectors.len(), vectors.dim())?;
     }
     let mut line = String::new();
-    for (word, vector) in vectors
-        .words()
-        .iter()
-        .zip(vectors.data().chunks_exact(vectors.dim()))
-    {
+    for (word, vector) in vectors.rows() {
         line.clear();
         line.push_str(word);
         for &v in vector {

@@ -16,31 +16,24 @@ pub fn assert_close(a: &[f32], b: &[f32], tolerance: f32, what: &str) {
 /// if any difference is NaN, so that no tolerance accepts it.
 pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "lengths differ");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, |m: f32, d| {
-            if d.is_nan() || m.is_nan() {
-                f32::NAN
-            } else {
-                m.max(d)
-            }
-        })
+    largest(a.iter().zip(b).map(|(x, y)| (x - y).abs()))
 }
 
 /// [`max_diff`] over rows, which must match in number and length.
 pub fn max_diff_rows(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
     assert_eq!(a.len(), b.len(), "row counts differ");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| max_diff(x, y))
-        .fold(0.0, |m: f32, d| {
-            if d.is_nan() || m.is_nan() {
-                f32::NAN
-            } else {
-                m.max(d)
-            }
-        })
+    largest(a.iter().zip(b).map(|(x, y)| max_diff(x, y)))
+}
+
+/// The largest of `values` (0 for none), NaN if any is NaN: `f32::max` would drop it.
+fn largest(values: impl Iterator<Item = f32>) -> f32 {
+    values.fold(0.0, |m, v| {
+        if m.is_nan() || v.is_nan() {
+            f32::NAN
+        } else {
+            m.max(v)
+        }
+    })
 }
 
 /// Panics unless `message` contains every fragment; the message starts with `what`.
@@ -54,6 +47,7 @@ pub fn assert_mentions<S: AsRef<str>>(what: &str, message: &str, fragments: &[S]
     }
 }
 
+/// Owned copies, for tables that mix literal fragments with formatted ones.
 pub fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }

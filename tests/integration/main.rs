@@ -25,6 +25,5 @@ mod saving;
 mod stratified_split;
 mod train_guards;
 mod train_preflight;
-mod vector_checks;
 mod vectors;
 mod word2vec;

@@ -204,7 +204,7 @@ mod kernel {
 mod tests {
     use super::*;
     use crate::encoder::products::matmul::product;
-    use crate::encoder::products::testing::random_values;
+    use crate::encoder::products::testing::{random_values, skip};
 
     #[test]
     fn rounding_is_to_nearest_even() {
@@ -220,8 +220,7 @@ mod tests {
     #[test]
     fn products_match_f32_to_bf16_precision() {
         if !available() {
-            eprintln!("skipped: this CPU lacks AVX512-BF16");
-            return;
+            return skip("this CPU lacks AVX512-BF16");
         }
         for (m, k, n) in [
             (1, 1, 1),

@@ -156,7 +156,7 @@ mod kernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encoder::products::testing::{assert_close, naive, values};
+    use crate::encoder::products::testing::{assert_close, naive, skip, values};
 
     #[test]
     fn packing_puts_each_panel_row_together_and_pads_with_the_default() {
@@ -176,8 +176,7 @@ mod tests {
     #[test]
     fn products_match_the_triple_loop() {
         if !Panels::available() {
-            eprintln!("skipped: this CPU lacks AVX-512F or FMA");
-            return;
+            return skip("this CPU lacks AVX-512F or FMA");
         }
         for (m, k, n) in [
             (1, 256, 1024),
