@@ -101,8 +101,13 @@ impl<'a> Run<'a> {
         )?;
         let placeholder = Tensor::zeros((1, 1), DType::F32, &device)?;
         let model = Model::from_weights(&model_config, &with_embedding(&state.live, placeholder))?;
-        let planned_steps = config.epochs * steps_per_epoch(&config, &data);
-        let schedule = Schedule::new(config.lr, config.lr_schedule, config.warmup, planned_steps);
+        let schedule = Schedule::new(
+            config.lr,
+            config.lr_schedule,
+            config.warmup,
+            config.epochs,
+            steps_per_epoch(&config, &data),
+        );
         let mut run = Run {
             config,
             checkpoint_dir: checkpointing.dir.as_deref(),
@@ -214,9 +219,7 @@ impl<'a> Run<'a> {
             dev_macro_f1: eval.macro_f1,
             seconds: clock.elapsed().as_secs_f64(),
             tokens_per_second: totals.tokens as f64 / train_seconds,
-            lr: self
-                .schedule
-                .lr(epoch * steps_per_epoch(&self.config, &self.data) - 1),
+            lr: self.schedule.end_of(epoch),
             best: improved,
         };
         self.history.records.push(record.clone());
@@ -240,14 +243,13 @@ impl<'a> Run<'a> {
         let mut rng = epoch_rng(self.config.seed, epoch);
         let train = &self.data.train;
         let batches = length_buckets(&train.ids, self.config.batch_size, &mut rng);
-        let before = (epoch - 1) * steps_per_epoch(&self.config, &self.data);
         let mut totals = Totals::default();
         for (step, idx) in (1..).zip(&batches) {
             let mut seqs: Vec<Vec<u32>> = idx.iter().map(|&i| train.ids[i].clone()).collect();
             let y: Vec<u32> = idx.iter().map(|&i| train.y[i]).collect();
             drop_words(&mut seqs, self.config.word_dropout, UNK_ID, &mut rng);
-            let lr = self.schedule.lr(before + step - 1);
-            (self.state).set_lr(lr, lr * self.config.embedding_lr_scale);
+            let lr = self.schedule.at(epoch, step);
+            self.state.set_lr(lr, lr * self.config.embedding_lr_scale);
             let mut dropout = Dropout::new(self.config.dropout, &mut rng)
                 .with_embedding(self.config.embedding_dropout_rate());
             let clip = self.config.clip_norm;

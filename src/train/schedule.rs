@@ -58,20 +58,39 @@ impl std::fmt::Display for LrSchedule {
 pub(super) struct Schedule {
     lr: f64,
     kind: LrSchedule,
+    steps_per_epoch: usize,
     warmup_steps: usize,
     total_steps: usize,
 }
 
 impl Schedule {
-    /// A run of `total_steps` steps whose first `warmup` fraction (rounded to whole steps) warms
-    /// up from 0 to `lr`.
-    pub(super) fn new(lr: f64, kind: LrSchedule, warmup: f64, total_steps: usize) -> Self {
+    /// A run of `epochs` x `steps_per_epoch` steps whose first `warmup` fraction (rounded to
+    /// whole steps) warms up from 0 to `lr`.
+    pub(super) fn new(
+        lr: f64,
+        kind: LrSchedule,
+        warmup: f64,
+        epochs: usize,
+        steps_per_epoch: usize,
+    ) -> Self {
+        let total_steps = epochs * steps_per_epoch;
         Self {
             lr,
             kind,
+            steps_per_epoch,
             warmup_steps: (warmup * total_steps as f64).round() as usize,
             total_steps,
         }
+    }
+
+    /// The rate of step `step` of epoch `epoch`, both counted from 1.
+    pub(super) fn at(&self, epoch: usize, step: usize) -> f64 {
+        self.lr(((epoch - 1) * self.steps_per_epoch + step).saturating_sub(1))
+    }
+
+    /// The rate of the last step of epoch `epoch`.
+    pub(super) fn end_of(&self, epoch: usize) -> f64 {
+        self.at(epoch, self.steps_per_epoch)
     }
 
     /// The rate of step `step`, counted from 0 at the run's first step. Warmup steps climb
@@ -102,14 +121,14 @@ mod tests {
 
     #[test]
     fn constant_without_warmup_is_exactly_the_base_rate() {
-        let s = Schedule::new(2e-3, LrSchedule::Constant, 0.0, 50);
+        let s = Schedule::new(2e-3, LrSchedule::Constant, 0.0, 1, 50);
         assert!((0..60).all(|t| s.lr(t) == 2e-3));
     }
 
     #[test]
     fn warmup_climbs_in_equal_parts_to_the_base_rate() {
         // 10% of 100 steps: 10 warmup steps, 0.1, 0.2, ... 1.0 of the rate.
-        let s = Schedule::new(1.0, LrSchedule::Constant, 0.1, 100);
+        let s = Schedule::new(1.0, LrSchedule::Constant, 0.1, 1, 100);
         for t in 0..10 {
             assert!(
                 close(s.lr(t), (t + 1) as f64 / 10.0),
@@ -123,7 +142,7 @@ mod tests {
     #[test]
     fn linear_falls_in_a_straight_line_after_warmup() {
         // 4 warmup steps of 20, then 16 steps falling by 1/16 each.
-        let s = Schedule::new(0.5, LrSchedule::Linear, 0.2, 20);
+        let s = Schedule::new(0.5, LrSchedule::Linear, 0.2, 1, 20);
         assert!(close(s.lr(0), 0.125));
         assert!(close(s.lr(3), 0.5));
         assert!(close(s.lr(4), 0.5));
@@ -133,7 +152,7 @@ mod tests {
 
     #[test]
     fn cosine_is_half_way_at_mid_decay_and_flat_at_both_ends() {
-        let s = Schedule::new(1.0, LrSchedule::Cosine, 0.0, 100);
+        let s = Schedule::new(1.0, LrSchedule::Cosine, 0.0, 1, 100);
         assert_eq!(s.lr(0), 1.0);
         assert!(close(s.lr(50), 0.5));
         assert!(close(s.lr(25), 0.5 * (1.0 + (PI / 4.0).cos())));
@@ -146,13 +165,23 @@ mod tests {
 
     #[test]
     fn steps_past_the_plan_stay_at_the_end_of_the_decay() {
-        let s = Schedule::new(1.0, LrSchedule::Linear, 0.0, 10);
+        let s = Schedule::new(1.0, LrSchedule::Linear, 0.0, 1, 10);
         assert_eq!(s.lr(10), 0.0);
         assert_eq!(s.lr(1000), 0.0);
         // Warmup as long as the whole plan: no division by zero.
-        let s = Schedule::new(1.0, LrSchedule::Cosine, 0.99, 1);
+        let s = Schedule::new(1.0, LrSchedule::Cosine, 0.99, 1, 1);
         assert!(close(s.lr(0), 1.0));
         assert!(s.lr(1).is_finite());
+    }
+
+    #[test]
+    fn steps_count_on_across_epochs() {
+        // 3 epochs of 4 steps: epoch 2's first step is step 4 of the run.
+        let s = Schedule::new(1.0, LrSchedule::Linear, 0.0, 3, 4);
+        assert_eq!(s.at(1, 1), 1.0);
+        assert!(close(s.at(2, 1), 1.0 - 4.0 / 12.0));
+        assert!(close(s.end_of(2), s.at(2, 4)));
+        assert!(close(s.end_of(3), 1.0 / 12.0));
     }
 
     #[test]
