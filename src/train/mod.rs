@@ -13,6 +13,7 @@ mod init;
 mod preflight;
 mod report;
 mod run;
+mod schedule;
 mod split;
 mod state;
 mod tally;
@@ -22,6 +23,7 @@ pub use checkpoint::{checkpoint_path, Checkpointing, CHECKPOINT_FILE};
 pub use config::{EmbeddingInit, TrainConfig, MAX_LR};
 pub use preflight::check_writable_dir;
 pub use report::{EpochRecord, TrainEvent, TrainReport};
+pub use schedule::LrSchedule;
 pub use split::training_labels;
 
 use crate::classifier::Classifier;

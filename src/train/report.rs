@@ -18,6 +18,10 @@ pub struct EpochRecord {
     pub dev_macro_f1: f64,
     pub seconds: f64,
     pub tokens_per_second: f64,
+    /// The learning rate of the epoch's last step (the embedding table's is this times
+    /// `embedding_lr_scale`); 0 where a stored record lacks it.
+    #[serde(default)]
+    pub lr: f64,
     /// Whether this epoch's weights are the best so far (and so kept).
     pub best: bool,
 }
@@ -43,6 +47,8 @@ pub enum TrainEvent {
         loss: f64,
         accuracy: f64,
         tokens_per_second: f64,
+        /// The learning rate this step used.
+        lr: f64,
     },
     Epoch(EpochRecord),
     /// The embedding table was started from word vectors covering `matched` of `words`

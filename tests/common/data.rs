@@ -17,12 +17,17 @@ pub fn labelled(n: usize, labels: &[&str], mut text: impl FnMut(usize) -> String
         .collect()
 }
 
-/// `n` lines of `label<TAB>text`, alternating `positive` and `negative`, with a cue word
-/// (`good` or `bad`) in every text.
-pub fn sentiment_tsv(n: usize) -> String {
-    tsv(&labelled(n, &["positive", "negative"], |i| {
+/// `n` examples alternating `positive` and `negative`, with a cue word (`good` or `bad`) in
+/// every text.
+pub fn sentiment_examples(n: usize) -> Vec<Example> {
+    labelled(n, &["positive", "negative"], |i| {
         format!("{} film number {}", ["good", "bad"][i % 2], i % 7)
-    }))
+    })
+}
+
+/// [`sentiment_examples`] as the lines of a TSV file.
+pub fn sentiment_tsv(n: usize) -> String {
+    tsv(&sentiment_examples(n))
 }
 
 /// Examples as the lines of a TSV file.

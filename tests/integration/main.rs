@@ -24,6 +24,7 @@ mod resource_limits;
 mod saving;
 mod stratified_split;
 mod train_guards;
+mod train_options;
 mod train_preflight;
 mod vectors;
 mod word2vec;
