@@ -5,8 +5,10 @@
 
 mod ascii;
 mod pipeline;
+mod truncation;
 
 pub use pipeline::{PAD, PAD_ID, UNK, UNK_ID};
+pub use truncation::Truncation;
 
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
@@ -54,11 +56,12 @@ pub struct TextTokenizer {
     ascii: Option<ascii::AsciiWords>,
 }
 
-/// A long text is first encoded from a prefix of this many bytes per wanted token (at least
-/// [`MIN_PREFIX`]), growing fourfold until the prefix yields enough tokens or is the whole text.
+/// A long text is first encoded from a prefix (or, for its last tokens, a suffix) of this many
+/// bytes per wanted token (at least [`MIN_PREFIX`]), growing fourfold until the piece yields
+/// enough tokens or is the whole text.
 const PREFIX_BYTES_PER_TOKEN: usize = 64;
 const MIN_PREFIX: usize = 64 << 10;
-/// Tokens a prefix must yield beyond the wanted ones: its last token may be cut short.
+/// Tokens a piece must yield beyond the wanted ones: its token at the cut may be cut short.
 const PREFIX_MARGIN: usize = 2;
 
 impl std::fmt::Debug for TextTokenizer {
@@ -103,16 +106,46 @@ fn count_pieces(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary.
-fn prefix(text: &str, max_bytes: usize) -> &str {
-    if max_bytes >= text.len() {
-        return text;
+/// The end of a text that a piece is cut from, and its ids kept from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Head,
+    Tail,
+}
+
+impl End {
+    /// The longest piece of `text` at this end of at most `max_bytes` bytes that starts and
+    /// ends on a character boundary.
+    fn piece(self, text: &str, max_bytes: usize) -> &str {
+        if max_bytes >= text.len() {
+            return text;
+        }
+        match self {
+            End::Head => {
+                let mut end = max_bytes;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                &text[..end]
+            }
+            End::Tail => {
+                let mut start = text.len() - max_bytes;
+                while !text.is_char_boundary(start) {
+                    start += 1;
+                }
+                &text[start..]
+            }
+        }
     }
-    let mut end = max_bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
+
+    /// At most `n` of `ids`, from this end.
+    fn keep(self, ids: &[u32], n: usize) -> Vec<u32> {
+        let n = n.min(ids.len());
+        match self {
+            End::Head => ids[..n].to_vec(),
+            End::Tail => ids[ids.len() - n..].to_vec(),
+        }
     }
-    &text[..end]
 }
 
 impl TextTokenizer {
@@ -248,31 +281,55 @@ impl TextTokenizer {
         if let Some(ids) = self.encode_ascii(text, max_len) {
             return Ok(ids);
         }
-        let mut bytes = self.first_prefix(text, max_len);
-        loop {
-            let piece = prefix(text, bytes);
-            let encoding = self.inner.encode(piece, false).map_err(tokenizer_error)?;
-            let ids = encoding.get_ids();
-            if let Some(ids) = self.kept(piece, text, ids, max_len) {
-                return Ok(ids);
-            }
-            bytes = bytes.saturating_mul(4);
-        }
+        self.encode_end(text, max_len, End::Head)
     }
 
     /// [`encode`](Self::encode) for many texts at once; results keep input order. ASCII texts
     /// take the one-pass path on this thread (far quicker than `tokenizers` on two), the others
     /// go through `tokenizers` in parallel.
     pub fn encode_batch(&self, texts: &[&str], max_len: usize) -> Result<Vec<Vec<u32>>> {
-        let mut ids: Vec<Option<Vec<u32>>> = (texts.iter())
-            .map(|text| self.encode_ascii(text, max_len))
-            .collect();
+        self.encode_batch_end(texts, max_len, End::Head)
+    }
+
+    /// At most `n` ids from `end` of `text`, encoded from pieces cut from that end: a piece that
+    /// yields more than `n` tokens settles them, as only its token at the cut can differ from
+    /// the whole text's.
+    fn encode_end(&self, text: &str, n: usize, end: End) -> Result<Vec<u32>> {
+        let mut bytes = self.first_piece(text, n);
+        loop {
+            let piece = end.piece(text, bytes);
+            let ids = match self.encode_ascii(piece, usize::MAX) {
+                Some(ids) => ids,
+                None => (self.inner.encode(piece, false).map_err(tokenizer_error)?)
+                    .get_ids()
+                    .to_vec(),
+            };
+            if let Some(ids) = self.kept(piece, text, &ids, n, end) {
+                return Ok(ids);
+            }
+            bytes = bytes.saturating_mul(4);
+        }
+    }
+
+    /// [`encode_end`](Self::encode_end) for many texts, ASCII ones on this thread, the others
+    /// through `tokenizers` in parallel.
+    fn encode_batch_end(&self, texts: &[&str], n: usize, end: End) -> Result<Vec<Vec<u32>>> {
+        let mut ids: Vec<Option<Vec<u32>>> = Vec::with_capacity(texts.len());
+        for text in texts {
+            ids.push(match end {
+                End::Head => self.encode_ascii(text, n),
+                End::Tail if self.ascii.is_some() && text.is_ascii() => {
+                    Some(self.encode_end(text, n, end)?)
+                }
+                End::Tail => None,
+            });
+        }
         let others: Vec<usize> = (0..texts.len()).filter(|&i| ids[i].is_none()).collect();
         if !others.is_empty() {
             let texts: Vec<&str> = others.iter().map(|&i| texts[i]).collect();
             for (i, encoded) in others
                 .into_iter()
-                .zip(self.encode_pipeline(&texts, max_len)?)
+                .zip(self.encode_pipeline(&texts, n, end)?)
             {
                 ids[i] = Some(encoded);
             }
@@ -289,11 +346,11 @@ impl TextTokenizer {
         Some(fast.encode(text, max_len, |w| self.inner.token_to_id(w), UNK_ID))
     }
 
-    /// [`encode_batch`](Self::encode_batch) through `tokenizers`, in parallel.
-    fn encode_pipeline(&self, texts: &[&str], max_len: usize) -> Result<Vec<Vec<u32>>> {
+    /// [`encode_batch_end`](Self::encode_batch_end) through `tokenizers`, in parallel.
+    fn encode_pipeline(&self, texts: &[&str], n: usize, end: End) -> Result<Vec<Vec<u32>>> {
         let pieces: Vec<&str> = texts
             .iter()
-            .map(|text| prefix(text, self.first_prefix(text, max_len)))
+            .map(|text| end.piece(text, self.first_piece(text, n)))
             .collect();
         let encodings = self
             .inner
@@ -304,17 +361,17 @@ impl TextTokenizer {
             .zip(pieces)
             .zip(&encodings)
             .map(|((text, piece), encoding)| {
-                match self.kept(piece, text, encoding.get_ids(), max_len) {
+                match self.kept(piece, text, encoding.get_ids(), n, end) {
                     Some(ids) => Ok(ids),
-                    // Rare: a long text whose first prefix held too few tokens.
-                    None => self.encode(text, max_len),
+                    // Rare: a long text whose first piece held too few tokens.
+                    None => self.encode_end(text, n, end),
                 }
             })
             .collect()
     }
 
     /// How many bytes of `text` to encode first.
-    fn first_prefix(&self, text: &str, max_len: usize) -> usize {
+    fn first_piece(&self, text: &str, max_len: usize) -> usize {
         if !self.local {
             return text.len();
         }
@@ -324,11 +381,10 @@ impl TextTokenizer {
             .max(MIN_PREFIX)
     }
 
-    /// The first `max_len` ids if encoding `piece`, a prefix of `text`, settles them.
-    fn kept(&self, piece: &str, text: &str, ids: &[u32], max_len: usize) -> Option<Vec<u32>> {
-        let settled =
-            piece.len() == text.len() || ids.len() >= max_len.saturating_add(PREFIX_MARGIN);
-        settled.then(|| ids[..ids.len().min(max_len)].to_vec())
+    /// The `n` ids at `end` if encoding `piece`, cut from that end of `text`, settles them.
+    fn kept(&self, piece: &str, text: &str, ids: &[u32], n: usize, end: End) -> Option<Vec<u32>> {
+        let settled = piece.len() == text.len() || ids.len() >= n.saturating_add(PREFIX_MARGIN);
+        settled.then(|| end.keep(ids, n))
     }
 
     /// The words `text` splits into (normalized, before vocabulary lookup, so unknown words are
