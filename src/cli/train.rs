@@ -10,7 +10,9 @@ use lstm_sentiment::train::{
     check_writable_dir, training_labels, Checkpointing, EmbeddingInit, EpochRecord, TrainReport,
     CHECKPOINT_FILE,
 };
-use lstm_sentiment::{Cell, DeviceSpec, Example, TokenizerConfig, TrainConfig, TrainEvent};
+use lstm_sentiment::{
+    Cell, DeviceSpec, Example, Pooling, TokenizerConfig, TrainConfig, TrainEvent, Truncation,
+};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -53,6 +55,10 @@ pub struct TrainArgs {
     /// Read texts in both directions and join the two final states.
     #[arg(long)]
     bidirectional: bool,
+    /// What the output layer reads of the last layer's hidden states: last (the final state),
+    /// max or mean (over every step of the text), or last_max (the final state and the max).
+    #[arg(long, default_value_t = defaults().pooling, value_name = "POOLING")]
+    pooling: Pooling,
     /// Dropout on word vectors, between layers and before the output layer.
     #[arg(long, default_value_t = defaults().dropout, value_name = "X")]
     dropout: f32,
@@ -79,6 +85,10 @@ pub struct TrainArgs {
     /// Truncate texts to this many tokens.
     #[arg(long, default_value_t = defaults().max_length, value_name = "N")]
     max_length: usize,
+    /// Which tokens a text longer than --max-length keeps: head (the first), tail (the last) or
+    /// head_tail (the first half from the start, the second from the end).
+    #[arg(long, default_value_t = defaults().truncation, value_name = "SIDE")]
+    truncate: Truncation,
     /// Words seen fewer times become [UNK].
     #[arg(long, default_value_t = defaults().tokenizer.min_count, value_name = "N")]
     min_count: usize,
@@ -256,6 +266,7 @@ impl TrainArgs {
             hidden_size: self.hidden,
             num_layers: self.layers,
             bidirectional: self.bidirectional,
+            pooling: self.pooling,
             dropout: self.dropout,
             epochs: self.epochs,
             batch_size: self.batch_size,
@@ -263,6 +274,7 @@ impl TrainArgs {
             weight_decay: self.weight_decay,
             clip_norm: self.clip_norm,
             max_length: self.max_length,
+            truncation: self.truncate,
             patience: self.patience,
             dev_fraction: self.dev_fraction,
             seed: self.seed,
