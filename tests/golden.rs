@@ -148,10 +148,15 @@ fn token_ids_match_pytorch_tokenizers() {
     for dir in fixture_dirs() {
         let classifier = Classifier::load(&dir).unwrap();
         let expected = read_expected(&dir);
-        let max_length = classifier.config().max_length;
+        let (max_length, side) = (
+            classifier.config().max_length,
+            classifier.config().truncation,
+        );
         for (text, ids) in expected.texts.iter().zip(&expected.ids) {
             assert_eq!(
-                &classifier.tokenizer().encode(text, max_length).unwrap(),
+                &(classifier.tokenizer())
+                    .encode_truncated(text, max_length, side)
+                    .unwrap(),
                 ids,
                 "{}: ids of {text:?}",
                 dir.display()
