@@ -161,7 +161,7 @@ impl Model {
         mut dropout: Option<&mut Dropout>,
     ) -> Result<Output> {
         if let Some(d) = dropout.as_deref_mut() {
-            xs = d.apply(&xs)?;
+            xs = d.apply_embedding(&xs)?;
         }
         let features = self.encoder.forward(&xs, steps, dropout.as_deref_mut())?;
         self.head(features, dropout)

@@ -72,6 +72,11 @@ impl SparseRows {
         }
     }
 
+    /// The learning rate of the steps to come (weight decay scales with it, as in PyTorch).
+    pub fn set_lr(&mut self, lr: f64) {
+        self.params.lr = lr;
+    }
+
     /// The rows `ids` as a (ids.len(), dim) tensor.
     pub fn gather(&self, ids: &[u32], device: &Device) -> Result<Tensor> {
         let mut out = Vec::with_capacity(ids.len() * self.dim);
@@ -155,6 +160,11 @@ impl DenseAdamW {
             step: 0,
             slots,
         }
+    }
+
+    /// The learning rate of the steps to come (weight decay scales with it, as in PyTorch).
+    pub fn set_lr(&mut self, lr: f64) {
+        self.params.lr = lr;
     }
 
     /// One step; each gradient is multiplied by `scale` first (for clipping).

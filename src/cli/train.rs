@@ -7,8 +7,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use lstm_sentiment::data::label_list;
 use lstm_sentiment::train::{
-    check_writable_dir, training_labels, Checkpointing, EmbeddingInit, EpochRecord, TrainReport,
-    CHECKPOINT_FILE,
+    check_writable_dir, training_labels, Checkpointing, EmbeddingInit, EpochRecord, LrSchedule,
+    TrainReport, CHECKPOINT_FILE,
 };
 use lstm_sentiment::{
     Cell, DeviceSpec, Example, Pooling, TokenizerConfig, TrainConfig, TrainEvent, Truncation,
@@ -59,9 +59,17 @@ pub struct TrainArgs {
     /// max or mean (over every step of the text), or last_max (the final state and the max).
     #[arg(long, default_value_t = defaults().pooling, value_name = "POOLING")]
     pooling: Pooling,
-    /// Dropout on word vectors, between layers and before the output layer.
+    /// Dropout between layers and before the output layer, and on word vectors unless
+    /// --embedding-dropout is given.
     #[arg(long, default_value_t = defaults().dropout, value_name = "X")]
     dropout: f32,
+    /// Dropout on word vectors [default: --dropout].
+    #[arg(long, value_name = "X")]
+    embedding_dropout: Option<f32>,
+    /// Word dropout: in training, each token of a text becomes [UNK] with this probability
+    /// (prediction drops none).
+    #[arg(long, default_value_t = defaults().word_dropout, value_name = "P")]
+    word_dropout: f32,
     /// Most epochs to run (early stopping may end sooner).
     #[arg(long, default_value_t = defaults().epochs, value_name = "N")]
     epochs: usize,
@@ -75,6 +83,17 @@ pub struct TrainArgs {
     /// command fails.
     #[arg(long, default_value_t = defaults().lr, value_name = "X")]
     lr: f64,
+    /// How the learning rate moves over the planned steps (--epochs x steps per epoch): held at
+    /// --lr, or falling from it towards 0 in a straight line or a half cosine.
+    #[arg(long, default_value_t = defaults().lr_schedule, value_name = "constant|linear|cosine")]
+    lr_schedule: LrSchedule,
+    /// The fraction of the planned steps over which the learning rate first climbs linearly
+    /// from 0 to --lr, in [0, 1).
+    #[arg(long, default_value_t = defaults().warmup, value_name = "F")]
+    warmup: f64,
+    /// The word vectors learn at --lr times this (the rest of the network at --lr).
+    #[arg(long, default_value_t = defaults().embedding_lr_scale, value_name = "X")]
+    embedding_lr_scale: f64,
     /// AdamW weight decay, from 0 to 1 / --lr (each step multiplies the weights by
     /// 1 - lr x weight decay).
     #[arg(long, default_value_t = defaults().weight_decay, value_name = "X")]
@@ -268,9 +287,14 @@ impl TrainArgs {
             bidirectional: self.bidirectional,
             pooling: self.pooling,
             dropout: self.dropout,
+            embedding_dropout: self.embedding_dropout,
+            word_dropout: self.word_dropout,
             epochs: self.epochs,
             batch_size: self.batch_size,
             lr: self.lr,
+            lr_schedule: self.lr_schedule,
+            warmup: self.warmup,
+            embedding_lr_scale: self.embedding_lr_scale,
             weight_decay: self.weight_decay,
             clip_norm: self.clip_norm,
             max_length: self.max_length,
@@ -381,6 +405,7 @@ impl Progress {
                 loss,
                 accuracy,
                 tokens_per_second,
+                ..
             } => {
                 if *step == 1 {
                     self.bar.reset();
@@ -458,10 +483,11 @@ fn epoch_line(r: &EpochRecord, dev: bool) -> String {
         "no dev set".to_string()
     };
     format!(
-        "epoch {}: train loss {:.4} acc {:.4} | {dev_figures} | {:.1} s, {:.0} tok/s{}",
+        "epoch {}: train loss {:.4} acc {:.4} | {dev_figures} | lr {:.2e} | {:.1} s, {:.0} tok/s{}",
         r.epoch,
         r.train_loss,
         r.train_accuracy,
+        r.lr,
         r.seconds,
         r.tokens_per_second,
         if r.best && dev { " (best so far)" } else { "" }

@@ -13,8 +13,11 @@ use std::path::{Path, PathBuf};
 /// The checkpoint's file name inside a checkpoint directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 const METADATA_KEY: &str = "lstm_sentiment_checkpoint";
-/// Bumped when the layout changes; older builds refuse newer checkpoints.
-const CHECKPOINT_VERSION: u32 = 1;
+/// Bumped when the layout or the meaning of the stored config changes; older builds refuse
+/// newer checkpoints. Version 2 adds the learning-rate schedule, the embedding learning rate
+/// and word and embedding dropout to the config, which a build reading only version 1 would
+/// ignore and so resume with other learning rates.
+const CHECKPOINT_VERSION: u32 = 2;
 
 /// The scalars of a checkpoint (stored as JSON in the safetensors metadata).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! Every hyperparameter of a run, its default and the bounds a run checks before its first step.
 
+use super::schedule::LrSchedule;
 use crate::config::{is_default, Cell, Pooling, Truncation};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
@@ -23,13 +24,27 @@ pub struct TrainConfig {
     /// What the head reads of the last layer's hidden states.
     #[serde(skip_serializing_if = "is_default")]
     pub pooling: Pooling,
-    /// Dropout on word vectors, between layers and before the head.
+    /// Dropout between layers and before the head, and on word vectors unless
+    /// `embedding_dropout` is set.
     pub dropout: f32,
+    /// Dropout on the elements of word vectors; `None` uses `dropout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding_dropout: Option<f32>,
+    /// Word dropout: in training, each token of a text becomes `[UNK]` with this probability.
+    /// Prediction never drops words.
+    pub word_dropout: f32,
     /// Upper bound on epochs; early stopping may end sooner.
     pub epochs: usize,
     pub batch_size: usize,
-    /// AdamW learning rate, in (0, [`MAX_LR`]].
+    /// AdamW learning rate, in (0, [`MAX_LR`]]: the peak rate of the schedule.
     pub lr: f64,
+    /// How the learning rate moves over the planned steps (epochs x steps per epoch).
+    pub lr_schedule: LrSchedule,
+    /// The fraction of the planned steps over which the rate climbs linearly from 0 to `lr`,
+    /// in [0, 1).
+    pub warmup: f64,
+    /// The embedding table learns at `lr` times this; the rest of the network at `lr`.
+    pub embedding_lr_scale: f64,
     /// AdamW's decoupled weight decay: each step multiplies the weights by
     /// `1 - lr * weight_decay`, so `lr * weight_decay` must be at most 1.
     pub weight_decay: f64,
@@ -82,9 +97,14 @@ impl Default for TrainConfig {
             bidirectional: false,
             pooling: Pooling::Last,
             dropout: 0.3,
+            embedding_dropout: None,
+            word_dropout: 0.0,
             epochs: 10,
             batch_size: 64,
             lr: 2e-3,
+            lr_schedule: LrSchedule::Constant,
+            warmup: 0.0,
+            embedding_lr_scale: 1.0,
             weight_decay: 0.0,
             clip_norm: 5.0,
             max_length: 512,
@@ -136,6 +156,58 @@ impl TrainConfig {
             return fail(format!(
                 "dev fraction must be in [0, 1), found {}",
                 number(self.dev_fraction)
+            ));
+        }
+        self.validate_regularization()?;
+        self.validate_rates()
+    }
+
+    /// The dropout rate on word vectors.
+    pub fn embedding_dropout_rate(&self) -> f32 {
+        self.embedding_dropout.unwrap_or(self.dropout)
+    }
+
+    fn validate_regularization(&self) -> Result<()> {
+        let rates = [
+            ("embedding dropout", self.embedding_dropout_rate()),
+            ("word dropout", self.word_dropout),
+        ];
+        for (what, p) in rates {
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::Config(format!(
+                    "{what} must be in [0, 1), found {p}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The schedule's warmup and the embedding table's learning rate.
+    fn validate_rates(&self) -> Result<()> {
+        let fail = |m: String| Err(Error::Config(m));
+        if !(0.0..1.0).contains(&self.warmup) {
+            return fail(format!(
+                "warmup must be a fraction of the steps in [0, 1), found {}",
+                number(self.warmup)
+            ));
+        }
+        let scale = self.embedding_lr_scale;
+        let embedding_lr = self.lr * scale;
+        if !(scale > 0.0 && embedding_lr <= MAX_LR) {
+            return fail(format!(
+                "embedding learning-rate scale must be above 0 and at most {} (the embedding \
+                 learning rate, learning rate x scale, at most {MAX_LR}), found {}",
+                number(MAX_LR / self.lr),
+                number(scale)
+            ));
+        }
+        if embedding_lr * self.weight_decay > 1.0 {
+            return fail(format!(
+                "weight decay must be at most 1 / embedding learning rate ({}), found {} \
+                 (each step multiplies the word vectors by 1 - embedding learning rate x weight \
+                 decay)",
+                number(1.0 / embedding_lr),
+                number(self.weight_decay)
             ));
         }
         Ok(())

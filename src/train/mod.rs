@@ -12,6 +12,7 @@ mod guard;
 mod init;
 mod preflight;
 mod run;
+mod schedule;
 mod split;
 mod state;
 mod tally;
@@ -20,6 +21,7 @@ pub use checkpoint::{checkpoint_path, CHECKPOINT_FILE};
 pub use config::{EmbeddingInit, TrainConfig, MAX_LR};
 pub use guard::Divergence;
 pub use preflight::check_writable_dir;
+pub use schedule::LrSchedule;
 pub use split::training_labels;
 
 use crate::classifier::Classifier;
@@ -42,6 +44,10 @@ pub struct EpochRecord {
     pub dev_macro_f1: f64,
     pub seconds: f64,
     pub tokens_per_second: f64,
+    /// The learning rate of the epoch's last step (the embedding table's is this times
+    /// `embedding_lr_scale`); 0 where a stored record lacks it.
+    #[serde(default)]
+    pub lr: f64,
     /// Whether this epoch's weights are the best so far (and so kept).
     pub best: bool,
 }
@@ -67,6 +73,8 @@ pub enum TrainEvent {
         loss: f64,
         accuracy: f64,
         tokens_per_second: f64,
+        /// The learning rate this step used.
+        lr: f64,
     },
     Epoch(EpochRecord),
     /// The embedding table was started from word vectors covering `matched` of `words`

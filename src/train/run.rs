@@ -7,6 +7,7 @@ use super::encoded::Encoded;
 use super::guard::{non_finite_weights, Divergence};
 use super::init::{adamw, model_config, start_from_vectors};
 use super::preflight;
+use super::schedule::Schedule;
 use super::split::split;
 use super::state::{with_embedding, Best, Stepped, TrainState};
 use super::tally::{evaluate, Totals};
@@ -14,11 +15,12 @@ use super::{Checkpointing, EpochRecord, TrainConfig, TrainEvent, TrainReport};
 use crate::classifier::Classifier;
 use crate::config::ModelConfig;
 use crate::data::Example;
-use crate::dropout::Dropout;
+use crate::dropout::{drop_words, Dropout};
 use crate::error::{Error, Result};
 use crate::metrics::Evaluation;
 use crate::model::{init_weights, snapshot, Model, Weights};
 use crate::model_dir::ModelFiles;
+use crate::tokenizer::UNK_ID;
 use candle_core::{DType, Device, Tensor};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -40,6 +42,8 @@ pub(super) struct Run<'a> {
     /// The network the steps run through. Training enters it after the embedding lookup, so
     /// its own embedding is a placeholder.
     model: Model,
+    /// The learning rate of every step.
+    schedule: Schedule,
     history: History,
 }
 
@@ -97,6 +101,13 @@ impl<'a> Run<'a> {
         )?;
         let placeholder = Tensor::zeros((1, 1), DType::F32, &device)?;
         let model = Model::from_weights(&model_config, &with_embedding(&state.live, placeholder))?;
+        let schedule = Schedule::new(
+            config.lr,
+            config.lr_schedule,
+            config.warmup,
+            config.epochs,
+            steps_per_epoch(&config, &data),
+        );
         let mut run = Run {
             config,
             checkpoint_dir: checkpointing.dir.as_deref(),
@@ -106,6 +117,7 @@ impl<'a> Run<'a> {
             model_config,
             state,
             model,
+            schedule,
             history: History::new(),
         };
         if let Some((checkpoint, origin)) = resumed_from {
@@ -171,7 +183,7 @@ impl<'a> Run<'a> {
             dev_examples: self.data.dev.len(),
             vocab_size: self.data.tokenizer.vocab_size(),
             labels: self.data.labels.clone(),
-            steps_per_epoch: self.data.train.len().div_ceil(self.config.batch_size),
+            steps_per_epoch: steps_per_epoch(&self.config, &self.data),
             parameters: self.model_config.parameter_count(),
         });
     }
@@ -207,6 +219,7 @@ impl<'a> Run<'a> {
             dev_macro_f1: eval.macro_f1,
             seconds: clock.elapsed().as_secs_f64(),
             tokens_per_second: totals.tokens as f64 / train_seconds,
+            lr: self.schedule.end_of(epoch),
             best: improved,
         };
         self.history.records.push(record.clone());
@@ -232,9 +245,13 @@ impl<'a> Run<'a> {
         let batches = length_buckets(&train.ids, self.config.batch_size, &mut rng);
         let mut totals = Totals::default();
         for (step, idx) in (1..).zip(&batches) {
-            let seqs: Vec<Vec<u32>> = idx.iter().map(|&i| train.ids[i].clone()).collect();
+            let mut seqs: Vec<Vec<u32>> = idx.iter().map(|&i| train.ids[i].clone()).collect();
             let y: Vec<u32> = idx.iter().map(|&i| train.y[i]).collect();
-            let mut dropout = Dropout::new(self.config.dropout, &mut rng);
+            drop_words(&mut seqs, self.config.word_dropout, UNK_ID, &mut rng);
+            let lr = self.schedule.at(epoch, step);
+            self.state.set_lr(lr, lr * self.config.embedding_lr_scale);
+            let mut dropout = Dropout::new(self.config.dropout, &mut rng)
+                .with_embedding(self.config.embedding_dropout_rate());
             let clip = self.config.clip_norm;
             match self
                 .state
@@ -257,6 +274,7 @@ impl<'a> Run<'a> {
                 loss: totals.mean_loss(),
                 accuracy: totals.accuracy(),
                 tokens_per_second: totals.tokens as f64 / clock.elapsed().as_secs_f64(),
+                lr,
             });
             if flow.is_break() {
                 self.interrupt(epoch, step)?;
@@ -386,6 +404,11 @@ impl History {
             diverged: None,
         }
     }
+}
+
+/// Optimizer steps in one epoch: the number of batches [`length_buckets`] cuts.
+fn steps_per_epoch(config: &TrainConfig, data: &Encoded) -> usize {
+    data.train.len().div_ceil(config.batch_size)
 }
 
 /// The checkpoint to continue from, when asked to resume.

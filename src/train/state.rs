@@ -96,6 +96,13 @@ impl TrainState {
         })
     }
 
+    /// The learning rates of the steps to come: `dense` for the network, `embedding` for the
+    /// table.
+    pub(super) fn set_lr(&mut self, dense: f64, embedding: f64) {
+        self.dense.set_lr(dense);
+        self.embedding.set_lr(embedding);
+    }
+
     /// One optimizer step on a batch. A non-finite loss or gradient norm changes nothing and
     /// comes back as [`Stepped::NonFinite`].
     pub(super) fn step(
