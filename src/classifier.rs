@@ -201,7 +201,8 @@ impl Classifier {
         self.run(texts, |out| Ok(out.logits.clone()))
     }
 
-    /// Sentence vectors: the encoder's final hidden state per text (forward then backward).
+    /// Sentence vectors: what the head reads of each text, by default the encoder's final hidden
+    /// state (forward then backward; see [`crate::Pooling`]).
     pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
         self.run(texts, |out| Ok(out.features.clone()))
     }
@@ -256,13 +257,14 @@ impl Classifier {
         texts: &[S],
         f: impl Fn(&crate::model::Output) -> Result<Tensor>,
     ) -> Result<Vec<Vec<f32>>> {
-        let max_len = self.config.max_length;
+        let (max_len, side) = (self.config.max_length, self.config.truncation);
+        let tokenizer = &self.tokenizer;
         // One text (the latency case) skips the parallel machinery.
         let ids = match texts {
-            [text] => vec![self.tokenizer.encode(text.as_ref(), max_len)?],
+            [text] => vec![tokenizer.encode_truncated(text.as_ref(), max_len, side)?],
             _ => {
                 let texts: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
-                self.tokenizer.encode_batch(&texts, max_len)?
+                tokenizer.encode_batch_truncated(&texts, max_len, side)?
             }
         };
         let mut rows = vec![Vec::new(); ids.len()];

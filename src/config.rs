@@ -1,13 +1,17 @@
 //! config.json: what a model directory holds, so that a loader can check every tensor against it.
 
+pub use crate::encoder::Pooling;
 use crate::error::{Error, Result};
 use crate::tokenizer::TokenizerConfig;
+pub use crate::tokenizer::Truncation;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The newest config.json format this build reads and the one it writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest config.json format this build reads. Version 2 may set `pooling` and
+/// `truncation`; a model that keeps their defaults is written as version 1, which every build
+/// reads (see [`ModelConfig::needed_format_version`]).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Bounds on what a config may describe, far above any real model, so that no size
 /// computation can overflow and a hostile config.json cannot ask for absurd allocations.
@@ -113,6 +117,9 @@ pub struct ModelConfig {
     pub hidden_size: usize,
     pub num_layers: usize,
     pub bidirectional: bool,
+    /// What the head reads of the last layer's hidden states; absent: the final ones.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub pooling: Pooling,
     /// Output classes in the order of the head's rows.
     pub labels: Vec<String>,
     /// Other names data files use for the labels (e.g. "0" -> "negative"), so `eval` reads
@@ -121,6 +128,9 @@ pub struct ModelConfig {
     pub label_aliases: BTreeMap<String, String>,
     /// Texts are truncated to this many tokens.
     pub max_length: usize,
+    /// Which tokens a longer text keeps; absent: the first ones.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub truncation: Truncation,
     pub tokenizer: TokenizerConfig,
     /// The weights' type in model.safetensors; when absent, float32, float16 and bfloat16 all load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,9 +149,25 @@ impl ModelConfig {
         }
     }
 
+    /// Width of a layer's states, both directions: what the layer above reads at each step.
+    pub fn state_size(&self) -> usize {
+        self.hidden_size * self.num_directions()
+    }
+
     /// Width of the sentence vector that the head reads.
     pub fn feature_size(&self) -> usize {
-        self.hidden_size * self.num_directions()
+        self.state_size() * self.pooling.width()
+    }
+
+    /// The oldest format that can hold this config: 1 while `pooling` and `truncation` keep
+    /// their defaults, else 2, so that a build that reads only version 1 refuses the model
+    /// instead of reading it without them.
+    pub fn needed_format_version(&self) -> u32 {
+        if self.pooling == Pooling::default() && self.truncation == Truncation::default() {
+            1
+        } else {
+            2
+        }
     }
 
     /// Every tensor a model with this config holds, in the order of PyTorch's state_dict.
@@ -160,7 +186,7 @@ impl ModelConfig {
             let input = if layer == 0 {
                 self.embedding_dim
             } else {
-                self.feature_size()
+                self.state_size()
             };
             for reverse in [false, true].into_iter().take(self.num_directions()) {
                 for part in RecurrentPart::ALL {
@@ -210,6 +236,18 @@ impl ModelConfig {
         if self.format_version > FORMAT_VERSION {
             return fail(format!(
                 "format version {} is newer than this build reads ({FORMAT_VERSION}); upgrade lstm-sentiment",
+                self.format_version
+            ));
+        }
+        if self.format_version < self.needed_format_version() {
+            let pooling = (self.pooling != Pooling::default()).then_some("pooling");
+            let truncation = (self.truncation != Truncation::default()).then_some("truncation");
+            let set: Vec<&str> = [pooling, truncation].into_iter().flatten().collect();
+            return fail(format!(
+                "{} other than the default needs format_version {} or later, found {} (a \
+                 build that reads only version 1 would ignore it)",
+                set.join(" and "),
+                self.needed_format_version(),
                 self.format_version
             ));
         }
@@ -298,6 +336,11 @@ impl ModelConfig {
     }
 }
 
+/// Whether a field holds its default, so that config.json leaves it out.
+pub(crate) fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
 /// One tensor of a model: its name in model.safetensors, its shape and what it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TensorSpec {
@@ -326,7 +369,8 @@ pub enum Role {
         reverse: bool,
         part: RecurrentPart,
     },
-    /// The head's weight V, (labels, directions * hidden_size).
+    /// The head's weight V, (labels, feature size): directions * hidden_size, twice that for
+    /// [`Pooling::LastMax`].
     HeadWeight,
     /// The head's bias, (labels).
     HeadBias,
@@ -403,9 +447,11 @@ mod tests {
             hidden_size: 5,
             num_layers: 2,
             bidirectional: true,
+            pooling: Pooling::Last,
             labels: vec!["negative".into(), "positive".into()],
             label_aliases: BTreeMap::new(),
             max_length: 512,
+            truncation: Truncation::Head,
             tokenizer: TokenizerConfig::default(),
             dtype: None,
             training: None,
@@ -438,6 +484,59 @@ mod tests {
             msg.contains("m/config.json") && msg.contains("newer"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn defaults_are_left_out_of_the_json_and_options_need_version_2() {
+        let mut c = config();
+        c.format_version = c.needed_format_version();
+        let json = c.to_json();
+        assert_eq!(c.format_version, 1);
+        assert!(
+            !json.contains("pooling") && !json.contains("truncation"),
+            "{json}"
+        );
+        for (pooling, truncation) in [
+            (Pooling::Max, Truncation::Head),
+            (Pooling::Last, Truncation::Tail),
+        ] {
+            let mut c = config();
+            (c.pooling, c.truncation) = (pooling, truncation);
+            c.format_version = 1;
+            let err = ModelConfig::from_json(&c.to_json(), Path::new("m/config.json"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("m/config.json") && err.contains("needs format_version 2"),
+                "{err}"
+            );
+            c.format_version = c.needed_format_version();
+            assert_eq!(c.format_version, 2);
+            let json = c.to_json();
+            assert_eq!(ModelConfig::from_json(&json, Path::new("x")).unwrap(), c);
+        }
+        let mut c = config();
+        c.format_version = 2;
+        let mut json: serde_json::Value = serde_json::from_str(&c.to_json()).unwrap();
+        json["pooling"] = "median".into();
+        let err = ModelConfig::from_json(&json.to_string(), Path::new("m/config.json"));
+        let err = err.unwrap_err().to_string();
+        assert!(
+            err.contains("m/config.json") && err.contains("median"),
+            "{err}"
+        );
+    }
+
+    /// `last_max` doubles what the head reads, and only that: the layers above the first still
+    /// read both directions' states.
+    #[test]
+    fn last_max_doubles_the_head_only() {
+        let mut c = config();
+        c.pooling = Pooling::LastMax;
+        let tensors = c.expected_tensors();
+        let shape = |name: &str| tensors.iter().find(|(n, _)| n == name).unwrap().1.clone();
+        assert_eq!(shape("head.weight"), [2, 20]);
+        assert_eq!(shape("encoder.weight_ih_l1"), [20, 10]);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! The pipeline, one module per stage:
 //! text -> [`tokenizer`] -> token ids -> [`embedding`] -> [`encoder`] (lstm, gru or rnn) ->
-//! final hidden state -> [`head`] (the projection "V") -> logits -> softmax.
+//! final hidden state (or a [`Pooling`] of every step's) -> [`head`] (the projection "V") ->
+//! logits -> softmax.
 //!
 //! ```
 //! use lstm_sentiment::Classifier;
@@ -41,7 +42,7 @@ pub mod vectors;
 pub mod word2vec;
 
 pub use classifier::{Classifier, Prediction, DEFAULT_WORD_CACHE};
-pub use config::{Cell, ModelConfig, WeightDtype};
+pub use config::{Cell, ModelConfig, Pooling, Truncation, WeightDtype};
 pub use data::{read_examples, Example, Format, ReadOptions};
 pub use device::DeviceSpec;
 pub use error::{Error, Result};

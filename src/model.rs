@@ -1,4 +1,5 @@
-//! The network: embedding -> encoder -> final hidden state -> head, and its weights by name.
+//! The network: embedding -> encoder -> final hidden state (or a pooling of every step's) ->
+//! head, and its weights by name.
 
 use crate::config::{Cell, ModelConfig, RecurrentPart, Role};
 use crate::dropout::Dropout;
@@ -60,7 +61,7 @@ pub struct Model {
 
 /// What one forward pass gives.
 pub struct Output {
-    /// (batch, directions * hidden): the sentence vectors.
+    /// (batch, feature size): the sentence vectors, what the head reads.
     pub features: Tensor,
     /// (batch, labels)
     pub logits: Tensor,
@@ -92,7 +93,8 @@ impl Model {
         }
         Ok(Self {
             embedding: Embedding::new(get(Role::Embedding)?),
-            encoder: Encoder::new(config.cell, config.hidden_size, layers),
+            encoder: Encoder::new(config.cell, config.hidden_size, layers)
+                .with_pooling(config.pooling),
             head: Head::new(get(Role::HeadWeight)?, get(Role::HeadBias)?),
             cache: None,
         })

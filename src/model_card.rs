@@ -54,6 +54,18 @@ pub fn render(config: &ModelConfig) -> String {
         config.cell.name().to_uppercase(),
         config.hidden_size,
     );
+    if config.needed_format_version() > 1 {
+        let _ = writeln!(
+            s,
+            "The linear layer reads {} (pooling `{}`). Texts longer than {} tokens keep {} \
+             (truncation `{}`).\n",
+            config.pooling.describe(),
+            config.pooling,
+            config.max_length,
+            config.truncation.describe(),
+            config.truncation,
+        );
+    }
     let _ = writeln!(s, "## Labels\n\n{}\n", config.labels.join(", "));
     if !config.label_aliases.is_empty() {
         let aliases: Vec<String> = config
@@ -117,7 +129,7 @@ pub fn render(config: &ModelConfig) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Cell, FORMAT_VERSION};
+    use crate::config::{Cell, Pooling, Truncation, FORMAT_VERSION};
 
     #[test]
     fn card_has_front_matter_labels_and_figures() {
@@ -129,9 +141,11 @@ mod tests {
             hidden_size: 4,
             num_layers: 1,
             bidirectional: true,
+            pooling: Pooling::Last,
             labels: vec!["negative".into(), "positive".into()],
             label_aliases: Default::default(),
             max_length: 64,
+            truncation: Truncation::Head,
             tokenizer: Default::default(),
             dtype: None,
             training: Some(serde_json::json!({
@@ -145,5 +159,14 @@ mod tests {
         assert!(card.contains("value: 0.8750"));
         assert!(card.contains("negative, positive"));
         assert!(card.contains("| 2 (kept) |"));
+        assert!(!card.contains("pooling"));
+        let options = ModelConfig {
+            pooling: Pooling::Mean,
+            truncation: Truncation::Tail,
+            ..config
+        };
+        let card = render(&options);
+        assert!(card.contains("the mean of the hidden states over every step (pooling `mean`)"));
+        assert!(card.contains("longer than 64 tokens keep the last tokens (truncation `tail`)"));
     }
 }

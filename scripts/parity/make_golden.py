@@ -8,8 +8,8 @@ a batch of texts, their token ids, and the PyTorch twin's logits, features
 and probabilities for them (scripts/parity/torch_twin.py).
 tests/integration/golden.rs checks that the Rust classifier reproduces them.
 
-Regenerate (from the repository root):
-    scripts/python.sh scripts/parity/make_golden.py
+Regenerate (from the repository root), all of them or the ones named:
+    scripts/python.sh scripts/parity/make_golden.py [NAME...]
 """
 
 from __future__ import annotations
@@ -56,9 +56,19 @@ TEXTS = [
     "a good story . a bad story .",
 ]
 
+# For the models with a pooling or a truncation of their own: texts longer than the limit
+# whose two ends differ, one of them a single token over.
+LONG_TEXTS = [
+    "great film , i loved it ! "
+    + "the plot was a story and the acting was a film . " * 7
+    + "but it was boring , bad and not good .",
+    "a good story . " * 16 + "bad",
+]
+
 MAX_LENGTH = 64
 
-# name, cell, layers, bidirectional, embedding_dim, hidden, labels, lowercase
+# name, cell, layers, bidirectional, embedding_dim, hidden, labels, lowercase[, options]
+# options: config.json's pooling and truncation, and max_length where not MAX_LENGTH.
 FIXTURES = [
     ("lstm_1l_uni", "lstm", 1, False, 5, 7, ["negative", "positive"], True),
     ("lstm_2l_bi", "lstm", 2, True, 5, 7, ["negative", "positive"], True),
@@ -69,6 +79,22 @@ FIXTURES = [
     ("gru_2l_uni_cased_3labels", "gru", 2, False, 6, 5, ["neg", "mixed", "pos"], False),
     ("rnn_1l_uni", "rnn", 1, False, 5, 7, ["negative", "positive"], True),
     ("rnn_2l_bi", "rnn", 2, True, 5, 7, ["negative", "positive"], True),
+    ("lstm_1l_bi_max", "lstm", 1, True, 6, 5, ["negative", "positive"], True,
+     {"pooling": "max"}),
+    ("lstm_2l_bi_mean_tail", "lstm", 2, True, 5, 7, ["negative", "positive"], True,
+     {"pooling": "mean", "truncation": "tail"}),
+    ("lstm_1l_uni_last_headtail", "lstm", 1, False, 5, 7, ["negative", "positive"], True,
+     {"truncation": "head_tail"}),
+    ("lstm_1l_uni_lastmax_headtail_63", "lstm", 1, False, 5, 6, ["negative", "positive"], True,
+     {"pooling": "last_max", "truncation": "head_tail", "max_length": 63}),
+    ("gru_1l_uni_mean_headtail", "gru", 1, False, 5, 7, ["negative", "neutral", "positive"],
+     True, {"pooling": "mean", "truncation": "head_tail"}),
+    ("gru_2l_bi_lastmax", "gru", 2, True, 5, 4, ["negative", "positive"], True,
+     {"pooling": "last_max"}),
+    ("rnn_1l_uni_max_tail", "rnn", 1, False, 5, 7, ["negative", "positive"], True,
+     {"pooling": "max", "truncation": "tail"}),
+    ("rnn_2l_bi_mean", "rnn", 2, True, 4, 5, ["negative", "positive"], True,
+     {"pooling": "mean"}),
 ]
 
 
@@ -104,22 +130,23 @@ def floats(t: torch.Tensor) -> list:
 
 
 def make_fixture(out_dir: str, seed: int, spec) -> int:
-    name, cell, layers, bidi, emb, hidden, labels, lowercase = spec
+    name, cell, layers, bidi, emb, hidden, labels, lowercase = spec[:8]
+    options = spec[8] if len(spec) > 8 else {}
+    max_length = options.get("max_length", MAX_LENGTH)
+    texts = TEXTS + (LONG_TEXTS if options else [])
     torch.manual_seed(seed)
     tokenizer = make_tokenizer(lowercase)
     vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
-    config = {
-        "format_version": torch_twin.FORMAT_VERSION,
-        "cell": cell,
-        "vocab_size": vocab_size,
-        "embedding_dim": emb,
-        "hidden_size": hidden,
-        "num_layers": layers,
-        "bidirectional": bidi,
-        "labels": labels,
-        "max_length": MAX_LENGTH,
-        "tokenizer": {"lowercase": lowercase, "min_count": 1, "max_vocab": 50000},
-    }
+    # In the order lstm-sentiment writes the fields, the options only where given.
+    config = {"format_version": 0, "cell": cell, "vocab_size": vocab_size}
+    config.update(embedding_dim=emb, hidden_size=hidden, num_layers=layers, bidirectional=bidi)
+    if "pooling" in options:
+        config["pooling"] = options["pooling"]
+    config.update(labels=labels, max_length=max_length)
+    if "truncation" in options:
+        config["truncation"] = options["truncation"]
+    config["tokenizer"] = {"lowercase": lowercase, "min_count": 1, "max_vocab": 50000}
+    config["format_version"] = torch_twin.format_version(config)
     model = torch_twin.Classifier.from_config(config).float()
     with torch.no_grad():
         # Default init everywhere (uniform +-1/sqrt(hidden) for the recurrent weights),
@@ -137,16 +164,16 @@ def make_fixture(out_dir: str, seed: int, spec) -> int:
 
     # Reload exactly as a user would, so expected values come from the saved files.
     model, tokenizer, config = torch_twin.load_model_dir(path)
-    ids, logits, features = torch_twin.run(model, tokenizer, config, TEXTS)
+    ids, logits, features = torch_twin.run(model, tokenizer, config, texts)
     assert any(len(x) == 0 for x in ids), "an empty text is wanted"
-    assert max(len(x) for x in ids) == MAX_LENGTH, "a truncated text is wanted"
+    assert max(len(x) for x in ids) == max_length, "a truncated text is wanted"
     assert any(torch_twin.UNK_ID in x for x in ids), "unknown words are wanted"
     probs = torch.softmax(logits, dim=-1)
     expected = {
         "generator": "scripts/parity/make_golden.py",
         "torch_version": torch.__version__,
         "seed": seed,
-        "texts": TEXTS,
+        "texts": texts,
         "ids": ids,
         "logits": floats(logits),
         "features": floats(features),
@@ -162,10 +189,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=DEFAULT_OUT, help="fixtures directory")
     parser.add_argument("--seed", type=int, default=20240611)
+    parser.add_argument("names", nargs="*", metavar="NAME", help="only these fixtures")
     args = parser.parse_args()
+    unknown = set(args.names) - {spec[0] for spec in FIXTURES}
+    if unknown:
+        parser.error(f"no fixture named {', '.join(sorted(unknown))}")
     torch.set_num_threads(1)
     os.makedirs(args.out, exist_ok=True)
     for i, spec in enumerate(FIXTURES):
+        if args.names and spec[0] not in args.names:
+            continue
+        # A fixture's seed is its place in FIXTURES, whichever are made.
         make_fixture(args.out, args.seed + i, spec)
         print(f"wrote {os.path.join(args.out, spec[0])}")
     return 0

@@ -8,11 +8,16 @@ state_dict of `Classifier` below (`embedding`, `encoder`, `head`).
 
 The network: token ids -> nn.Embedding -> nn.LSTM / nn.GRU / nn.RNN (tanh),
 batch_first, stacked, optionally bidirectional -> the last layer's final hidden
-state(s) at each text's own length (forward, then reverse) -> nn.Linear -> logits.
-Texts of different lengths go through pack_padded_sequence, so padding never
-changes a result and the reverse direction reads each text from its last token
-to its first. Empty texts (no tokens) keep the zero initial state, as the Rust
-side does.
+state(s) at each text's own length (forward, then reverse), or with config.json's
+`pooling` the max (`max`) or mean (`mean`) of its hidden states over the text's
+steps, or the final state and the max side by side (`last_max`) -> nn.Linear ->
+logits. Texts of different lengths go through pack_padded_sequence, so padding
+never changes a result and the reverse direction reads each text from its last
+token to its first. Empty texts (no tokens) keep the zero initial state, and
+every pooling of them is zero, as on the Rust side. Texts longer than
+`max_length` tokens keep the first ones, or with `truncation` the last ones
+(`tail`) or the first half of the limit (rounded up) and the rest from the end
+(`head_tail`).
 
 Usage:
     scripts/python.sh scripts/parity/torch_twin.py predict --model DIR "some text" "another text"
@@ -34,12 +39,16 @@ import torch
 from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 CONFIG_FILE = "config.json"
 TOKENIZER_FILE = "tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
-FORMAT_VERSION = 1
+# The newest format read; version 1 is written while pooling and truncation keep their
+# defaults (see format_version).
+FORMAT_VERSION = 2
+POOLINGS = ("last", "max", "mean", "last_max")
+TRUNCATIONS = ("head", "tail", "head_tail")
 PAD_ID = 0
 UNK_ID = 1
 
@@ -50,8 +59,15 @@ CELLS = {
 }
 
 
+def format_version(config: dict) -> int:
+    """The oldest format that holds `config`: 1 while pooling and truncation keep their
+    defaults (and are left out), else 2."""
+    plain = config.get("pooling", "last") == "last" and config.get("truncation", "head") == "head"
+    return 1 if plain else 2
+
+
 class Classifier(nn.Module):
-    """embedding -> encoder -> final hidden state(s) -> head."""
+    """embedding -> encoder -> final hidden state(s) or a pooling of every step's -> head."""
 
     def __init__(
         self,
@@ -62,11 +78,15 @@ class Classifier(nn.Module):
         num_layers: int,
         bidirectional: bool,
         num_labels: int,
+        pooling: str = "last",
     ):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"unknown cell {cell!r} (expected lstm, gru or rnn)")
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r} (expected one of {POOLINGS})")
         self.cell = cell
+        self.pooling = pooling
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.bidirectional = bidirectional
@@ -86,8 +106,14 @@ class Classifier(nn.Module):
         self.head = nn.Linear(self.feature_size, num_labels)
 
     @property
-    def feature_size(self) -> int:
+    def state_size(self) -> int:
+        """Width of the last layer's states, both directions."""
         return self.hidden_size * self.num_directions
+
+    @property
+    def feature_size(self) -> int:
+        """Width of what the head reads."""
+        return self.state_size * (2 if self.pooling == "last_max" else 1)
 
     @classmethod
     def from_config(cls, config: dict) -> "Classifier":
@@ -99,13 +125,28 @@ class Classifier(nn.Module):
             num_layers=config["num_layers"],
             bidirectional=config["bidirectional"],
             num_labels=len(config["labels"]),
+            pooling=config.get("pooling", "last"),
         )
 
-    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """ids (batch, time) int64 padded with PAD_ID, lengths (batch,) -> (batch, D * hidden).
+    def pool(self, last: torch.Tensor, out, lengths: torch.Tensor) -> torch.Tensor:
+        """What the head reads, from the last layer's final states `last` (batch, D * hidden:
+        forward, then reverse, i.e. h_n[-2], h_n[-1]) and its states at every step, `out`
+        (batch, time, D * hidden; None for pooling "last"), for texts of `lengths` (at least
+        1): `last` itself, the max or mean of `out` over each text's steps, or `last` and the
+        max."""
+        if self.pooling == "last":
+            return last
+        steps = torch.arange(out.shape[1], device=out.device)
+        inside = (steps[None, :] < lengths.to(out.device)[:, None]).unsqueeze(-1)
+        if self.pooling == "mean":
+            total = out.masked_fill(~inside, 0.0).sum(dim=1)
+            return total / lengths.to(out.device, out.dtype)[:, None]
+        peak = out.masked_fill(~inside, float("-inf")).amax(dim=1)
+        return peak if self.pooling == "max" else torch.cat([last, peak], dim=1)
 
-        Forward final state of the last layer, then (if bidirectional) the reverse one,
-        i.e. h_n[-2], h_n[-1]. Rows with length 0 stay zero.
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """ids (batch, time) int64 padded with PAD_ID, lengths (batch,) -> (batch, feature_size),
+        as `pool` makes it. Rows with length 0 stay zero.
         """
         batch = ids.shape[0]
         out = torch.zeros(batch, self.feature_size, dtype=self.head.weight.dtype)
@@ -117,11 +158,12 @@ class Classifier(nn.Module):
         sub_ids = ids[nonempty][:, : int(sub_lengths.max())]
         xs = self.embedding(sub_ids)
         packed = pack_padded_sequence(xs, sub_lengths, batch_first=True, enforce_sorted=False)
-        _, hidden = self.encoder(packed)
+        states, hidden = self.encoder(packed)
         h_n = hidden[0] if self.cell == "lstm" else hidden  # (layers * D, batch', hidden)
-        # With enforce_sorted=False PyTorch returns h_n in the input order.
-        last = h_n[-self.num_directions :]
-        out[nonempty] = torch.cat(list(last), dim=1)
+        # With enforce_sorted=False PyTorch returns h_n and the states in the input order.
+        last = torch.cat(list(h_n[-self.num_directions :]), dim=1)
+        states = None if self.pooling == "last" else pad_packed_sequence(states, batch_first=True)[0]
+        out[nonempty] = self.pool(last, states, sub_lengths)
         return out
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor):
@@ -166,9 +208,27 @@ def save_model_dir(model_dir: str, model: Classifier, tokenizer: Tokenizer, conf
         f.write("\n")
 
 
-def encode(tokenizer: Tokenizer, texts: Iterable[str], max_length: int) -> list[list[int]]:
-    """Token ids per text: no special tokens, the first max_length kept."""
-    return [tokenizer.encode(t, add_special_tokens=False).ids[:max_length] for t in texts]
+def truncate(ids: list[int], max_length: int, truncation: str = "head") -> list[int]:
+    """What a text with `ids` keeps: all of them up to max_length, else the first ones (head),
+    the last ones (tail), or ceil(max_length / 2) from the start and the rest from the end
+    (head_tail)."""
+    if truncation not in TRUNCATIONS:
+        raise ValueError(f"unknown truncation {truncation!r} (expected one of {TRUNCATIONS})")
+    if len(ids) <= max_length:
+        return list(ids)
+    head = {"head": max_length, "tail": 0, "head_tail": (max_length + 1) // 2}[truncation]
+    tail = max_length - head
+    return list(ids[:head]) + list(ids[len(ids) - tail :])
+
+
+def encode(
+    tokenizer: Tokenizer, texts: Iterable[str], max_length: int, truncation: str = "head"
+) -> list[list[int]]:
+    """Token ids per text: no special tokens, at most max_length kept as `truncate` keeps them."""
+    return [
+        truncate(tokenizer.encode(t, add_special_tokens=False).ids, max_length, truncation)
+        for t in texts
+    ]
 
 
 def pad(ids: Sequence[Sequence[int]]):
@@ -199,16 +259,19 @@ def train_step(model, opt, batch, lengths, target, dropout: float, clip: float, 
     """One training step of an LSTM `Classifier` as lstm-sentiment's `train` takes it: dropout on
     the word vectors and before the head, cross-entropy, gradient-norm clipping, `opt.step()`.
     `packed`: through pack_padded_sequence (as `Classifier.forward`); else padded, the state
-    gathered at each text's last token (exact for one direction, and faster on the CPU).
-    Returns (loss, logits)."""
+    gathered at each text's last token (exact for one direction, and faster on the CPU). The
+    model's pooling applies to either. Returns (loss, logits)."""
     xs = nn.functional.dropout(model.embedding(batch), dropout, training=True)
     if packed:
         seqs = pack_padded_sequence(xs, lengths, batch_first=True, enforce_sorted=False)
-        _, (h_n, _) = model.encoder(seqs)
-        features = h_n[-1]
+        states, (h_n, _) = model.encoder(seqs)
+        last = torch.cat(list(h_n[-model.num_directions :]), dim=1)
+        if model.pooling != "last":
+            states = pad_packed_sequence(states, batch_first=True)[0]
     else:
-        out, _ = model.encoder(xs)
-        features = out[torch.arange(len(lengths)), lengths - 1]
+        states, _ = model.encoder(xs)
+        last = states[torch.arange(len(lengths)), lengths - 1]
+    features = model.pool(last, states, lengths)
     logits = model.head(nn.functional.dropout(features, dropout, training=True))
     loss = nn.functional.cross_entropy(logits, target)
     opt.zero_grad(set_to_none=True)
@@ -221,7 +284,7 @@ def train_step(model, opt, batch, lengths, target, dropout: float, clip: float, 
 @torch.no_grad()
 def run(model: Classifier, tokenizer: Tokenizer, config: dict, texts: Sequence[str]):
     """Returns (ids, logits (batch, labels), features (batch, D * hidden))."""
-    ids = encode(tokenizer, texts, config["max_length"])
+    ids = encode(tokenizer, texts, config["max_length"], config.get("truncation", "head"))
     if not ids:
         n = len(config["labels"])
         return ids, torch.zeros(0, n), torch.zeros(0, model.feature_size)

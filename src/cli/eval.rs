@@ -108,7 +108,13 @@ pub fn run_info(args: InfoArgs) -> Result<()> {
             .collect();
         println!("label aliases:  {}", aliases.join(", "));
     }
-    println!("max length:     {} tokens", c.max_length);
+    println!(
+        "max length:     {} tokens; a longer text keeps {} ({})",
+        c.max_length,
+        c.truncation.describe(),
+        c.truncation
+    );
+    println!("pooling:        {} ({})", c.pooling.describe(), c.pooling);
     println!("lowercase:      {}", c.tokenizer.lowercase);
     println!("parameters:     {}", c.parameter_count());
     if let Some(t) = &c.training {

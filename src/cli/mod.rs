@@ -37,7 +37,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Score a model on labelled data: accuracy, per-label precision/recall/F1, confusion matrix.
     Eval(eval::EvalArgs),
-    /// Print sentence vectors (the encoder's final hidden state) as JSON lines.
+    /// Print sentence vectors (what the output layer reads: by default the encoder's final hidden
+    /// state) as JSON lines.
     Embed(predict::EmbedArgs),
     /// Describe a model: cell, sizes, labels, vocabulary, parameters, training figures.
     Info(eval::InfoArgs),

@@ -10,7 +10,9 @@ use lstm_sentiment::train::{
     check_writable_dir, training_labels, Checkpointing, EmbeddingInit, EpochRecord, LrSchedule,
     TrainReport, CHECKPOINT_FILE,
 };
-use lstm_sentiment::{Cell, DeviceSpec, Example, TokenizerConfig, TrainConfig, TrainEvent};
+use lstm_sentiment::{
+    Cell, DeviceSpec, Example, Pooling, TokenizerConfig, TrainConfig, TrainEvent, Truncation,
+};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -53,6 +55,10 @@ pub struct TrainArgs {
     /// Read texts in both directions and join the two final states.
     #[arg(long)]
     bidirectional: bool,
+    /// What the output layer reads of the last layer's hidden states: last (the final state),
+    /// max or mean (over every step of the text), or last_max (the final state and the max).
+    #[arg(long, default_value_t = defaults().pooling, value_name = "POOLING")]
+    pooling: Pooling,
     /// Dropout between layers and before the output layer, and on word vectors unless
     /// --embedding-dropout is given.
     #[arg(long, default_value_t = defaults().dropout, value_name = "X")]
@@ -98,6 +104,10 @@ pub struct TrainArgs {
     /// Truncate texts to this many tokens.
     #[arg(long, default_value_t = defaults().max_length, value_name = "N")]
     max_length: usize,
+    /// Which tokens a text longer than --max-length keeps: head (the first), tail (the last) or
+    /// head_tail (the first half from the start, the second from the end).
+    #[arg(long, default_value_t = defaults().truncation, value_name = "SIDE")]
+    truncate: Truncation,
     /// Words seen fewer times become [UNK].
     #[arg(long, default_value_t = defaults().tokenizer.min_count, value_name = "N")]
     min_count: usize,
@@ -275,6 +285,7 @@ impl TrainArgs {
             hidden_size: self.hidden,
             num_layers: self.layers,
             bidirectional: self.bidirectional,
+            pooling: self.pooling,
             dropout: self.dropout,
             embedding_dropout: self.embedding_dropout,
             word_dropout: self.word_dropout,
@@ -287,6 +298,7 @@ impl TrainArgs {
             weight_decay: self.weight_decay,
             clip_norm: self.clip_norm,
             max_length: self.max_length,
+            truncation: self.truncate,
             patience: self.patience,
             dev_fraction: self.dev_fraction,
             seed: self.seed,

@@ -12,6 +12,9 @@
 //! ([`Encoder::predict`]) also keeps, from call to call, the weights laid out for the kernel and
 //! the first layer's input side per word (`projection`).
 //!
+//! The last layer hands on each text's final states, or with a [`Pooling`] other than the
+//! default every step's states, which `pooling` turns into what the head reads.
+//!
 //! Inside the fused kernel: `layer` runs one layer and direction on slices, `recurrence` its
 //! steps, `cells` each cell's gate math (compiled per vector width by `simd`), and `products`
 //! the matrix products (gemm, 64-column panels, bfloat16).
@@ -22,6 +25,7 @@ mod direction;
 mod fused;
 mod layer;
 mod parts;
+mod pooling;
 // The products are public through `crate::kernel`, for benches/step_product.
 pub(crate) mod products;
 mod projection;
@@ -32,6 +36,7 @@ mod steps;
 mod workspace;
 
 pub use direction::DirectionWeights;
+pub use pooling::Pooling;
 pub use steps::{padded_time, Steps};
 
 use crate::config::Cell;
@@ -49,6 +54,7 @@ pub struct Encoder {
     hidden: usize,
     layers: Vec<Vec<DirectionWeights>>,
     kernel: Kernel,
+    pooling: Pooling,
 }
 
 /// Which implementation runs the recurrence. Both give the same values and gradients (to float
@@ -98,7 +104,14 @@ impl Encoder {
             hidden,
             layers,
             kernel: Kernel::Auto,
+            pooling: Pooling::Last,
         }
+    }
+
+    /// The same encoder handing on what `pooling` makes of the last layer's states.
+    pub fn with_pooling(mut self, pooling: Pooling) -> Self {
+        self.pooling = pooling;
+        self
     }
 
     pub fn with_kernel(mut self, kernel: Kernel) -> Self {
@@ -131,7 +144,9 @@ impl Encoder {
     }
 
     /// xs (time, batch, input) -> final states (batch, directions * hidden): for each text the
-    /// forward state after its last token, then the backward state after its first.
+    /// forward state after its last token, then the backward state after its first; or what
+    /// the encoder's [`Pooling`] makes of the last layer's states, (batch, width * directions *
+    /// hidden).
     pub fn forward(
         &self,
         xs: &Tensor,
@@ -163,17 +178,24 @@ impl Encoder {
         steps: &Steps,
         mut dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
+        let every_step = self.pooling.reads_every_step();
         let mut below: Option<Tensor> = None;
         let mut finals = Vec::new();
+        let mut outputs = Vec::new();
         for (l, layer) in self.layers.iter().enumerate() {
             let last = l + 1 == self.layers.len();
+            let states = if last && !every_step {
+                States::Final
+            } else {
+                States::EveryStep
+            };
             finals.clear();
-            let mut outputs = Vec::new();
+            outputs.clear();
             for (d, weights) in layer.iter().enumerate() {
                 let read = below.as_ref().map_or(first, Read::Vectors);
-                let (h, every_step) = self.direction((l, d), weights, read, cache, steps, last)?;
+                let (h, every) = self.direction((l, d), weights, read, cache, steps, states)?;
                 finals.push(h);
-                outputs.extend(every_step);
+                outputs.extend(every);
             }
             if !last {
                 let mut next = Tensor::cat(&outputs, D::Minus1)?;
@@ -183,11 +205,16 @@ impl Encoder {
                 below = Some(next);
             }
         }
-        Tensor::cat(&finals, D::Minus1)
+        let finals = || Tensor::cat(&finals, D::Minus1);
+        if !every_step {
+            return finals();
+        }
+        let every = Tensor::cat(&outputs, D::Minus1)?;
+        pooling::pool(self.pooling, finals, &every, steps.lengths())
     }
 
-    /// Layer l, direction d over `read`: the final states and, below the last layer, every
-    /// step's, in the texts' own order.
+    /// Layer l, direction d over `read`: the final states and, with [`States::EveryStep`],
+    /// every step's, in the texts' own order.
     fn direction(
         &self,
         (l, d): (usize, usize),
@@ -195,14 +222,9 @@ impl Encoder {
         read: Read,
         cache: Option<&PredictCache>,
         steps: &Steps,
-        last: bool,
+        states: States,
     ) -> Result<(Tensor, Option<Tensor>)> {
         let reverse = d == 1;
-        let states = if last {
-            States::Final
-        } else {
-            States::EveryStep
-        };
         let (cell, bf16, lengths) = (self.cell, self.kernel == Kernel::Bf16, steps.lengths());
         let ran = match read {
             Read::Words(ids, embedding) => {
@@ -228,7 +250,9 @@ impl Encoder {
                     xs.clone()
                 };
                 if !self.kernel.runs_fused(&xin, xin.dim(0)?, weights) {
-                    let (h, outs) = reference::run(cell, self.hidden, weights, &xin, steps, !last)?;
+                    let every_step = states == States::EveryStep;
+                    let (h, outs) =
+                        reference::run(cell, self.hidden, weights, &xin, steps, every_step)?;
                     let outs = outs.map(|o| if reverse { steps.reverse(&o) } else { Ok(o) });
                     return Ok((h, outs.transpose()?));
                 }

@@ -5,8 +5,10 @@
 
 mod ascii;
 mod pipeline;
+mod truncation;
 
 pub use pipeline::{PAD, PAD_ID, UNK, UNK_ID};
+pub use truncation::Truncation;
 
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
@@ -54,11 +56,12 @@ pub struct TextTokenizer {
     ascii: Option<ascii::AsciiWords>,
 }
 
-/// A long text is first encoded from a prefix of this many bytes per wanted token (at least
-/// [`MIN_PREFIX`]), growing fourfold until the prefix yields enough tokens or is the whole text.
+/// A long text is first encoded from a prefix (or, for its last tokens, a suffix) of this many
+/// bytes per wanted token (at least [`MIN_PREFIX`]), growing fourfold until the piece yields
+/// enough tokens or is the whole text.
 const PREFIX_BYTES_PER_TOKEN: usize = 64;
 const MIN_PREFIX: usize = 64 << 10;
-/// Tokens a prefix must yield beyond the wanted ones: its last token may be cut short.
+/// Tokens a piece must yield beyond the wanted ones: its token at the cut may be cut short.
 const PREFIX_MARGIN: usize = 2;
 
 impl std::fmt::Debug for TextTokenizer {
@@ -103,16 +106,46 @@ fn count_pieces(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary.
-fn prefix(text: &str, max_bytes: usize) -> &str {
-    if max_bytes >= text.len() {
-        return text;
+/// The end of a text that a piece is cut from, and its ids kept from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Head,
+    Tail,
+}
+
+impl End {
+    /// The longest piece of `text` at this end of at most `max_bytes` bytes that starts and
+    /// ends on a character boundary.
+    fn piece(self, text: &str, max_bytes: usize) -> &str {
+        if max_bytes >= text.len() {
+            return text;
+        }
+        match self {
+            End::Head => {
+                let mut end = max_bytes;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                &text[..end]
+            }
+            End::Tail => {
+                let mut start = text.len() - max_bytes;
+                while !text.is_char_boundary(start) {
+                    start += 1;
+                }
+                &text[start..]
+            }
+        }
     }
-    let mut end = max_bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
+
+    /// At most `n` of `ids`, from this end.
+    fn keep(self, ids: &[u32], n: usize) -> Vec<u32> {
+        let n = n.min(ids.len());
+        match self {
+            End::Head => ids[..n].to_vec(),
+            End::Tail => ids[ids.len() - n..].to_vec(),
+        }
     }
-    &text[..end]
 }
 
 impl TextTokenizer {
@@ -248,31 +281,105 @@ impl TextTokenizer {
         if let Some(ids) = self.encode_ascii(text, max_len) {
             return Ok(ids);
         }
-        let mut bytes = self.first_prefix(text, max_len);
-        loop {
-            let piece = prefix(text, bytes);
-            let encoding = self.inner.encode(piece, false).map_err(tokenizer_error)?;
-            let ids = encoding.get_ids();
-            if let Some(ids) = self.kept(piece, text, ids, max_len) {
-                return Ok(ids);
-            }
-            bytes = bytes.saturating_mul(4);
-        }
+        self.encode_end(text, max_len, End::Head)
     }
 
     /// [`encode`](Self::encode) for many texts at once; results keep input order. ASCII texts
     /// take the one-pass path on this thread (far quicker than `tokenizers` on two), the others
     /// go through `tokenizers` in parallel.
     pub fn encode_batch(&self, texts: &[&str], max_len: usize) -> Result<Vec<Vec<u32>>> {
-        let mut ids: Vec<Option<Vec<u32>>> = (texts.iter())
-            .map(|text| self.encode_ascii(text, max_len))
-            .collect();
+        self.encode_batch_end(texts, max_len, End::Head)
+    }
+
+    /// Token ids of `text`: all of them when there are at most `max_len`, else those that
+    /// `truncation` keeps. The ids are those of encoding the whole text and then truncating; a
+    /// long text is encoded from the pieces at its ends that hold them, as in
+    /// [`encode`](Self::encode).
+    pub fn encode_truncated(
+        &self,
+        text: &str,
+        max_len: usize,
+        truncation: Truncation,
+    ) -> Result<Vec<u32>> {
+        match truncation.split(max_len) {
+            (_, 0) => self.encode(text, max_len),
+            (0, tail) => self.encode_end(text, tail, End::Tail),
+            (head, tail) => {
+                // One id past the limit tells whether the text is longer than it.
+                let mut ids = self.encode(text, max_len.saturating_add(1))?;
+                if ids.len() > max_len {
+                    ids.truncate(head);
+                    ids.extend(self.encode_end(text, tail, End::Tail)?);
+                }
+                Ok(ids)
+            }
+        }
+    }
+
+    /// [`encode_truncated`](Self::encode_truncated) for many texts at once; results keep input
+    /// order. Texts that are not ASCII go through `tokenizers` in parallel.
+    pub fn encode_batch_truncated(
+        &self,
+        texts: &[&str],
+        max_len: usize,
+        truncation: Truncation,
+    ) -> Result<Vec<Vec<u32>>> {
+        match truncation.split(max_len) {
+            (_, 0) => self.encode_batch(texts, max_len),
+            (0, tail) => self.encode_batch_end(texts, tail, End::Tail),
+            (head, tail) => {
+                let mut ids = self.encode_batch(texts, max_len.saturating_add(1))?;
+                let long: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].len() > max_len).collect();
+                let long_texts: Vec<&str> = long.iter().map(|&i| texts[i]).collect();
+                let tails = self.encode_batch_end(&long_texts, tail, End::Tail)?;
+                for (i, tail) in long.into_iter().zip(tails) {
+                    ids[i].truncate(head);
+                    ids[i].extend(tail);
+                }
+                Ok(ids)
+            }
+        }
+    }
+
+    /// At most `n` ids from `end` of `text`, encoded from pieces cut from that end: a piece that
+    /// yields more than `n` tokens settles them, as only its token at the cut can differ from
+    /// the whole text's.
+    fn encode_end(&self, text: &str, n: usize, end: End) -> Result<Vec<u32>> {
+        let mut bytes = self.first_piece(text, n);
+        loop {
+            let piece = end.piece(text, bytes);
+            let ids = match self.encode_ascii(piece, usize::MAX) {
+                Some(ids) => ids,
+                None => (self.inner.encode(piece, false).map_err(tokenizer_error)?)
+                    .get_ids()
+                    .to_vec(),
+            };
+            if let Some(ids) = self.kept(piece, text, &ids, n, end) {
+                return Ok(ids);
+            }
+            bytes = bytes.saturating_mul(4);
+        }
+    }
+
+    /// [`encode_end`](Self::encode_end) for many texts, ASCII ones on this thread, the others
+    /// through `tokenizers` in parallel.
+    fn encode_batch_end(&self, texts: &[&str], n: usize, end: End) -> Result<Vec<Vec<u32>>> {
+        let mut ids: Vec<Option<Vec<u32>>> = Vec::with_capacity(texts.len());
+        for text in texts {
+            ids.push(match end {
+                End::Head => self.encode_ascii(text, n),
+                End::Tail if self.ascii.is_some() && text.is_ascii() => {
+                    Some(self.encode_end(text, n, end)?)
+                }
+                End::Tail => None,
+            });
+        }
         let others: Vec<usize> = (0..texts.len()).filter(|&i| ids[i].is_none()).collect();
         if !others.is_empty() {
             let texts: Vec<&str> = others.iter().map(|&i| texts[i]).collect();
             for (i, encoded) in others
                 .into_iter()
-                .zip(self.encode_pipeline(&texts, max_len)?)
+                .zip(self.encode_pipeline(&texts, n, end)?)
             {
                 ids[i] = Some(encoded);
             }
@@ -289,11 +396,11 @@ impl TextTokenizer {
         Some(fast.encode(text, max_len, |w| self.inner.token_to_id(w), UNK_ID))
     }
 
-    /// [`encode_batch`](Self::encode_batch) through `tokenizers`, in parallel.
-    fn encode_pipeline(&self, texts: &[&str], max_len: usize) -> Result<Vec<Vec<u32>>> {
+    /// [`encode_batch_end`](Self::encode_batch_end) through `tokenizers`, in parallel.
+    fn encode_pipeline(&self, texts: &[&str], n: usize, end: End) -> Result<Vec<Vec<u32>>> {
         let pieces: Vec<&str> = texts
             .iter()
-            .map(|text| prefix(text, self.first_prefix(text, max_len)))
+            .map(|text| end.piece(text, self.first_piece(text, n)))
             .collect();
         let encodings = self
             .inner
@@ -304,17 +411,17 @@ impl TextTokenizer {
             .zip(pieces)
             .zip(&encodings)
             .map(|((text, piece), encoding)| {
-                match self.kept(piece, text, encoding.get_ids(), max_len) {
+                match self.kept(piece, text, encoding.get_ids(), n, end) {
                     Some(ids) => Ok(ids),
-                    // Rare: a long text whose first prefix held too few tokens.
-                    None => self.encode(text, max_len),
+                    // Rare: a long text whose first piece held too few tokens.
+                    None => self.encode_end(text, n, end),
                 }
             })
             .collect()
     }
 
     /// How many bytes of `text` to encode first.
-    fn first_prefix(&self, text: &str, max_len: usize) -> usize {
+    fn first_piece(&self, text: &str, max_len: usize) -> usize {
         if !self.local {
             return text.len();
         }
@@ -324,11 +431,10 @@ impl TextTokenizer {
             .max(MIN_PREFIX)
     }
 
-    /// The first `max_len` ids if encoding `piece`, a prefix of `text`, settles them.
-    fn kept(&self, piece: &str, text: &str, ids: &[u32], max_len: usize) -> Option<Vec<u32>> {
-        let settled =
-            piece.len() == text.len() || ids.len() >= max_len.saturating_add(PREFIX_MARGIN);
-        settled.then(|| ids[..ids.len().min(max_len)].to_vec())
+    /// The `n` ids at `end` if encoding `piece`, cut from that end of `text`, settles them.
+    fn kept(&self, piece: &str, text: &str, ids: &[u32], n: usize, end: End) -> Option<Vec<u32>> {
+        let settled = piece.len() == text.len() || ids.len() >= n.saturating_add(PREFIX_MARGIN);
+        settled.then(|| end.keep(ids, n))
     }
 
     /// The words `text` splits into (normalized, before vocabulary lookup, so unknown words are
@@ -676,6 +782,44 @@ mod tests {
                 ..TokenizerConfig::default()
             }
         );
+    }
+
+    /// Long texts of every kind (ASCII or not, a word cut at every possible place, whitespace
+    /// runs longer than a piece) keep the ids of the whole text, from either end, alone and in
+    /// batches.
+    #[test]
+    fn long_texts_keep_the_ids_of_the_whole_text() {
+        let tokenizer = build(&["a b c word123 é end start 好"]);
+        assert!(tokenizer.local);
+        let long_word = "x".repeat(61);
+        let texts = [
+            "start a b c ".repeat(20_000) + "end",
+            format!("{long_word} a ").repeat(3_000),
+            "ae\u{301}1 b2\u{301} 好".repeat(12_000),
+            format!("a b c{}", " ".repeat(300_000)),
+            "y".repeat(200_000),
+            "好 end".to_string(),
+            String::new(),
+        ];
+        for text in &texts {
+            let all = tokenizer.inner.encode(text.as_str(), false).unwrap();
+            let all = all.get_ids();
+            for n in [0, 1, 3, 1_100, 5_001] {
+                for t in Truncation::ALL {
+                    let want = t.apply(all, n);
+                    let what = format!("{t} n={n} text of {} bytes", text.len());
+                    assert_eq!(
+                        tokenizer.encode_truncated(text, n, t).unwrap(),
+                        want,
+                        "{what}"
+                    );
+                    let batch = [text.as_str(), "end a", "好 b"];
+                    let got = tokenizer.encode_batch_truncated(&batch, n, t).unwrap();
+                    assert_eq!(got[0], want, "batch {what}");
+                    assert_eq!(got[2], tokenizer.encode_truncated("好 b", n, t).unwrap());
+                }
+            }
+        }
     }
 
     /// The ASCII fast path ([`AsciiWords`](super::ascii::AsciiWords)) gives the ids that

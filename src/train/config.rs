@@ -1,7 +1,7 @@
 //! Every hyperparameter of a run, its default and the bounds a run checks before its first step.
 
 use super::schedule::LrSchedule;
-use crate::config::Cell;
+use crate::config::{is_default, Cell, Pooling, Truncation};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::tokenizer::TokenizerConfig;
@@ -21,6 +21,9 @@ pub struct TrainConfig {
     pub hidden_size: usize,
     pub num_layers: usize,
     pub bidirectional: bool,
+    /// What the head reads of the last layer's hidden states.
+    #[serde(skip_serializing_if = "is_default")]
+    pub pooling: Pooling,
     /// Dropout between layers and before the head, and on word vectors unless
     /// `embedding_dropout` is set.
     pub dropout: f32,
@@ -49,6 +52,9 @@ pub struct TrainConfig {
     pub clip_norm: f64,
     /// Texts are truncated to this many tokens, in training and later in prediction.
     pub max_length: usize,
+    /// Which tokens a text longer than `max_length` keeps.
+    #[serde(skip_serializing_if = "is_default")]
+    pub truncation: Truncation,
     /// Stop after this many epochs without a better dev accuracy (0: never stop early).
     pub patience: usize,
     /// Without a dev set, this fraction of each label's training examples is held out for it
@@ -89,6 +95,7 @@ impl Default for TrainConfig {
             hidden_size: 128,
             num_layers: 1,
             bidirectional: false,
+            pooling: Pooling::Last,
             dropout: 0.3,
             embedding_dropout: None,
             word_dropout: 0.0,
@@ -101,6 +108,7 @@ impl Default for TrainConfig {
             weight_decay: 0.0,
             clip_norm: 5.0,
             max_length: 512,
+            truncation: Truncation::Head,
             patience: 3,
             dev_fraction: 0.1,
             seed: 42,

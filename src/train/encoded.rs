@@ -7,7 +7,7 @@ use super::split::{label_indices, training_labels};
 use super::TrainConfig;
 use crate::data::Example;
 use crate::error::{Error, Result};
-use crate::tokenizer::TextTokenizer;
+use crate::tokenizer::{TextTokenizer, Truncation};
 use std::path::Path;
 
 /// Token ids and label indices of one set.
@@ -25,11 +25,11 @@ impl Ids {
         set: &[Example],
         tokenizer: &TextTokenizer,
         labels: &[String],
-        max_len: usize,
+        (max_len, side): (usize, Truncation),
     ) -> Result<Self> {
         let texts: Vec<&str> = set.iter().map(|e| e.text.as_str()).collect();
         Ok(Self {
-            ids: tokenizer.encode_batch(&texts, max_len)?,
+            ids: tokenizer.encode_batch_truncated(&texts, max_len, side)?,
             y: label_indices(set, labels)?,
         })
     }
@@ -67,9 +67,10 @@ impl Encoded {
             }
             None => TextTokenizer::build(train.iter().map(|e| e.text.as_str()), &config.tokenizer)?,
         };
+        let cut = (config.max_length, config.truncation);
         Ok(Self {
-            train: Ids::new(train, &tokenizer, &labels, config.max_length)?,
-            dev: Ids::new(dev, &tokenizer, &labels, config.max_length)?,
+            train: Ids::new(train, &tokenizer, &labels, cut)?,
+            dev: Ids::new(dev, &tokenizer, &labels, cut)?,
             fingerprint,
             tokenizer,
             labels,

@@ -5,7 +5,7 @@ use super::encoded::Encoded;
 use super::report::OnEvent;
 use super::state::EMBEDDING;
 use super::{EmbeddingInit, TrainConfig, TrainEvent};
-use crate::config::{ModelConfig, WeightDtype, FORMAT_VERSION};
+use crate::config::{ModelConfig, WeightDtype};
 use crate::data::Example;
 use crate::error::{Error, Result};
 use crate::model::Weights;
@@ -19,21 +19,24 @@ use std::path::PathBuf;
 
 /// The model that the data and the hyperparameters describe, checked.
 pub(super) fn model_config(config: &TrainConfig, data: &Encoded) -> Result<ModelConfig> {
-    let model_config = ModelConfig {
-        format_version: FORMAT_VERSION,
+    let mut model_config = ModelConfig {
+        format_version: 1,
         cell: config.cell,
         vocab_size: data.tokenizer.vocab_size(),
         embedding_dim: config.embedding_dim,
         hidden_size: config.hidden_size,
         num_layers: config.num_layers,
         bidirectional: config.bidirectional,
+        pooling: config.pooling,
         labels: data.labels.clone(),
         label_aliases: Default::default(),
         max_length: config.max_length,
+        truncation: config.truncation,
         tokenizer: config.tokenizer.clone(),
         dtype: Some(WeightDtype::Float32),
         training: None,
     };
+    model_config.format_version = model_config.needed_format_version();
     model_config.validate()?;
     Ok(model_config)
 }

@@ -12,24 +12,25 @@ pub fn assert_close(a: &[f32], b: &[f32], tolerance: f32, what: &str) {
     }
 }
 
-/// The largest absolute difference between `a` and `b`, which must have the same length; NaN
-/// if any difference is NaN, so that no tolerance accepts it.
-pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+/// The largest absolute difference between `a` and `b` (float32 or float64 values, subtracted
+/// exactly in float64), which must have the same length; NaN if any difference is NaN, so that
+/// no tolerance accepts it.
+pub fn max_diff<T: Copy + Into<f64>>(a: &[T], b: &[T]) -> f64 {
     assert_eq!(a.len(), b.len(), "lengths differ");
-    largest(a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+    largest(a.iter().zip(b).map(|(&x, &y)| (x.into() - y.into()).abs()))
 }
 
 /// [`max_diff`] over rows, which must match in number and length.
-pub fn max_diff_rows(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+pub fn max_diff_rows<T: Copy + Into<f64>>(a: &[Vec<T>], b: &[Vec<T>]) -> f64 {
     assert_eq!(a.len(), b.len(), "row counts differ");
     largest(a.iter().zip(b).map(|(x, y)| max_diff(x, y)))
 }
 
-/// The largest of `values` (0 for none), NaN if any is NaN: `f32::max` would drop it.
-fn largest(values: impl Iterator<Item = f32>) -> f32 {
+/// The largest of `values` (0 for none), NaN if any is NaN: `f64::max` would drop it.
+fn largest(values: impl Iterator<Item = f64>) -> f64 {
     values.fold(0.0, |m, v| {
         if m.is_nan() || v.is_nan() {
-            f32::NAN
+            f64::NAN
         } else {
             m.max(v)
         }

@@ -94,14 +94,14 @@ fn assert_matches_pytorch(
     texts: &[String],
     actual: &[Vec<f32>],
     expected: &[Vec<f32>],
-) -> f32 {
+) -> f64 {
     assert_eq!(
         actual.len(),
         expected.len(),
         "{}: {what} rows",
         fixture.display()
     );
-    let mut worst = 0.0f32;
+    let mut worst = 0.0f64;
     for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
         let row = format!(
             "{}: {what} of text {i} {:?}, Rust then PyTorch",
@@ -139,10 +139,15 @@ fn token_ids_match_pytorch_tokenizers() {
     for dir in fixture_dirs() {
         let classifier = Classifier::load(&dir).unwrap();
         let expected = read_expected(&dir);
-        let max_length = classifier.config().max_length;
+        let (max_length, side) = (
+            classifier.config().max_length,
+            classifier.config().truncation,
+        );
         for (text, ids) in expected.texts.iter().zip(&expected.ids) {
             assert_eq!(
-                &classifier.tokenizer().encode(text, max_length).unwrap(),
+                &(classifier.tokenizer())
+                    .encode_truncated(text, max_length, side)
+                    .unwrap(),
                 ids,
                 "{}: ids of {text:?}",
                 dir.display()

@@ -9,10 +9,10 @@ use lstm_sentiment::Cell;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const TOLERANCE: f32 = 1e-4;
+const TOLERANCE: f64 = 1e-4;
 /// Operands rounded to 8 significant bits: states move by up to a few hundredths, more with
 /// these large random weights than with trained ones (scripts/model/bf16_agreement.py).
-const BF16_TOLERANCE: f32 = 5e-2;
+const BF16_TOLERANCE: f64 = 5e-2;
 
 struct Case {
     cell: Cell,
@@ -39,7 +39,7 @@ fn detach(w: &DirectionWeights) -> DirectionWeights {
 }
 
 /// The largest absolute difference between two tensors of the same shape.
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
     assert_eq!(a.dims(), b.dims());
     let values = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     crate::common::max_diff(&values(a), &values(b))

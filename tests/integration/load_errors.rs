@@ -192,8 +192,8 @@ fn broken_model_directories_name_the_file_tensor_and_shapes() {
         ),
         (
             "a newer format version",
-            Box::new(|d: &Path| edit_config(d, |c| c["format_version"] = 2.into())),
-            strings(&["config.json: format version 2 is newer than this build reads (1)"]),
+            Box::new(|d: &Path| edit_config(d, |c| c["format_version"] = 3.into())),
+            strings(&["config.json: format version 3 is newer than this build reads (2)"]),
         ),
         (
             "config.json that is not JSON",
