@@ -218,7 +218,8 @@ impl Model {
 
 /// Fresh weights, drawn from `rng` so that a seed fixes them. The recurrent and head weights
 /// follow PyTorch's defaults (uniform in +-1/sqrt(fan)); word vectors start small and `[PAD]`
-/// at zero; bigram vectors start at zero, so that training begins from the words alone.
+/// at zero. Bigram vectors start at zero: the network starts as the one without them (its other
+/// weights drawn alike), and a bucket that training never meets adds nothing in prediction.
 pub fn init_weights(config: &ModelConfig, rng: &mut StdRng, device: &Device) -> Result<Weights> {
     let mut weights = Weights::new();
     for tensor in config.tensors() {

@@ -144,6 +144,24 @@ impl TrainState {
         }
     }
 
+    /// The batch's rows of the word table and, with bigrams, of the bigram table, for texts
+    /// padded to `time` steps.
+    fn look_up(
+        &self,
+        seqs: &[Vec<u32>],
+        time: usize,
+        device: &Device,
+    ) -> Result<(Looked, Option<Looked>)> {
+        let words = Looked::up(&self.embedding, seqs, time, device)?;
+        let Some((table, buckets)) = &self.ngrams else {
+            return Ok((words, None));
+        };
+        let ids: Vec<Vec<u32>> = (seqs.iter())
+            .map(|s| crate::ngram::text_buckets(s, *buckets))
+            .collect();
+        Ok((words, Some(Looked::up(table, &ids, time, device)?)))
+    }
+
     /// One optimizer step on a batch. A non-finite loss or gradient norm changes nothing and
     /// comes back as [`Stepped::NonFinite`].
     pub(super) fn step(
@@ -157,17 +175,7 @@ impl TrainState {
     ) -> Result<Stepped> {
         let batch = Batch::new(seqs, device)?;
         let targets = Tensor::new(y, device)?;
-        let time = batch.ids.dim(0)?;
-        let words = Looked::up(&self.embedding, seqs, time, device)?;
-        let ngrams = match &self.ngrams {
-            Some((table, buckets)) => {
-                let ids: Vec<Vec<u32>> = (seqs.iter())
-                    .map(|s| crate::ngram::text_buckets(s, *buckets))
-                    .collect();
-                Some(Looked::up(table, &ids, time, device)?)
-            }
-            None => None,
-        };
+        let (words, ngrams) = self.look_up(seqs, batch.ids.dim(0)?, device)?;
         let xs = match &ngrams {
             Some(ngrams) => (&words.xs + &ngrams.xs)?,
             None => words.xs.clone(),
@@ -181,16 +189,16 @@ impl TrainState {
                 .ok_or_else(|| Error::Config(format!("the {what} received no gradient")))
         };
         let word_grad = row_grad(&words, "embedding")?;
-        let ngram_grad = ngrams
-            .as_ref()
-            .map(|n| row_grad(n, "bigram table"))
-            .transpose()?;
+        let ngram_grad = match &ngrams {
+            Some(n) => Some((n, row_grad(n, "bigram table")?)),
+            None => None,
+        };
         let norm = global_norm(
             self.vars
                 .iter()
                 .filter_map(|(_, v)| grads.get(v.as_tensor()))
                 .chain(std::iter::once(word_grad))
-                .chain(ngram_grad),
+                .chain(ngram_grad.map(|(_, g)| g)),
         )?;
         if let Some(what) = non_finite_step(loss_value, norm) {
             return Ok(Stepped::NonFinite(what));
@@ -200,9 +208,7 @@ impl TrainState {
         if !self.frozen_embedding {
             (self.embedding).update(&words.rows, &word_grad.affine(factor, 0.0)?)?;
         }
-        if let (Some((table, _)), Some(looked), Some(grad)) =
-            (&mut self.ngrams, &ngrams, ngram_grad)
-        {
+        if let (Some((table, _)), Some((looked, grad))) = (&mut self.ngrams, ngram_grad) {
             table.update(&looked.rows, &grad.affine(factor, 0.0)?)?;
         }
         Ok(Stepped::Done {
