@@ -1,5 +1,5 @@
 //! Hashed bigrams, fastText's trick inside the network: with `ngram_buckets` K, the vector at
-//! position t is E[w_t] + B[bucket(w_{t-1}, w_t)], where B is a second table of K rows. The
+//! position t is `E[w_t] + B[bucket(w_{t-1}, w_t)]`, where B is a second table of K rows. The
 //! first layer then sees pairs of tokens, not single tokens only: word pairs in English
 //! ("not good"), character pairs in Chinese, where the tokenizer splits every character and
 //! most words are two characters long.

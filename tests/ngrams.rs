@@ -385,6 +385,39 @@ fn a_resumed_run_with_buckets_ends_with_the_same_weights() {
     );
 }
 
+/// Vectors from a file start the word table only, and frozen word vectors leave the bucket
+/// table free to learn from its zero start.
+#[test]
+fn vectors_start_the_word_table_and_frozen_words_leave_the_buckets_learning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vectors = tmp.path().join("vectors.txt");
+    std::fs::write(&vectors, "2 4\nalpha 0.5 -0.5 0.25 1\nbeta -1 0.5 0 0.75\n").unwrap();
+    let config = TrainConfig {
+        embedding_dim: 4,
+        hidden_size: 4,
+        ngram_buckets: 64,
+        epochs: 1,
+        dev_fraction: 0.0,
+        embeddings: lstm_sentiment::EmbeddingInit::Vectors { path: vectors },
+        freeze_embeddings: true,
+        ..TrainConfig::default()
+    };
+    let examples = order_examples(40, 7);
+    let (classifier, _) =
+        train(&examples, None, &config, &mut |_| ControlFlow::Continue(())).unwrap();
+    let table = |name: &str| -> Vec<Vec<f32>> { rows(&classifier.weights()[name]) };
+    let words = table(lstm_sentiment::config::EMBEDDING_TENSOR);
+    let id = |w: &str| classifier.tokenizer().encode(w, 1).unwrap()[0] as usize;
+    assert_eq!(words[id("alpha")], [0.5, -0.5, 0.25, 1.0]);
+    assert_eq!(words[id("beta")], [-1.0, 0.5, 0.0, 0.75]);
+    let buckets = table(NGRAM_EMBEDDING_TENSOR);
+    let moved = buckets
+        .iter()
+        .filter(|r| r.iter().any(|&v| v != 0.0))
+        .count();
+    assert!(moved > 10, "{moved} of 64 bucket rows moved");
+}
+
 /// A bucket table too large for the machine is refused before training starts, with the
 /// parameters it counts.
 #[test]
