@@ -30,7 +30,7 @@ median() {
 # python_env [REQUIREMENTS]: sets $python to the interpreter that runs a script needing the
 # packages of REQUIREMENTS (a pip requirements file). $PYTHON wins when set: its environment
 # must have the packages. Otherwise a virtual environment is made under
-# target/python/NAME (NAME: the file's name without .txt) and the requirements installed into
+# target/python/DIR-NAME (the file's folder and its name without .txt) and the requirements installed into
 # it; it is kept, and installed again when the requirements file changes. pip reads its usual
 # settings, e.g. PIP_EXTRA_INDEX_URL. Without REQUIREMENTS: $PYTHON, else python3.
 python_env() {
@@ -41,7 +41,9 @@ python_env() {
     python=python3
   else
     local venv
-    venv="$root/target/python/$(basename "$req" .txt)"
+    # Named after the file's folder and name: scripts/parity/requirements.txt and
+    # scripts/experiments/requirements.txt get environments of their own.
+    venv="$root/target/python/$(basename "$(dirname "$req")")-$(basename "$req" .txt)"
     if ! cmp -s "$req" "$venv/requirements.txt"; then
       echo "python_env: installing $req into $venv" >&2
       [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

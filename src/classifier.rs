@@ -139,8 +139,9 @@ impl Classifier {
     /// the word alone: a word's row is kept from the second time it is worked out and then read,
     /// so texts of words met before cost only their recurrent products. Rows are kept for the
     /// ids that fit the budget, the most frequent words in a vocabulary built here, and take
-    /// memory only once kept; the others are worked out per batch. Results are the same, bit
-    /// for bit, either way.
+    /// memory only once kept; the others are worked out per batch. With hashed bigrams
+    /// ([`crate::ngram`]) each bucket's row is kept likewise: words take up to half of
+    /// `max_bytes`, buckets the rest. Results are the same, bit for bit, either way.
     pub fn with_word_cache(mut self, max_bytes: usize) -> Result<Self> {
         self.model = self.model.with_predict_cache(max_bytes)?;
         Ok(self)

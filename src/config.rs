@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The newest config.json format this build reads. Version 2 may set `pooling` and
-/// `truncation`; a model that keeps their defaults is written as version 1, which every build
-/// reads (see [`ModelConfig::needed_format_version`]).
-pub const FORMAT_VERSION: u32 = 2;
+/// `truncation`, version 3 `ngram_buckets`; a model that keeps their defaults is written as
+/// version 1, which every build reads (see [`ModelConfig::needed_format_version`]).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Bounds on what a config may describe, far above any real model, so that no size
 /// computation can overflow and a hostile config.json cannot ask for absurd allocations.
@@ -113,6 +113,10 @@ pub struct ModelConfig {
     pub vocab_size: usize,
     /// m in the tutorial: the width of a word vector.
     pub embedding_dim: usize,
+    /// Rows of the hashed bigram table added to each word vector (see [`crate::ngram`]);
+    /// absent or 0: none.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub ngram_buckets: usize,
     /// n in the tutorial: the width of the hidden state, per direction.
     pub hidden_size: usize,
     pub num_layers: usize,
@@ -159,15 +163,29 @@ impl ModelConfig {
         self.state_size() * self.pooling.width()
     }
 
-    /// The oldest format that can hold this config: 1 while `pooling` and `truncation` keep
-    /// their defaults, else 2, so that a build that reads only version 1 refuses the model
-    /// instead of reading it without them.
+    /// The oldest format that can hold this config: 3 with `ngram_buckets`, else 2 where
+    /// `pooling` or `truncation` leave their defaults, else 1; so that an older build refuses
+    /// the model instead of reading it without them.
     pub fn needed_format_version(&self) -> u32 {
-        if self.pooling == Pooling::default() && self.truncation == Truncation::default() {
-            1
-        } else {
-            2
-        }
+        self.options_set()
+            .iter()
+            .map(|&(_, v)| v)
+            .max()
+            .unwrap_or(1)
+    }
+
+    /// The options set to other than their defaults, each with the format version that
+    /// brought it.
+    fn options_set(&self) -> Vec<(&'static str, u32)> {
+        let set = [
+            ("pooling", self.pooling != Pooling::default(), 2),
+            ("truncation", self.truncation != Truncation::default(), 2),
+            ("ngram_buckets", self.ngram_buckets > 0, 3),
+        ];
+        (set.into_iter())
+            .filter(|&(_, on, _)| on)
+            .map(|(name, _, version)| (name, version))
+            .collect()
     }
 
     /// Every tensor a model with this config holds, in the order of PyTorch's state_dict.
@@ -182,6 +200,10 @@ impl ModelConfig {
             Role::Embedding,
             vec![self.vocab_size, self.embedding_dim],
         )];
+        if self.ngram_buckets > 0 {
+            let shape = vec![self.ngram_buckets, self.embedding_dim];
+            out.push(spec(Role::NgramEmbedding, shape));
+        }
         for layer in 0..self.num_layers {
             let input = if layer == 0 {
                 self.embedding_dim
@@ -240,15 +262,17 @@ impl ModelConfig {
             ));
         }
         if self.format_version < self.needed_format_version() {
-            let pooling = (self.pooling != Pooling::default()).then_some("pooling");
-            let truncation = (self.truncation != Truncation::default()).then_some("truncation");
-            let set: Vec<&str> = [pooling, truncation].into_iter().flatten().collect();
+            let set: Vec<&str> = (self.options_set().into_iter())
+                .filter(|&(_, version)| version > self.format_version)
+                .map(|(name, _)| name)
+                .collect();
             return fail(format!(
                 "{} other than the default needs format_version {} or later, found {} (a \
-                 build that reads only version 1 would ignore it)",
+                 build that reads only version {} would ignore it)",
                 set.join(" and "),
                 self.needed_format_version(),
-                self.format_version
+                self.format_version,
+                self.format_version.max(1)
             ));
         }
         if self.embedding_dim == 0 || self.hidden_size == 0 || self.num_layers == 0 {
@@ -263,6 +287,13 @@ impl ModelConfig {
                 "vocab_size, embedding_dim and hidden_size must be at most {MAX_WIDTH} and \
                  num_layers at most {MAX_LAYERS} (found {}, {}, {} and {})",
                 self.vocab_size, self.embedding_dim, self.hidden_size, self.num_layers
+            ));
+        }
+        if self.ngram_buckets > crate::ngram::MAX_BUCKETS {
+            return fail(format!(
+                "ngram_buckets must be at most {} (found {})",
+                crate::ngram::MAX_BUCKETS,
+                self.ngram_buckets
             ));
         }
         let parameters = self
@@ -352,16 +383,21 @@ pub struct TensorSpec {
 /// The embedding table's name. Training keeps this tensor apart from the others: a batch
 /// updates only its own rows.
 pub const EMBEDDING_TENSOR: &str = "embedding.weight";
+/// The hashed bigram table's name; trained row by row like the embedding.
+pub const NGRAM_EMBEDDING_TENSOR: &str = "ngram_embedding.weight";
 
 /// What a tensor of the model is: where the network reads it and how training starts it.
 ///
 /// The names are PyTorch's state_dict keys of a module whose attributes are `embedding`
-/// (nn.Embedding), `encoder` (nn.LSTM, nn.GRU or nn.RNN) and `head` (nn.Linear). They are the
-/// model file's public contract, spelled here and nowhere else.
+/// (nn.Embedding), `ngram_embedding` (nn.Embedding, only with `ngram_buckets`), `encoder`
+/// (nn.LSTM, nn.GRU or nn.RNN) and `head` (nn.Linear). They are the model file's public
+/// contract, spelled here and nowhere else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// The word vectors, (vocab_size, embedding_dim).
     Embedding,
+    /// The hashed bigram vectors, (ngram_buckets, embedding_dim).
+    NgramEmbedding,
     /// One of the four tensors of an encoder layer and direction; `reverse` is the backward
     /// direction of a bidirectional encoder.
     Recurrent {
@@ -415,11 +451,12 @@ impl Role {
         }
     }
 
-    /// The tensor's name: `embedding.weight`, `encoder.weight_ih_l0`,
+    /// The tensor's name: `embedding.weight`, `ngram_embedding.weight`, `encoder.weight_ih_l0`,
     /// `encoder.bias_hh_l1_reverse`, `head.weight`, ...
     pub fn name(self) -> String {
         match self {
             Role::Embedding => EMBEDDING_TENSOR.to_string(),
+            Role::NgramEmbedding => NGRAM_EMBEDDING_TENSOR.to_string(),
             Role::Recurrent {
                 layer,
                 reverse,
@@ -444,6 +481,7 @@ mod tests {
             cell: Cell::Lstm,
             vocab_size: 10,
             embedding_dim: 3,
+            ngram_buckets: 0,
             hidden_size: 5,
             num_layers: 2,
             bidirectional: true,
@@ -493,7 +531,7 @@ mod tests {
         let json = c.to_json();
         assert_eq!(c.format_version, 1);
         assert!(
-            !json.contains("pooling") && !json.contains("truncation"),
+            !json.contains("pooling") && !json.contains("truncation") && !json.contains("ngram"),
             "{json}"
         );
         for (pooling, truncation) in [
@@ -525,6 +563,34 @@ mod tests {
             err.contains("m/config.json") && err.contains("median"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn ngram_buckets_add_a_table_after_the_embedding_and_need_version_3() {
+        let mut c = config();
+        c.ngram_buckets = 7;
+        let tensors = c.expected_tensors();
+        assert_eq!(tensors[0].0, "embedding.weight");
+        assert_eq!(
+            tensors[1],
+            ("ngram_embedding.weight".to_string(), vec![7, 3])
+        );
+        assert_eq!(c.parameter_count(), config().parameter_count() + 21);
+        assert_eq!(c.needed_format_version(), 3);
+        c.format_version = 2;
+        let err = ModelConfig::from_json(&c.to_json(), Path::new("m/config.json"));
+        let err = err.unwrap_err().to_string();
+        assert!(
+            err.contains("ngram_buckets other than the default needs format_version 3"),
+            "{err}"
+        );
+        c.format_version = 3;
+        let json = c.to_json();
+        assert!(json.contains("\"ngram_buckets\": 7"), "{json}");
+        assert_eq!(ModelConfig::from_json(&json, Path::new("x")).unwrap(), c);
+        c.ngram_buckets = crate::ngram::MAX_BUCKETS + 1;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("ngram_buckets must be at most"), "{err}");
     }
 
     /// `last_max` doubles what the head reads, and only that: the layers above the first still

@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod model;
 pub mod model_card;
 pub mod model_dir;
+pub mod ngram;
 mod optim;
 pub mod threads;
 pub mod tokenizer;

@@ -1,10 +1,10 @@
-//! The network: embedding -> encoder -> final hidden state (or a pooling of every step's) ->
-//! head, and its weights by name.
+//! The network: embedding (plus hashed bigrams, where the model has them) -> encoder -> final
+//! hidden state (or a pooling of every step's) -> head, and its weights by name.
 
 use crate::config::{Cell, ModelConfig, RecurrentPart, Role};
 use crate::dropout::Dropout;
 use crate::embedding::Embedding;
-use crate::encoder::{padded_time, DirectionWeights, Encoder, PredictCache, Steps};
+use crate::encoder::{padded_time, DirectionWeights, Encoder, PredictCache, Steps, WordInput};
 use crate::head::Head;
 use crate::tokenizer::PAD_ID;
 use candle_core::{DType, Device, Result, Tensor};
@@ -30,15 +30,9 @@ impl Batch {
     pub fn new(sequences: &[Vec<u32>], device: &Device) -> Result<Self> {
         let lengths: Vec<usize> = sequences.iter().map(Vec::len).collect();
         let time = padded_time(&lengths);
-        let batch = sequences.len();
-        let mut ids = vec![PAD_ID; time * batch];
-        for (b, seq) in sequences.iter().enumerate() {
-            for (t, &id) in seq.iter().enumerate() {
-                ids[t * batch + b] = id;
-            }
-        }
+        let ids = padded(sequences, time);
         Ok(Self {
-            ids: Tensor::from_slice(&ids, (time, batch), device)?,
+            ids: Tensor::from_slice(&ids, (time, sequences.len()), device)?,
             host_ids: ids,
             steps: Steps::new(&lengths, time, device)?,
         })
@@ -49,10 +43,24 @@ impl Batch {
     }
 }
 
+/// Sequences padded with `[PAD]` to `time` steps, time-major: (time, batch).
+pub(crate) fn padded(sequences: &[Vec<u32>], time: usize) -> Vec<u32> {
+    let batch = sequences.len();
+    let mut ids = vec![PAD_ID; time * batch];
+    for (b, seq) in sequences.iter().enumerate() {
+        for (t, &id) in seq.iter().enumerate() {
+            ids[t * batch + b] = id;
+        }
+    }
+    ids
+}
+
 /// The classifier's network.
 #[derive(Debug, Clone)]
 pub struct Model {
     embedding: Embedding,
+    /// The hashed bigram table, where the model has one (see [`crate::ngram`]).
+    ngrams: Option<Embedding>,
     encoder: Encoder,
     head: Head,
     /// What prediction keeps from call to call (see [`Model::with_predict_cache`]).
@@ -91,8 +99,12 @@ impl Model {
             }
             layers.push(directions);
         }
+        let ngrams = (config.ngram_buckets > 0)
+            .then(|| get(Role::NgramEmbedding).map(Embedding::new))
+            .transpose()?;
         Ok(Self {
             embedding: Embedding::new(get(Role::Embedding)?),
+            ngrams,
             encoder: Encoder::new(config.cell, config.hidden_size, layers)
                 .with_pooling(config.pooling),
             head: Head::new(get(Role::HeadWeight)?, get(Role::HeadBias)?),
@@ -102,11 +114,18 @@ impl Model {
 
     /// The same network keeping, for forward passes without dropout, what stays the same from
     /// call to call: the weights laid out for the kernel, and each word's product with the first
-    /// layer's W_ih once worked out, up to `word_bytes` of them. Only for weights that no longer
-    /// change: what is kept would not follow them.
+    /// layer's W_ih once worked out, up to `word_bytes` of them (with bigrams, each bucket's
+    /// too, within the same bytes). Only for weights that no longer change: what is kept would
+    /// not follow them.
     pub fn with_predict_cache(mut self, word_bytes: usize) -> Result<Self> {
         let vocab = self.embedding.weight().dim(0)?;
-        let cache = self.encoder.predict_cache(vocab, word_bytes);
+        let cache = match &self.ngrams {
+            None => self.encoder.predict_cache(vocab, word_bytes),
+            Some(table) => {
+                let buckets = table.weight().dim(0)?;
+                (self.encoder).predict_cache_with_ngrams(vocab, buckets, word_bytes)
+            }
+        };
         self.cache = Some(Arc::new(cache));
         Ok(self)
     }
@@ -140,15 +159,34 @@ impl Model {
     /// Runs the network; with `dropout` (training) it drops embeddings, between layers and
     /// before the head.
     pub fn forward(&self, batch: &Batch, dropout: Option<&mut Dropout>) -> Result<Output> {
+        let (ids, (time, size)) = (&batch.host_ids, batch.ids.dims2()?);
+        // (time, batch), as the ids.
+        let buckets = match &self.ngrams {
+            Some(table) => Some(crate::ngram::batch_buckets(
+                ids,
+                size,
+                table.weight().dim(0)?,
+            )),
+            None => None,
+        };
         if let (None, Some(cache)) = (&dropout, &self.cache) {
-            let (ids, time) = (&batch.host_ids, batch.ids.dim(0)?);
             let embedding = self.embedding.weight();
             if self.encoder.reads_words(embedding, time) {
-                let features = (self.encoder).predict(ids, embedding, &batch.steps, cache)?;
+                let words = WordInput {
+                    ids,
+                    embedding,
+                    ngrams: (buckets.as_deref().zip(self.ngrams.as_ref()))
+                        .map(|(buckets, table)| (buckets, table.weight())),
+                };
+                let features = (self.encoder).predict_words(words, &batch.steps, cache)?;
                 return self.head(features, None);
             }
         }
-        let xs = self.embedding.forward(&batch.ids)?; // (time, batch, dim)
+        let mut xs = self.embedding.forward(&batch.ids)?; // (time, batch, dim)
+        if let Some((buckets, table)) = buckets.zip(self.ngrams.as_ref()) {
+            let buckets = Tensor::from_vec(buckets, (time, size), batch.ids.device())?;
+            xs = (xs + table.forward(&buckets)?)?;
+        }
         self.forward_embedded(xs, &batch.steps, dropout)
     }
 
@@ -180,7 +218,8 @@ impl Model {
 
 /// Fresh weights, drawn from `rng` so that a seed fixes them. The recurrent and head weights
 /// follow PyTorch's defaults (uniform in +-1/sqrt(fan)); word vectors start small and `[PAD]`
-/// at zero.
+/// at zero. Bigram vectors start at zero: the network starts as the one without them (its other
+/// weights drawn alike), and a bucket that training never meets adds nothing in prediction.
 pub fn init_weights(config: &ModelConfig, rng: &mut StdRng, device: &Device) -> Result<Weights> {
     let mut weights = Weights::new();
     for tensor in config.tensors() {
@@ -199,6 +238,7 @@ pub fn init_weights(config: &ModelConfig, rng: &mut StdRng, device: &Device) -> 
                     })
                     .collect()
             }
+            Role::NgramEmbedding => vec![0.0; n],
             Role::Recurrent { part, .. } => {
                 let mut v = uniform(rng, n, config.hidden_size);
                 // A forget-gate bias of 1 lets gradients through long texts from the first step.

@@ -54,6 +54,15 @@ pub fn render(config: &ModelConfig) -> String {
         config.cell.name().to_uppercase(),
         config.hidden_size,
     );
+    if config.ngram_buckets > 0 {
+        let _ = writeln!(
+            s,
+            "Each word vector has the vector of its bigram (the token and the one before it) \
+             added to it, hashed into {} buckets of a second table, `ngram_embedding` ({} x {}), \
+             as fastText's word n-grams.\n",
+            config.ngram_buckets, config.ngram_buckets, config.embedding_dim,
+        );
+    }
     if config.needed_format_version() > 1 {
         let _ = writeln!(
             s,
@@ -138,6 +147,7 @@ mod tests {
             cell: Cell::Gru,
             vocab_size: 100,
             embedding_dim: 8,
+            ngram_buckets: 0,
             hidden_size: 4,
             num_layers: 1,
             bidirectional: true,
@@ -160,12 +170,16 @@ mod tests {
         assert!(card.contains("negative, positive"));
         assert!(card.contains("| 2 (kept) |"));
         assert!(!card.contains("pooling"));
+        assert!(!card.contains("bigram"));
         let options = ModelConfig {
             pooling: Pooling::Mean,
             truncation: Truncation::Tail,
+            ngram_buckets: 1000,
             ..config
         };
         let card = render(&options);
+        assert!(card
+            .contains("hashed into 1000 buckets of a second table, `ngram_embedding` (1000 x 8)"));
         assert!(card.contains("the mean of the hidden states over every step (pooling `mean`)"));
         assert!(card.contains("longer than 64 tokens keep the last tokens (truncation `tail`)"));
     }

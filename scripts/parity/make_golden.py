@@ -68,7 +68,8 @@ LONG_TEXTS = [
 MAX_LENGTH = 64
 
 # name, cell, layers, bidirectional, embedding_dim, hidden, labels, lowercase[, options]
-# options: config.json's pooling and truncation, and max_length where not MAX_LENGTH.
+# options: config.json's pooling, truncation and ngram_buckets, and max_length where not
+# MAX_LENGTH. New fixtures go at the end: a fixture's seed is its place in this list.
 FIXTURES = [
     ("lstm_1l_uni", "lstm", 1, False, 5, 7, ["negative", "positive"], True),
     ("lstm_2l_bi", "lstm", 2, True, 5, 7, ["negative", "positive"], True),
@@ -95,6 +96,16 @@ FIXTURES = [
      {"pooling": "max", "truncation": "tail"}),
     ("rnn_2l_bi_mean", "rnn", 2, True, 4, 5, ["negative", "positive"], True,
      {"pooling": "mean"}),
+    # Hashed bigrams: bucket counts a prime, a power of two and one that every pair of the
+    # small vocabulary shares with others; a cased vocabulary; both directions.
+    ("lstm_1l_uni_ngrams97", "lstm", 1, False, 5, 7, ["negative", "positive"], True,
+     {"ngram_buckets": 97}),
+    ("gru_2l_bi_ngrams64_max_tail", "gru", 2, True, 5, 6, ["negative", "positive"], True,
+     {"ngram_buckets": 64, "pooling": "max", "truncation": "tail"}),
+    ("lstm_1l_bi_ngrams1000_cased", "lstm", 1, True, 6, 5, ["neg", "mixed", "pos"], False,
+     {"ngram_buckets": 1000}),
+    ("rnn_1l_uni_ngrams7_mean", "rnn", 1, False, 4, 5, ["negative", "positive"], True,
+     {"ngram_buckets": 7, "pooling": "mean"}),
 ]
 
 
@@ -139,7 +150,10 @@ def make_fixture(out_dir: str, seed: int, spec) -> int:
     vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
     # In the order lstm-sentiment writes the fields, the options only where given.
     config = {"format_version": 0, "cell": cell, "vocab_size": vocab_size}
-    config.update(embedding_dim=emb, hidden_size=hidden, num_layers=layers, bidirectional=bidi)
+    config["embedding_dim"] = emb
+    if "ngram_buckets" in options:
+        config["ngram_buckets"] = options["ngram_buckets"]
+    config.update(hidden_size=hidden, num_layers=layers, bidirectional=bidi)
     if "pooling" in options:
         config["pooling"] = options["pooling"]
     config.update(labels=labels, max_length=max_length)
@@ -153,6 +167,8 @@ def make_fixture(out_dir: str, seed: int, spec) -> int:
         # word vectors scaled down from N(0, 1). [PAD]'s row is left random on purpose:
         # padding must never reach a result.
         model.embedding.weight.mul_(0.5)
+        if model.ngram_buckets > 0:
+            model.ngram_embedding.weight.mul_(0.5)
         # Spread the head so logits differ visibly between texts.
         model.head.weight.mul_(2.0)
     model.eval()

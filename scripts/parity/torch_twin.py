@@ -6,7 +6,9 @@ It reads and writes the same model directory (config.json, tokenizer.json,
 model.safetensors) with no renaming: the safetensors names are exactly the
 state_dict of `Classifier` below (`embedding`, `encoder`, `head`).
 
-The network: token ids -> nn.Embedding -> nn.LSTM / nn.GRU / nn.RNN (tanh),
+The network: token ids -> nn.Embedding (plus, with config.json's `ngram_buckets`
+K, a second nn.Embedding of K rows read at each token's hashed bigram: see
+`bucket_ids`) -> nn.LSTM / nn.GRU / nn.RNN (tanh),
 batch_first, stacked, optionally bidirectional -> the last layer's final hidden
 state(s) at each text's own length (forward, then reverse), or with config.json's
 `pooling` the max (`max`) or mean (`mean`) of its hidden states over the text's
@@ -44,9 +46,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 CONFIG_FILE = "config.json"
 TOKENIZER_FILE = "tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
-# The newest format read; version 1 is written while pooling and truncation keep their
-# defaults (see format_version).
-FORMAT_VERSION = 2
+# The newest format read; version 1 is written while pooling, truncation and ngram_buckets
+# keep their defaults (see format_version).
+FORMAT_VERSION = 3
 POOLINGS = ("last", "max", "mean", "last_max")
 TRUNCATIONS = ("head", "tail", "head_tail")
 PAD_ID = 0
@@ -60,10 +62,21 @@ CELLS = {
 
 
 def format_version(config: dict) -> int:
-    """The oldest format that holds `config`: 1 while pooling and truncation keep their
-    defaults (and are left out), else 2."""
+    """The oldest format that holds `config`: 3 with ngram_buckets, else 1 while pooling and
+    truncation keep their defaults (and are left out), else 2."""
+    if config.get("ngram_buckets", 0) > 0:
+        return 3
     plain = config.get("pooling", "last") == "last" and config.get("truncation", "head") == "head"
     return 1 if plain else 2
+
+
+def bucket_ids(ids: torch.Tensor, buckets: int) -> torch.Tensor:
+    """The hashed bigram bucket of every token of ids (batch, time) int64, as src/ngram.rs
+    computes it: the previous id (PAD_ID before the first) times 2654435761, exclusive-or the
+    id times 2246822519, modulo `buckets`. Ids are below 2^31 and the factors below 2^32, so
+    nothing overflows int64. Padding positions get a bucket too; nothing reads them."""
+    previous = torch.cat([torch.full_like(ids[:, :1], PAD_ID), ids[:, :-1]], dim=1)
+    return ((previous * 2654435761) ^ (ids * 2246822519)) % buckets
 
 
 class Classifier(nn.Module):
@@ -79,6 +92,7 @@ class Classifier(nn.Module):
         bidirectional: bool,
         num_labels: int,
         pooling: str = "last",
+        ngram_buckets: int = 0,
     ):
         super().__init__()
         if cell not in CELLS:
@@ -92,6 +106,9 @@ class Classifier(nn.Module):
         self.bidirectional = bidirectional
         self.num_directions = 2 if bidirectional else 1
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.ngram_buckets = ngram_buckets
+        if ngram_buckets > 0:
+            self.ngram_embedding = nn.Embedding(ngram_buckets, embedding_dim)
         kwargs = dict(
             input_size=embedding_dim,
             hidden_size=hidden_size,
@@ -126,7 +143,16 @@ class Classifier(nn.Module):
             bidirectional=config["bidirectional"],
             num_labels=len(config["labels"]),
             pooling=config.get("pooling", "last"),
+            ngram_buckets=config.get("ngram_buckets", 0),
         )
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids (batch, time) -> word vectors (batch, time, dim), each plus its bigram's vector
+        when the model has bigrams."""
+        xs = self.embedding(ids)
+        if self.ngram_buckets > 0:
+            xs = xs + self.ngram_embedding(bucket_ids(ids, self.ngram_buckets))
+        return xs
 
     def pool(self, last: torch.Tensor, out, lengths: torch.Tensor) -> torch.Tensor:
         """What the head reads, from the last layer's final states `last` (batch, D * hidden:
@@ -156,7 +182,7 @@ class Classifier(nn.Module):
             return out
         sub_lengths = lengths[nonempty]
         sub_ids = ids[nonempty][:, : int(sub_lengths.max())]
-        xs = self.embedding(sub_ids)
+        xs = self.embed(sub_ids)
         packed = pack_padded_sequence(xs, sub_lengths, batch_first=True, enforce_sorted=False)
         states, hidden = self.encoder(packed)
         h_n = hidden[0] if self.cell == "lstm" else hidden  # (layers * D, batch', hidden)
@@ -261,7 +287,7 @@ def train_step(model, opt, batch, lengths, target, dropout: float, clip: float, 
     `packed`: through pack_padded_sequence (as `Classifier.forward`); else padded, the state
     gathered at each text's last token (exact for one direction, and faster on the CPU). The
     model's pooling applies to either. Returns (loss, logits)."""
-    xs = nn.functional.dropout(model.embedding(batch), dropout, training=True)
+    xs = nn.functional.dropout(model.embed(batch), dropout, training=True)
     if packed:
         seqs = pack_padded_sequence(xs, lengths, batch_first=True, enforce_sorted=False)
         states, (h_n, _) = model.encoder(seqs)

@@ -99,6 +99,12 @@ pub fn run_info(args: InfoArgs) -> Result<()> {
         }
     );
     println!("embedding:      {} x {}", c.vocab_size, c.embedding_dim);
+    if c.ngram_buckets > 0 {
+        println!(
+            "bigrams:        {} hashed buckets x {}, added to the word vectors",
+            c.ngram_buckets, c.embedding_dim
+        );
+    }
     println!("labels:         {}", c.labels.join(", "));
     if !c.label_aliases.is_empty() {
         let aliases: Vec<String> = c

@@ -46,6 +46,11 @@ pub struct TrainArgs {
     /// Word vector size (m in the tutorial).
     #[arg(long, default_value_t = defaults().embedding_dim, value_name = "N")]
     embedding_dim: usize,
+    /// Add to each word vector a vector of its bigram (the word and the one before it; in
+    /// Chinese, the character and the one before it), hashed into this many buckets of a
+    /// second table, as fastText's word n-grams. 0: none.
+    #[arg(long, default_value_t = defaults().ngram_buckets, value_name = "K")]
+    ngram_buckets: usize,
     /// Hidden state size per direction (n in the tutorial).
     #[arg(long, default_value_t = defaults().hidden_size, value_name = "N")]
     hidden: usize,
@@ -282,6 +287,7 @@ impl TrainArgs {
         TrainConfig {
             cell: self.cell,
             embedding_dim: self.embedding_dim,
+            ngram_buckets: self.ngram_buckets,
             hidden_size: self.hidden,
             num_layers: self.layers,
             bidirectional: self.bidirectional,

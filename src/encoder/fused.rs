@@ -10,7 +10,7 @@
 use super::direction::DirectionWeights;
 use super::layer::{Layer, Prepared, Source};
 use super::parts::{PartRun, Split, States};
-use super::projection::{WordProjections, Words};
+use super::projection::{Lookup, WordProjections, Words};
 use super::recurrence::Recurrence;
 use crate::config::Cell;
 use candle_core::{bail, CpuStorage, CustomOp3, Device, Layout, Result, Shape, Storage, Tensor};
@@ -45,13 +45,15 @@ pub enum PredictInput<'a> {
     /// xs (time, batch, input).
     Vectors(&'a Tensor),
     /// The first layer's words: ids (`time`, batch) of `embedding`, in direction `dir`'s
-    /// order, whose input side `table` keeps.
+    /// order, whose input side `table` keeps; and with bigrams their buckets likewise (ids,
+    /// the table keeping their rows, the bucket vectors).
     Words {
         ids: &'a [u32],
         time: usize,
         table: &'a WordProjections,
         dir: usize,
         embedding: &'a Tensor,
+        ngrams: Option<(&'a [u32], &'a WordProjections, &'a Tensor)>,
     },
 }
 
@@ -107,18 +109,35 @@ pub fn predict(
             table,
             dir,
             embedding,
+            ngrams,
             ..
         } => with_slice(embedding, |embedding| {
-            let words = Words {
+            let words = Lookup {
                 ids,
                 table,
-                dir,
                 embedding,
-                dim: input,
             };
-            Ok(split
-                .forward(Source::Words(words), weights, false, states)
-                .0)
+            let run = |ngrams: Option<Lookup>| {
+                let words = Words {
+                    words,
+                    ngrams,
+                    dir,
+                    dim: input,
+                };
+                Ok(split
+                    .forward(Source::Words(words), weights, false, states)
+                    .0)
+            };
+            match ngrams {
+                None => run(None),
+                Some((ids, table, vectors)) => with_slice(vectors, |embedding| {
+                    run(Some(Lookup {
+                        ids,
+                        table,
+                        embedding,
+                    }))
+                }),
+            }
         })?,
     };
     let hidden = split.whole().recurrence.hidden;

@@ -10,7 +10,8 @@
 //! own backward, each batch's texts split across rayon's threads by `parts`), elsewhere plain
 //! candle ops step by step (`reference`). Prediction with a model whose weights no longer change
 //! ([`Encoder::predict`]) also keeps, from call to call, the weights laid out for the kernel and
-//! the first layer's input side per word (`projection`).
+//! the first layer's input side per word, and per bigram bucket where the model has them
+//! (`projection`).
 //!
 //! The last layer hands on each text's final states, or with a [`Pooling`] other than the
 //! default every step's states, which `pooling` turns into what the head reads.
@@ -122,14 +123,35 @@ impl Encoder {
     /// What [`predict`](Self::predict) keeps from call to call, with room for up to
     /// `word_bytes` of word rows over `vocab` words. Only for weights that no longer change.
     pub fn predict_cache(&self, vocab: usize, word_bytes: usize) -> PredictCache {
-        let width = self.cell.gates() * self.hidden;
-        let directions = self.layers.first().map_or(0, Vec::len);
+        let (width, directions) = self.row_shape();
         PredictCache {
             words: WordProjections::new(vocab, width, directions, word_bytes),
+            ngrams: None,
             layers: (self.layers.iter())
                 .map(|layer| layer.iter().map(|_| PreparedCache::default()).collect())
                 .collect(),
         }
+    }
+
+    /// As [`predict_cache`](Self::predict_cache) for words with hashed bigrams of `buckets`
+    /// buckets: `bytes` in all, up to half of it for words and the rest for buckets.
+    pub fn predict_cache_with_ngrams(
+        &self,
+        vocab: usize,
+        buckets: usize,
+        bytes: usize,
+    ) -> PredictCache {
+        let (width, directions) = self.row_shape();
+        let mut cache = self.predict_cache(vocab, bytes / 2);
+        let left = bytes - cache.words.max_bytes();
+        cache.ngrams = Some(WordProjections::hashed(buckets, width, directions, left));
+        cache
+    }
+
+    /// The width of a first-layer row and the number of directions.
+    fn row_shape(&self) -> (usize, usize) {
+        let width = self.cell.gates() * self.hidden;
+        (width, self.layers.first().map_or(0, Vec::len))
     }
 
     /// Whether [`predict`](Self::predict) runs on words of `embedding` over `time` steps:
@@ -167,7 +189,26 @@ impl Encoder {
         steps: &Steps,
         cache: &PredictCache,
     ) -> Result<Tensor> {
-        self.run(Read::Words(ids, embedding), Some(cache), steps, None)
+        let words = WordInput {
+            ids,
+            embedding,
+            ngrams: None,
+        };
+        self.predict_words(words, steps, cache)
+    }
+
+    /// As [`predict`](Self::predict), with hashed bigrams where `words` has them; `cache`
+    /// must then come from [`predict_cache_with_ngrams`](Self::predict_cache_with_ngrams).
+    pub fn predict_words(
+        &self,
+        words: WordInput,
+        steps: &Steps,
+        cache: &PredictCache,
+    ) -> Result<Tensor> {
+        if words.ngrams.is_some() && cache.ngrams.is_none() {
+            candle_core::bail!("bigram buckets read with a cache made for words alone");
+        }
+        self.run(Read::Words(words), Some(cache), steps, None)
     }
 
     /// Every layer, the first reading `first`, the others the outputs below them.
@@ -227,19 +268,25 @@ impl Encoder {
         let reverse = d == 1;
         let (cell, bf16, lengths) = (self.cell, self.kernel == Kernel::Bf16, steps.lengths());
         let ran = match read {
-            Read::Words(ids, embedding) => {
+            Read::Words(words) => {
                 let cache = cache.expect("words are read with a cache");
-                let ids = if reverse {
-                    steps.reverse_ids(ids)
-                } else {
-                    ids.to_vec()
+                // In the direction's order.
+                let order = |ids: &[u32]| match reverse {
+                    true => steps.reverse_ids(ids),
+                    false => ids.to_vec(),
                 };
+                let ids = order(words.ids);
+                let buckets = words.ngrams.map(|(buckets, _)| order(buckets));
+                let ngrams = (buckets.as_deref().zip(cache.ngrams.as_ref()))
+                    .zip(words.ngrams)
+                    .map(|((ids, table), (_, embedding))| (ids, table, embedding));
                 let x = PredictInput::Words {
                     ids: &ids,
                     time: steps.masks.len(),
                     table: &cache.words,
                     dir: d,
-                    embedding,
+                    embedding: words.embedding,
+                    ngrams,
                 };
                 fused::predict(cell, weights, x, &cache.layers[l][d], lengths, bf16, states)?
             }
@@ -281,14 +328,26 @@ impl Encoder {
 enum Read<'a> {
     /// Vectors (time, batch, input).
     Vectors(&'a Tensor),
-    /// The first layer's words: ids (time, batch) of an embedding.
-    Words(&'a [u32], &'a Tensor),
+    /// The first layer's words.
+    Words(WordInput<'a>),
+}
+
+/// The first layer's input for [`Encoder::predict_words`]: ids (time, batch) of an
+/// embedding, and with hashed bigrams their buckets (time, batch) of the bigram table; the
+/// vector at a position is the word's plus the bucket's.
+#[derive(Clone, Copy)]
+pub struct WordInput<'a> {
+    pub ids: &'a [u32],
+    pub embedding: &'a Tensor,
+    pub ngrams: Option<(&'a [u32], &'a Tensor)>,
 }
 
 /// What [`Encoder::predict`] keeps from call to call: each layer and direction's weights laid
-/// out for the kernel, and the first layer's word rows. Shared by clones of a model.
+/// out for the kernel, and the first layer's word rows (and bucket rows, with bigrams). Shared
+/// by clones of a model.
 pub struct PredictCache {
     words: WordProjections,
+    ngrams: Option<WordProjections>,
     /// [layer][direction]
     layers: Vec<Vec<PreparedCache>>,
 }
@@ -297,6 +356,7 @@ impl std::fmt::Debug for PredictCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PredictCache")
             .field("words", &self.words)
+            .field("ngrams", &self.ngrams)
             .finish()
     }
 }

@@ -9,7 +9,7 @@
 //! threads and differ only in rounding between thread counts.
 
 use super::layer::{Grads, Layer, Prepared, Source};
-use super::projection::Words;
+use super::projection::{Lookup, Words};
 use super::recurrence::Saved;
 use super::workspace;
 use rayon::prelude::*;
@@ -124,9 +124,22 @@ impl Split {
                 run
             }
             Source::Words(words) => {
-                let mut ids = vec![0; self.whole.recurrence.time * texts.len()];
-                self.gather_into(words.ids, 1, texts, &mut ids);
-                let words = Words { ids: &ids, ..words };
+                let part = |ids: &[u32]| {
+                    let mut part = vec![0; self.whole.recurrence.time * texts.len()];
+                    self.gather_into(ids, 1, texts, &mut part);
+                    part
+                };
+                let ids = part(words.words.ids);
+                let buckets = words.ngrams.map(|n| part(n.ids));
+                let words = Words {
+                    words: Lookup {
+                        ids: &ids,
+                        ..words.words
+                    },
+                    ngrams: (words.ngrams.zip(buckets.as_deref()))
+                        .map(|(n, ids)| Lookup { ids, ..n }),
+                    ..words
+                };
                 layer.forward(Source::Words(words), weights, save)
             }
         });

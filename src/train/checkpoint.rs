@@ -26,8 +26,10 @@ const METADATA_KEY: &str = "lstm_sentiment_checkpoint";
 /// Bumped when the layout or the meaning of the stored config changes; older builds refuse
 /// newer checkpoints. Version 2 adds the learning-rate schedule, the embedding learning rate
 /// and word and embedding dropout to the config, which a build reading only version 1 would
-/// ignore and so resume with other learning rates.
-const CHECKPOINT_VERSION: u32 = 2;
+/// ignore and so resume with other learning rates. Version 3 adds hashed bigrams (the config's
+/// `ngram_buckets` and the `ngram_embedding.weight` tensors); a run without them still writes
+/// version 2 (see [`Checkpoint::version_for`]).
+const CHECKPOINT_VERSION: u32 = 3;
 
 /// The scalars of a checkpoint (stored as JSON in the safetensors metadata).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,7 +114,12 @@ impl Checkpoint {
         Ok(t.flatten_all()?.to_vec1::<f32>()?)
     }
 
-    pub fn version() -> u32 {
-        CHECKPOINT_VERSION
+    /// The oldest version that holds a run of `config`: 3 with bigrams, else 2.
+    pub fn version_for(config: &TrainConfig) -> u32 {
+        if config.ngram_buckets > 0 {
+            CHECKPOINT_VERSION
+        } else {
+            2
+        }
     }
 }

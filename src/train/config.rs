@@ -18,6 +18,10 @@ pub const MAX_LR: f64 = 10.0;
 pub struct TrainConfig {
     pub cell: Cell,
     pub embedding_dim: usize,
+    /// Rows of the hashed bigram table whose vectors add to the word vectors (0: none); see
+    /// [`crate::ngram`].
+    #[serde(skip_serializing_if = "is_default")]
+    pub ngram_buckets: usize,
     pub hidden_size: usize,
     pub num_layers: usize,
     pub bidirectional: bool,
@@ -92,6 +96,7 @@ impl Default for TrainConfig {
         Self {
             cell: Cell::Lstm,
             embedding_dim: 128,
+            ngram_buckets: 0,
             hidden_size: 128,
             num_layers: 1,
             bidirectional: false,
@@ -150,6 +155,13 @@ impl TrainConfig {
             return fail(format!(
                 "clip norm must be a finite number, at least 0 (0: no clipping), found {}",
                 number(self.clip_norm)
+            ));
+        }
+        if self.ngram_buckets > crate::ngram::MAX_BUCKETS {
+            return fail(format!(
+                "n-gram buckets must be at most {} (0: none), found {}",
+                crate::ngram::MAX_BUCKETS,
+                self.ngram_buckets
             ));
         }
         if !(0.0..1.0).contains(&self.dev_fraction) {

@@ -10,7 +10,7 @@ use super::preflight;
 use super::report::OnEvent;
 use super::schedule::Schedule;
 use super::split::split;
-use super::state::{with_embedding, Best, Stepped, TrainState};
+use super::state::{Best, Stepped, TrainState};
 use super::tally::{evaluate, Totals};
 use super::{Checkpointing, EpochRecord, TrainConfig, TrainEvent, TrainReport};
 use crate::classifier::Classifier;
@@ -22,7 +22,7 @@ use crate::metrics::Evaluation;
 use crate::model::{init_weights, snapshot, Model, Weights};
 use crate::model_dir::ModelFiles;
 use crate::tokenizer::UNK_ID;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::ops::ControlFlow;
@@ -98,8 +98,7 @@ impl<'a> Run<'a> {
             config.freeze_embeddings,
             adamw(&config),
         )?;
-        let placeholder = Tensor::zeros((1, 1), DType::F32, &device)?;
-        let model = Model::from_weights(&model_config, &with_embedding(&state.live, placeholder))?;
+        let model = Model::from_weights(&model_config, &state.placeholder_weights(&device)?)?;
         let schedule = Schedule::new(
             config.lr,
             config.lr_schedule,
@@ -327,7 +326,7 @@ impl<'a> Run<'a> {
         };
         let h = &self.history;
         let progress = Progress {
-            version: Checkpoint::version(),
+            version: Checkpoint::version_for(&self.config),
             config: self.config.clone(),
             tokenizer_json: self.data.tokenizer.to_json()?,
             fingerprint: self.data.fingerprint,

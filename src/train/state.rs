@@ -1,6 +1,6 @@
 //! What training changes from step to step: the dense parameters as candle Vars with their
-//! AdamW, the embedding table with its row-sparse AdamW, and the best epoch kept so far; with
-//! their checkpoints.
+//! AdamW, the embedding table (and the bigram table, with bigrams) with its row-sparse AdamW,
+//! and the best epoch kept so far; with their checkpoints.
 
 use super::checkpoint::{Checkpoint, Progress};
 use super::guard::non_finite_step;
@@ -9,17 +9,22 @@ use crate::dropout::Dropout;
 use crate::embedding::Embedding;
 use crate::error::{Error, Result};
 use crate::metrics::Evaluation;
-use crate::model::{Batch, Model, Weights};
+use crate::model::{padded, Batch, Model, Weights};
 use crate::optim::{clip_factor, compact_ids, global_norm, DenseAdamW, SparseRows};
 use candle_core::{Device, Tensor, Var};
 use candle_nn::ParamsAdamW;
 use std::path::Path;
 
 pub(super) use crate::config::EMBEDDING_TENSOR as EMBEDDING;
+use crate::config::NGRAM_EMBEDDING_TENSOR as NGRAMS;
 
-pub(super) fn with_embedding(weights: &Weights, table: Tensor) -> Weights {
+/// `weights` with the tables trained row by row: the embedding and, where given, the bigrams.
+fn with_tables(weights: &Weights, embedding: Tensor, ngrams: Option<Tensor>) -> Weights {
     let mut all = weights.clone();
-    all.insert(EMBEDDING.to_string(), table);
+    all.insert(EMBEDDING.to_string(), embedding);
+    if let Some(ngrams) = ngrams {
+        all.insert(NGRAMS.to_string(), ngrams);
+    }
     all
 }
 
@@ -61,7 +66,32 @@ pub(super) struct TrainState {
     pub(super) live: Weights,
     dense: DenseAdamW,
     embedding: SparseRows,
+    /// The bigram table and its number of buckets, with bigrams. It learns with the
+    /// embedding's learning rate, and also when the word vectors are frozen: it starts at
+    /// zero, and every step updates it (so its step count is the dense optimizer's).
+    ngrams: Option<(SparseRows, usize)>,
     frozen_embedding: bool,
+}
+
+/// A table's rows for one batch: its distinct rows as a Var (their gradient is the table's)
+/// and the vectors of every position.
+struct Looked {
+    rows: Vec<u32>,
+    var: Var,
+    /// (time, batch, dim)
+    xs: Tensor,
+}
+
+impl Looked {
+    /// The rows of `table` at `ids` (texts of a batch, padded to `time` steps).
+    fn up(table: &SparseRows, ids: &[Vec<u32>], time: usize, device: &Device) -> Result<Self> {
+        let (rows, local) = compact_ids(ids);
+        let var = Var::from_tensor(&table.gather(&rows, device)?)?;
+        // Padding reads local row 0, one of the batch's own: no other row is touched.
+        let at = Tensor::from_vec(padded(&local, time), (time, ids.len()), device)?;
+        let xs = Embedding::new(var.as_tensor().clone()).forward(&at)?;
+        Ok(Self { rows, var, xs })
+    }
 }
 
 impl TrainState {
@@ -77,6 +107,13 @@ impl TrainState {
             .flatten_all()?
             .to_vec1::<f32>()?;
         let embedding = SparseRows::new(table, config.embedding_dim, params.clone());
+        let ngrams = match init.remove(NGRAMS) {
+            Some(t) => {
+                let table = SparseRows::new(t.flatten_all()?.to_vec1()?, t.dim(1)?, params.clone());
+                Some((table, config.ngram_buckets))
+            }
+            None => None,
+        };
         // Vars in name order: the optimizer then visits them in the same order every run.
         let vars: Vec<(String, Var)> = init
             .into_iter()
@@ -92,15 +129,37 @@ impl TrainState {
             live,
             dense,
             embedding,
+            ngrams,
             frozen_embedding,
         })
     }
 
     /// The learning rates of the steps to come: `dense` for the network, `embedding` for the
-    /// table.
+    /// tables.
     pub(super) fn set_lr(&mut self, dense: f64, embedding: f64) {
         self.dense.set_lr(dense);
         self.embedding.set_lr(embedding);
+        if let Some((table, _)) = &mut self.ngrams {
+            table.set_lr(embedding);
+        }
+    }
+
+    /// The batch's rows of the word table and, with bigrams, of the bigram table, for texts
+    /// padded to `time` steps.
+    fn look_up(
+        &self,
+        seqs: &[Vec<u32>],
+        time: usize,
+        device: &Device,
+    ) -> Result<(Looked, Option<Looked>)> {
+        let words = Looked::up(&self.embedding, seqs, time, device)?;
+        let Some((table, buckets)) = &self.ngrams else {
+            return Ok((words, None));
+        };
+        let ids: Vec<Vec<u32>> = (seqs.iter())
+            .map(|s| crate::ngram::text_buckets(s, *buckets))
+            .collect();
+        Ok((words, Some(Looked::up(table, &ids, time, device)?)))
     }
 
     /// One optimizer step on a batch. A non-finite loss or gradient norm changes nothing and
@@ -114,23 +173,32 @@ impl TrainState {
         clip_norm: f64,
         device: &Device,
     ) -> Result<Stepped> {
-        let (rows, local) = compact_ids(seqs);
-        let batch = Batch::new(&local, device)?;
+        let batch = Batch::new(seqs, device)?;
         let targets = Tensor::new(y, device)?;
-        let batch_rows = Var::from_tensor(&self.embedding.gather(&rows, device)?)?;
-        let xs = Embedding::new(batch_rows.as_tensor().clone()).forward(&batch.ids)?;
+        let (words, ngrams) = self.look_up(seqs, batch.ids.dim(0)?, device)?;
+        let xs = match &ngrams {
+            Some(ngrams) => (&words.xs + &ngrams.xs)?,
+            None => words.xs.clone(),
+        };
         let out = model.forward_embedded(xs, &batch.steps, Some(dropout))?;
         let loss = candle_nn::loss::cross_entropy(&out.logits, &targets)?;
         let loss_value = f64::from(loss.to_scalar::<f32>()?);
         let grads = loss.backward()?;
-        let row_grad = grads
-            .get(batch_rows.as_tensor())
-            .ok_or_else(|| Error::Config("the embedding received no gradient".into()))?;
+        let row_grad = |looked: &Looked, what: &str| {
+            (grads.get(looked.var.as_tensor()))
+                .ok_or_else(|| Error::Config(format!("the {what} received no gradient")))
+        };
+        let word_grad = row_grad(&words, "embedding")?;
+        let ngram_grad = match &ngrams {
+            Some(n) => Some((n, row_grad(n, "bigram table")?)),
+            None => None,
+        };
         let norm = global_norm(
             self.vars
                 .iter()
                 .filter_map(|(_, v)| grads.get(v.as_tensor()))
-                .chain(std::iter::once(row_grad)),
+                .chain(std::iter::once(word_grad))
+                .chain(ngram_grad.map(|(_, g)| g)),
         )?;
         if let Some(what) = non_finite_step(loss_value, norm) {
             return Ok(Stepped::NonFinite(what));
@@ -138,8 +206,10 @@ impl TrainState {
         let factor = clip_factor(norm, clip_norm);
         self.dense.step(&grads, factor)?;
         if !self.frozen_embedding {
-            self.embedding
-                .update(&rows, &row_grad.affine(factor, 0.0)?)?;
+            (self.embedding).update(&words.rows, &word_grad.affine(factor, 0.0)?)?;
+        }
+        if let (Some((table, _)), Some((looked, grad))) = (&mut self.ngrams, ngram_grad) {
+            table.update(&looked.rows, &grad.affine(factor, 0.0)?)?;
         }
         Ok(Stepped::Done {
             loss: loss_value,
@@ -155,7 +225,19 @@ impl TrainState {
             .iter()
             .map(|(k, t)| (k.clone(), t.detach()))
             .collect();
-        Ok(with_embedding(&detached, self.embedding.to_tensor(device)?))
+        let ngrams = (self.ngrams.as_ref())
+            .map(|(table, _)| table.to_tensor(device))
+            .transpose()?;
+        let embedding = self.embedding.to_tensor(device)?;
+        Ok(with_tables(&detached, embedding, ngrams))
+    }
+
+    /// The weights with 1 x 1 placeholders for the tables trained row by row: for the network
+    /// that training enters after its own lookup.
+    pub(super) fn placeholder_weights(&self, device: &Device) -> Result<Weights> {
+        let placeholder = || Tensor::zeros((1, 1), candle_core::DType::F32, device);
+        let ngrams = self.ngrams.as_ref().map(|_| placeholder()).transpose()?;
+        Ok(with_tables(&self.live, placeholder()?, ngrams))
     }
 
     pub(super) fn checkpoint(
@@ -170,7 +252,11 @@ impl TrainState {
         }
         let (dense_step, moments) = self.dense.state();
         let (sparse_step, _, m, v) = self.embedding.state();
-        for (name, m, v) in moments.into_iter().chain([(EMBEDDING, m, v)]) {
+        let ngrams = (self.ngrams.as_ref()).map(|(table, _)| {
+            let (_, _, m, v) = table.state();
+            (NGRAMS, m, v)
+        });
+        for (name, m, v) in moments.into_iter().chain([(EMBEDDING, m, v)]).chain(ngrams) {
             for (kind, values) in [("adam_m", m), ("adam_v", v)] {
                 let t = Tensor::from_slice(values, values.len(), device)?;
                 tensors.insert(format!("{kind}/{name}"), t);
@@ -206,13 +292,26 @@ impl TrainState {
         self.dense
             .restore(c.progress.dense_step, moments)
             .map_err(bad)?;
-        self.embedding
-            .restore(
-                c.progress.sparse_step,
-                c.values("weights", EMBEDDING, origin)?,
-                c.values("adam_m", EMBEDDING, origin)?,
-                c.values("adam_v", EMBEDDING, origin)?,
-            )
-            .map_err(bad)
+        let table = |name: &str| -> Result<_> {
+            Ok((
+                c.values("weights", name, origin)?,
+                c.values("adam_m", name, origin)?,
+                c.values("adam_v", name, origin)?,
+            ))
+        };
+        let (w, m, v) = table(EMBEDDING)?;
+        let step = c.progress.sparse_step;
+        self.embedding.restore(step, w, m, v).map_err(bad)?;
+        if let Some((ngrams, _)) = &mut self.ngrams {
+            let (w, m, v) = table(NGRAMS)?;
+            // Updated at every step, as the dense parameters.
+            let step = c.progress.dense_step;
+            ngrams.restore(step, w, m, v).map_err(bad)?;
+        }
+        Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

@@ -192,8 +192,8 @@ fn broken_model_directories_name_the_file_tensor_and_shapes() {
         ),
         (
             "a newer format version",
-            Box::new(|d: &Path| edit_config(d, |c| c["format_version"] = 3.into())),
-            strings(&["config.json: format version 3 is newer than this build reads (2)"]),
+            Box::new(|d: &Path| edit_config(d, |c| c["format_version"] = 4.into())),
+            strings(&["config.json: format version 4 is newer than this build reads (3)"]),
         ),
         (
             "config.json that is not JSON",

@@ -19,6 +19,7 @@ mod library;
 mod limits;
 mod load_errors;
 mod model_options;
+mod ngrams;
 mod outputs;
 mod pooling;
 mod readme;
