@@ -35,6 +35,7 @@ pub mod model;
 pub mod model_card;
 pub mod model_dir;
 mod optim;
+pub mod pretrain;
 pub mod threads;
 pub mod tokenizer;
 pub mod train;

@@ -144,6 +144,9 @@ pub struct DenseAdamW {
     step: i32,
     /// (var, first moment, second moment) in name order.
     slots: Vec<(String, Var, Vec<f32>, Vec<f32>)>,
+    /// Per slot, the factor on the learning rate; 0 freezes the parameter (its moments stay
+    /// as they are, as PyTorch leaves a parameter without a gradient).
+    scales: Vec<f64>,
 }
 
 impl DenseAdamW {
@@ -155,11 +158,26 @@ impl DenseAdamW {
                 (name.clone(), var.clone(), vec![0.0; n], vec![0.0; n])
             })
             .collect();
+        let scales = vec![1.0; vars.len()];
         Self {
             params,
             step: 0,
             slots,
+            scales,
         }
+    }
+
+    /// The factor on the learning rate of each parameter, by name, for the steps to come; 0
+    /// freezes it.
+    pub fn set_scales(&mut self, scale: impl Fn(&str) -> f64) {
+        for ((name, ..), s) in self.slots.iter().zip(&mut self.scales) {
+            *s = scale(name);
+        }
+    }
+
+    /// Whether the parameter `name` is trained in the steps to come.
+    pub fn trains(&self, name: &str) -> bool {
+        (self.slots.iter().zip(&self.scales)).any(|((n, ..), &s)| n == name && s > 0.0)
     }
 
     /// The learning rate of the steps to come (weight decay scales with it, as in PyTorch).
@@ -171,9 +189,23 @@ impl DenseAdamW {
     pub fn step(&mut self, grads: &GradStore, scale: f64) -> Result<()> {
         self.step += 1;
         let step = AdamWStep::new(&self.params, self.step);
-        for (_, var, m, v) in &mut self.slots {
-            let Some(g) = grads.get(var.as_tensor()) else {
+        for ((_, var, m, v), &lr_scale) in self.slots.iter_mut().zip(&self.scales) {
+            let Some(g) = grads.get(var.as_tensor()).filter(|_| lr_scale > 0.0) else {
                 continue;
+            };
+            let scaled;
+            let step = if lr_scale == 1.0 {
+                &step
+            } else {
+                let lr = self.params.lr * lr_scale;
+                scaled = AdamWStep::new(
+                    &ParamsAdamW {
+                        lr,
+                        ..self.params.clone()
+                    },
+                    self.step,
+                );
+                &scaled
             };
             let g = g.flatten_all()?.to_vec1::<f32>()?;
             let mut w = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;

@@ -3,6 +3,7 @@
 mod convert;
 mod eval;
 mod predict;
+mod pretrain;
 mod train;
 mod word2vec;
 
@@ -51,6 +52,9 @@ struct Runtime {
 enum Command {
     /// Train a classifier on labelled data and save it as a model directory.
     Train(Box<train::TrainArgs>),
+    /// Pretrain an encoder on unlabelled text (a language model or a sequence autoencoder), for
+    /// `train --init`.
+    Pretrain(Box<pretrain::PretrainArgs>),
     /// Classify texts (arguments, --input FILE, or one per line on stdin).
     Predict(predict::PredictArgs),
     /// Score a model on labelled data: accuracy, per-label precision/recall/F1, confusion matrix.
@@ -76,6 +80,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let runtime = &cli.runtime;
     match cli.command {
         Command::Train(a) => train::run(*a, runtime.device),
+        Command::Pretrain(a) => pretrain::run(*a),
         Command::Predict(a) => predict::run_predict(a, runtime),
         Command::Eval(a) => eval::run_eval(a, runtime),
         Command::Embed(a) => predict::run_embed(a, runtime),

@@ -161,7 +161,7 @@ pub struct TrainArgs {
 }
 
 /// The checkpoint directory named by --resume: the directory itself or its `checkpoint/`.
-fn resume_dir(dir: &Path) -> Result<PathBuf> {
+pub(super) fn resume_dir(dir: &Path) -> Result<PathBuf> {
     for candidate in [dir.to_path_buf(), dir.join("checkpoint")] {
         if candidate.join(CHECKPOINT_FILE).is_file() {
             return Ok(candidate);
@@ -496,7 +496,7 @@ fn epoch_line(r: &EpochRecord, dev: bool) -> String {
 
 /// Set by the first Ctrl-C: training stops after its current step and the best epoch is saved.
 /// A second Ctrl-C exits at once.
-fn interrupt_flag() -> Arc<AtomicBool> {
+pub(super) fn interrupt_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let presses = Arc::new(AtomicUsize::new(0));
     let flag = stop.clone();

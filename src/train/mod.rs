@@ -24,6 +24,11 @@ pub use preflight::check_writable_dir;
 pub use schedule::LrSchedule;
 pub use split::training_labels;
 
+pub(crate) use batching::{epoch_rng, length_buckets, Fingerprint};
+pub(crate) use checkpoint::{Checkpoint, Resumable};
+pub(crate) use schedule::Schedule;
+pub(crate) use state::TrainState;
+
 use crate::classifier::Classifier;
 use crate::data::Example;
 use crate::error::Result;

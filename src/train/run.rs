@@ -94,7 +94,7 @@ impl<'a> Run<'a> {
             start_from_vectors(&config, &data.tokenizer, &train, &mut init, on_event)?;
         }
         let state = TrainState::new(
-            &model_config,
+            model_config.embedding_dim,
             init,
             config.freeze_embeddings,
             adamw(&config),

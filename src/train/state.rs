@@ -2,9 +2,8 @@
 //! AdamW, the embedding table with its row-sparse AdamW, and the best epoch kept so far; with
 //! their checkpoints.
 
-use super::checkpoint::{Checkpoint, Progress};
+use super::checkpoint::{Checkpoint, Progress, Resumable};
 use super::guard::non_finite_step;
-use crate::config::ModelConfig;
 use crate::dropout::Dropout;
 use crate::embedding::Embedding;
 use crate::error::{Error, Result};
@@ -13,11 +12,12 @@ use crate::model::{Batch, Model, Weights};
 use crate::optim::{clip_factor, compact_ids, global_norm, DenseAdamW, SparseRows};
 use candle_core::{Device, Tensor, Var};
 use candle_nn::ParamsAdamW;
+use std::collections::BTreeMap;
 use std::path::Path;
 
-pub(super) use crate::config::EMBEDDING_TENSOR as EMBEDDING;
+pub(crate) use crate::config::EMBEDDING_TENSOR as EMBEDDING;
 
-pub(super) fn with_embedding(weights: &Weights, table: Tensor) -> Weights {
+pub(crate) fn with_embedding(weights: &Weights, table: Tensor) -> Weights {
     let mut all = weights.clone();
     all.insert(EMBEDDING.to_string(), table);
     all
@@ -56,17 +56,20 @@ pub(super) enum Stepped {
 
 /// The trainable state: dense parameters as candle Vars with their AdamW, and the embedding
 /// table with its row-sparse AdamW.
-pub(super) struct TrainState {
+pub(crate) struct TrainState {
     vars: Vec<(String, Var)>,
-    pub(super) live: Weights,
+    pub(crate) live: Weights,
     dense: DenseAdamW,
     embedding: SparseRows,
     frozen_embedding: bool,
+    /// The embedding is frozen for now (gradual unfreezing): its gradient neither moves it nor
+    /// counts towards the clipped norm.
+    resting_embedding: bool,
 }
 
 impl TrainState {
-    pub(super) fn new(
-        config: &ModelConfig,
+    pub(crate) fn new(
+        embedding_dim: usize,
         mut init: Weights,
         frozen_embedding: bool,
         params: ParamsAdamW,
@@ -76,7 +79,7 @@ impl TrainState {
             .ok_or_else(|| Error::Config("no embedding to train".into()))?
             .flatten_all()?
             .to_vec1::<f32>()?;
-        let embedding = SparseRows::new(table, config.embedding_dim, params.clone());
+        let embedding = SparseRows::new(table, embedding_dim, params.clone());
         // Vars in name order: the optimizer then visits them in the same order every run.
         let vars: Vec<(String, Var)> = init
             .into_iter()
@@ -93,18 +96,26 @@ impl TrainState {
             dense,
             embedding,
             frozen_embedding,
+            resting_embedding: false,
         })
     }
 
     /// The learning rates of the steps to come: `dense` for the network, `embedding` for the
     /// table.
-    pub(super) fn set_lr(&mut self, dense: f64, embedding: f64) {
+    pub(crate) fn set_lr(&mut self, dense: f64, embedding: f64) {
         self.dense.set_lr(dense);
         self.embedding.set_lr(embedding);
     }
 
-    /// One optimizer step on a batch. A non-finite loss or gradient norm changes nothing and
-    /// comes back as [`Stepped::NonFinite`].
+    /// What trains in the steps to come: each dense parameter at the learning rate times
+    /// `scale(name)` (0: frozen), and the embedding table unless `embedding` is false.
+    pub(crate) fn set_trained(&mut self, scale: impl Fn(&str) -> f64, embedding: bool) {
+        self.dense.set_scales(scale);
+        self.resting_embedding = !embedding;
+    }
+
+    /// One optimizer step on a batch of a classifier. A non-finite loss or gradient norm
+    /// changes nothing and comes back as [`Stepped::NonFinite`].
     pub(super) fn step(
         &mut self,
         model: &Model,
@@ -114,42 +125,62 @@ impl TrainState {
         clip_norm: f64,
         device: &Device,
     ) -> Result<Stepped> {
-        let (rows, local) = compact_ids(seqs);
-        let batch = Batch::new(&local, device)?;
-        let targets = Tensor::new(y, device)?;
+        let stepped = self.step_rows(seqs, clip_norm, device, |rows, local| {
+            let batch = Batch::new(local, device)?;
+            let targets = Tensor::new(y, device)?;
+            let xs = Embedding::new(rows.clone()).forward(&batch.ids)?;
+            let out = model.forward_embedded(xs, &batch.steps, Some(dropout))?;
+            let loss = candle_nn::loss::cross_entropy(&out.logits, &targets)?;
+            Ok((loss, (out.logits, batch.token_count())))
+        })?;
+        Ok(match stepped {
+            Ok((loss, (logits, tokens))) => Stepped::Done {
+                loss,
+                logits: logits.to_vec2::<f32>()?,
+                tokens,
+            },
+            Err(what) => Stepped::NonFinite(what),
+        })
+    }
+
+    /// One optimizer step on any loss of the embedding rows that `ids` use: `loss` gets those
+    /// rows (distinct ids, sorted, as a (rows, dim) tensor) and `ids` rewritten to index into
+    /// them, and gives the loss and anything else to hand back. Gradients are clipped to
+    /// `clip_norm` together. Gives the loss's value, or what was not finite (nothing moved).
+    pub(crate) fn step_rows<T>(
+        &mut self,
+        ids: &[Vec<u32>],
+        clip_norm: f64,
+        device: &Device,
+        loss: impl FnOnce(&Tensor, &[Vec<u32>]) -> Result<(Tensor, T)>,
+    ) -> Result<std::result::Result<(f64, T), String>> {
+        let (rows, local) = compact_ids(ids);
         let batch_rows = Var::from_tensor(&self.embedding.gather(&rows, device)?)?;
-        let xs = Embedding::new(batch_rows.as_tensor().clone()).forward(&batch.ids)?;
-        let out = model.forward_embedded(xs, &batch.steps, Some(dropout))?;
-        let loss = candle_nn::loss::cross_entropy(&out.logits, &targets)?;
+        let (loss, out) = loss(batch_rows.as_tensor(), &local)?;
         let loss_value = f64::from(loss.to_scalar::<f32>()?);
         let grads = loss.backward()?;
         let row_grad = grads
             .get(batch_rows.as_tensor())
             .ok_or_else(|| Error::Config("the embedding received no gradient".into()))?;
-        let norm = global_norm(
-            self.vars
-                .iter()
-                .filter_map(|(_, v)| grads.get(v.as_tensor()))
-                .chain(std::iter::once(row_grad)),
-        )?;
+        let counted = (self.vars.iter())
+            .filter(|(name, _)| self.dense.trains(name))
+            .filter_map(|(_, v)| grads.get(v.as_tensor()));
+        let row_counted = (!self.resting_embedding).then_some(row_grad);
+        let norm = global_norm(counted.chain(row_counted))?;
         if let Some(what) = non_finite_step(loss_value, norm) {
-            return Ok(Stepped::NonFinite(what));
+            return Ok(Err(what));
         }
         let factor = clip_factor(norm, clip_norm);
         self.dense.step(&grads, factor)?;
-        if !self.frozen_embedding {
+        if !self.frozen_embedding && !self.resting_embedding {
             self.embedding
                 .update(&rows, &row_grad.affine(factor, 0.0)?)?;
         }
-        Ok(Stepped::Done {
-            loss: loss_value,
-            logits: out.logits.to_vec2::<f32>()?,
-            tokens: batch.token_count(),
-        })
+        Ok(Ok((loss_value, out)))
     }
 
     /// The current weights without the autograd graph (views of the live storage).
-    pub(super) fn weights(&self, device: &Device) -> Result<Weights> {
+    pub(crate) fn weights(&self, device: &Device) -> Result<Weights> {
         let detached = self
             .live
             .iter()
@@ -164,7 +195,24 @@ impl TrainState {
         best: Option<&Best>,
         device: &Device,
     ) -> Result<Checkpoint> {
-        let mut tensors = std::collections::BTreeMap::new();
+        let (mut tensors, dense_step, sparse_step) = self.state_tensors(device)?;
+        if let Some(best) = best {
+            for (name, t) in &best.weights {
+                tensors.insert(format!("best/{name}"), t.clone());
+            }
+        }
+        progress.dense_step = dense_step;
+        progress.sparse_step = sparse_step;
+        Ok(Checkpoint { progress, tensors })
+    }
+
+    /// The weights and the optimizer's moments as checkpoint tensors (`weights/..`,
+    /// `adam_m/..`, `adam_v/..`), with the dense and the sparse optimizer's step counts.
+    pub(crate) fn state_tensors(
+        &self,
+        device: &Device,
+    ) -> Result<(BTreeMap<String, Tensor>, i32, i32)> {
+        let mut tensors = BTreeMap::new();
         for (name, t) in self.weights(device)? {
             tensors.insert(format!("weights/{name}"), t.copy()?);
         }
@@ -176,17 +224,22 @@ impl TrainState {
                 tensors.insert(format!("{kind}/{name}"), t);
             }
         }
-        if let Some(best) = best {
-            for (name, t) in &best.weights {
-                tensors.insert(format!("best/{name}"), t.clone());
-            }
-        }
-        progress.dense_step = dense_step;
-        progress.sparse_step = sparse_step;
-        Ok(Checkpoint { progress, tensors })
+        Ok((tensors, dense_step, sparse_step))
     }
 
     pub(super) fn restore(&mut self, c: &Checkpoint, origin: &Path) -> Result<()> {
+        let steps = (c.progress.dense_step, c.progress.sparse_step);
+        self.restore_state(c, steps, origin)
+    }
+
+    /// Continues from what [`state_tensors`](Self::state_tensors) put in `c`, with the step
+    /// counts (dense, sparse) it gave.
+    pub(crate) fn restore_state<P: Resumable>(
+        &mut self,
+        c: &Checkpoint<P>,
+        (dense_step, sparse_step): (i32, i32),
+        origin: &Path,
+    ) -> Result<()> {
         let bad = |m: String| Error::model(origin, m);
         for (name, var) in &self.vars {
             let v = c.values("weights", name, origin)?;
@@ -203,12 +256,10 @@ impl TrainState {
                 c.values("adam_v", name, origin).ok()?,
             ))
         };
-        self.dense
-            .restore(c.progress.dense_step, moments)
-            .map_err(bad)?;
+        self.dense.restore(dense_step, moments).map_err(bad)?;
         self.embedding
             .restore(
-                c.progress.sparse_step,
+                sparse_step,
                 c.values("weights", EMBEDDING, origin)?,
                 c.values("adam_m", EMBEDDING, origin)?,
                 c.values("adam_v", EMBEDDING, origin)?,
