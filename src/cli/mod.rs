@@ -8,7 +8,7 @@ mod train;
 mod word2vec;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use lstm_sentiment::data::{read_examples_with, LineChecks};
 use lstm_sentiment::{Classifier, DeviceSpec, Format, ReadOptions};
 use std::path::{Path, PathBuf};
@@ -76,10 +76,23 @@ enum Command {
     ExportEmbeddings(word2vec::ExportArgs),
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+/// Parses the command line (usage errors exit with 2, --help and --version with 0), keeping
+/// the matches: some commands fill the flags a user left out from elsewhere.
+pub fn parse() -> (Cli, ArgMatches) {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    (cli, matches)
+}
+
+pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
     let runtime = &cli.runtime;
     match cli.command {
-        Command::Train(a) => train::run(*a, runtime.device),
+        Command::Train(a) => {
+            let given = matches
+                .subcommand_matches("train")
+                .expect("train was parsed");
+            train::run(*a, runtime.device, given)
+        }
         Command::Pretrain(a) => pretrain::run(*a),
         Command::Predict(a) => predict::run_predict(a, runtime),
         Command::Eval(a) => eval::run_eval(a, runtime),

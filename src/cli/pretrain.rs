@@ -264,24 +264,6 @@ impl Progress {
 
     fn on_event(&mut self, event: &PretrainEvent) -> ControlFlow<()> {
         match event {
-            PretrainEvent::Started {
-                first_epoch,
-                first_step,
-                texts,
-                heldout_texts,
-                windows,
-                tokens,
-                vocab_size,
-                parameters,
-                ..
-            } => self.say(format!(
-                "pretraining on {texts} texts ({windows} windows, {tokens} tokens), {heldout_texts} held out; vocabulary {vocab_size}; {parameters} parameters{}",
-                if (*first_epoch, *first_step) > (1, 1) {
-                    format!("; resuming at epoch {first_epoch}, step {first_step}")
-                } else {
-                    String::new()
-                }
-            )),
             PretrainEvent::Step {
                 epoch,
                 step,
@@ -299,14 +281,43 @@ impl Progress {
                 self.bar
                     .set_message(format!("loss {loss:.4} {tokens_per_second:.0} tok/s"));
             }
-            PretrainEvent::Epoch(r) => self.say(epoch_line(r)),
-            PretrainEvent::Checkpoint { .. } => {}
+            other => {
+                if let Some(line) = describe(other) {
+                    self.say(line);
+                }
+            }
         }
         if self.stop.load(Ordering::SeqCst) {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
         }
+    }
+}
+
+/// The line printed above the bar for an event, if any.
+pub(super) fn describe(event: &PretrainEvent) -> Option<String> {
+    match event {
+        PretrainEvent::Started {
+            first_epoch,
+            first_step,
+            texts,
+            heldout_texts,
+            windows,
+            tokens,
+            vocab_size,
+            parameters,
+            ..
+        } => Some(format!(
+            "pretraining on {texts} texts ({windows} windows, {tokens} tokens), {heldout_texts} held out; vocabulary {vocab_size}; {parameters} parameters{}",
+            if (*first_epoch, *first_step) > (1, 1) {
+                format!("; resuming at epoch {first_epoch}, step {first_step}")
+            } else {
+                String::new()
+            }
+        )),
+        PretrainEvent::Epoch(r) => Some(epoch_line(r)),
+        PretrainEvent::Step { .. } | PretrainEvent::Checkpoint { .. } => None,
     }
 }
 

@@ -87,6 +87,14 @@ impl PretrainedConfig {
     }
 }
 
+impl PretrainedConfig {
+    /// Reads and checks config.json of the pretrained encoder directory `dir`, alone.
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = file_set::current(dir, CONFIG_FILE);
+        Self::from_json(&read_text(&path)?, &path)
+    }
+}
+
 /// A pretrained encoder: its config, tokenizer and weights.
 #[derive(Debug, Clone)]
 pub struct Pretrained {
@@ -106,8 +114,7 @@ impl Pretrained {
             ));
         }
         let path = |name: &str| file_set::current(dir, name);
-        let config_path = path(CONFIG_FILE);
-        let config = PretrainedConfig::from_json(&read_text(&config_path)?, &config_path)?;
+        let config = PretrainedConfig::read(dir)?;
         let tokenizer = TextTokenizer::from_file(&path(TOKENIZER_FILE))?;
         if tokenizer.vocab_size() != config.shape.vocab_size {
             return Err(Error::model(

@@ -8,6 +8,7 @@ mod batching;
 mod checkpoint;
 mod config;
 mod encoded;
+mod finetune;
 mod guard;
 mod init;
 mod preflight;
@@ -18,7 +19,7 @@ mod state;
 mod tally;
 
 pub use checkpoint::{checkpoint_path, CHECKPOINT_FILE};
-pub use config::{EmbeddingInit, TrainConfig, MAX_LR};
+pub use config::{EmbeddingInit, EncoderInit, TrainConfig, MAX_LR};
 pub use guard::Divergence;
 pub use preflight::check_writable_dir;
 pub use schedule::LrSchedule;
@@ -93,6 +94,14 @@ pub enum TrainEvent {
         epoch: usize,
         path: PathBuf,
     },
+    /// The embedding and the encoder start from a pretrained encoder (`objective`, with
+    /// `vocab_size` words).
+    PretrainedEncoder {
+        objective: crate::pretrain::Objective,
+        vocab_size: usize,
+    },
+    /// Progress of the language-model pretraining that runs first.
+    Pretraining(crate::pretrain::PretrainEvent),
 }
 
 /// The outcome of a run, also recorded in the model's config.json under `training`.
