@@ -28,11 +28,13 @@ mod objective;
 mod pretrained;
 mod run;
 mod sampled;
+mod score;
 mod windows;
 
 pub use config::{Objective, PretrainConfig, MAX_HELDOUT_TEXTS};
 pub use objective::names;
 pub use pretrained::{Pretrained, PretrainedConfig, PRETRAINED_FORMAT_VERSION, PRETRAINED_KIND};
+pub use score::TextScore;
 
 use crate::error::Result;
 use crate::train::Checkpointing;

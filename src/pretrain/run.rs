@@ -9,10 +9,11 @@
 use super::config::{PretrainConfig, MAX_HELDOUT_TEXTS};
 use super::objective::{self, Head};
 use super::pretrained::{Pretrained, PretrainedConfig, PRETRAINED_FORMAT_VERSION, PRETRAINED_KIND};
-use super::sampled::{exact_nll, Sampler, Scoring};
+use super::sampled::{Sampler, Scoring};
+use super::score::{score_windows, token_at};
 use super::windows::{check_enough, encode_all, fingerprint, split_heldout, Windows};
 use super::{PretrainEpoch, PretrainEvent, PretrainReport};
-use crate::config::{EncoderShape, EMBEDDING_TENSOR};
+use crate::config::EncoderShape;
 use crate::dropout::Dropout;
 use crate::embedding::Embedding;
 use crate::encoder::Encoder;
@@ -343,23 +344,13 @@ impl<'a> Run<'a> {
             return Ok(None);
         }
         let weights = self.state.weights(&self.device)?;
-        let encoder = encoder_from_weights(&self.shape, &weights)?;
-        let head = Head::new(self.config.objective, &self.shape, &weights)?;
-        let table = weights
-            .get(EMBEDDING_TENSOR)
-            .ok_or_else(|| Error::Config("no embedding to score with".into()))?;
-        let mut order: Vec<&Vec<u32>> = self.heldout.ids.iter().collect();
-        order.sort_by_key(|w| w.len());
-        let (mut nll, mut count) = (0.0, 0usize);
-        for chunk in order.chunks(self.config.batch_size) {
-            let windows: Vec<Vec<u32>> = chunk.iter().map(|w| w.to_vec()).collect();
-            let batch = Batch::new(&windows, &self.device)?;
-            let xs = Embedding::new(table.clone()).forward(&batch.ids)?;
-            let predicted = head.predict(&encoder, &xs, &batch.steps, None)?;
-            let targets = token_at(&windows, &predicted.targets);
-            nll += exact_nll(&predicted.z, table, head.bias(), &targets)?;
-            count += targets.len();
-        }
+        let (nll, count) = score_windows(
+            self.config.objective,
+            &self.shape,
+            &weights,
+            &self.heldout.ids,
+            self.config.batch_size,
+        )?;
         Ok(Some(nll / count.max(1) as f64))
     }
 
@@ -425,12 +416,4 @@ impl<'a> Run<'a> {
         };
         Ok((pretrained, report))
     }
-}
-
-/// The token at each flat (time * batch) position of a batch of `windows`.
-fn token_at(windows: &[Vec<u32>], positions: &[usize]) -> Vec<u32> {
-    let batch = windows.len();
-    (positions.iter())
-        .map(|&p| windows[p % batch][p / batch])
-        .collect()
 }
