@@ -391,3 +391,43 @@ fn train_pretrain_lm_pretrains_then_fine_tunes_in_one_run() {
     // The vocabulary covers the unlabelled text too.
     assert!(classifier.tokenizer().token_to_id("juniper").is_some());
 }
+
+#[test]
+fn the_pretrain_command_writes_a_directory_and_removes_its_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("a.txt"), planted_texts(30).join("\n")).unwrap();
+    std::fs::write(tmp.path().join("b.tsv"), common::sentiment_tsv(20)).unwrap();
+    let out = common::run(
+        tmp.path(),
+        &[
+            "pretrain",
+            "--input",
+            "a.txt",
+            "b.tsv",
+            "--out",
+            "enc",
+            "--objective",
+            "autoencoder",
+            "--embedding-dim",
+            "8",
+            "--hidden",
+            "8",
+            "--max-length",
+            "6",
+            "--samples",
+            "4",
+            "--min-count",
+            "1",
+            "--checkpoint-steps",
+            "2",
+        ],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let summary = common::stdout(&out);
+    assert!(summary.contains("autoencoder objective on"), "{summary}");
+    let encoder = Pretrained::load(&tmp.path().join("enc"), &candle_core::Device::Cpu).unwrap();
+    // Both files' texts were read: the labelled file's text column, without its labels.
+    let vocab = |w: &str| encoder.tokenizer.token_to_id(w).is_some();
+    assert!(vocab("juniper") && vocab("film") && !vocab("positive"));
+    assert!(!tmp.path().join("enc/checkpoint").exists());
+}
