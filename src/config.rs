@@ -142,16 +142,12 @@ pub struct ModelConfig {
 
 impl ModelConfig {
     pub fn num_directions(&self) -> usize {
-        if self.bidirectional {
-            2
-        } else {
-            1
-        }
+        self.encoder_shape().num_directions()
     }
 
     /// Width of a layer's states, both directions: what the layer above reads at each step.
     pub fn state_size(&self) -> usize {
-        self.hidden_size * self.num_directions()
+        self.encoder_shape().state_size()
     }
 
     /// Width of the sentence vector that the head reads.

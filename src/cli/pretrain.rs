@@ -1,11 +1,11 @@
 //! `pretrain`: read unlabelled text, pretrain an encoder with a progress bar on stderr, save the
 //! pretrained encoder directory, print a summary.
 
-use super::train::{interrupt_flag, resume_dir};
+use super::train::{epoch_bar, interrupt_flag, resume_dir, say_above};
 use super::word2vec::{read_texts, CorpusFormat};
 use anyhow::{Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use lstm_sentiment::pretrain::{
     pretrain, Objective, PretrainConfig, PretrainEpoch, PretrainEvent, PretrainReport,
 };
@@ -232,34 +232,15 @@ struct Progress {
 
 impl Progress {
     fn new(quiet: bool) -> Self {
-        let bar = if quiet {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(0)
-        };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
         Self {
-            bar,
+            bar: epoch_bar(quiet),
             quiet,
             stop: interrupt_flag(),
         }
     }
 
     fn say(&self, line: String) {
-        if self.quiet {
-            return;
-        }
-        if self.bar.is_hidden() {
-            eprintln!("{line}");
-        } else {
-            self.bar.println(line);
-        }
+        say_above(&self.bar, self.quiet, line);
     }
 
     fn on_event(&mut self, event: &PretrainEvent) -> ControlFlow<()> {

@@ -420,22 +420,40 @@ struct Progress {
     dev: bool,
 }
 
+/// The bar of a run's epochs on stderr, hidden with `quiet`.
+pub(super) fn epoch_bar(quiet: bool) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Prints `line` above `bar` (on stderr, as a plain line when the bar is hidden because stderr
+/// is not a terminal), unless `quiet`.
+pub(super) fn say_above(bar: &ProgressBar, quiet: bool, line: String) {
+    if quiet {
+        return;
+    }
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 impl Progress {
     fn new(quiet: bool) -> Self {
-        let bar = if quiet {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(0)
-        };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
         Self {
-            bar,
+            bar: epoch_bar(quiet),
             quiet,
             stop: interrupt_flag(),
             dev: true,
@@ -443,14 +461,7 @@ impl Progress {
     }
 
     fn say(&self, line: String) {
-        if self.quiet {
-            return;
-        }
-        if self.bar.is_hidden() {
-            eprintln!("{line}");
-        } else {
-            self.bar.println(line);
-        }
+        say_above(&self.bar, self.quiet, line);
     }
 
     fn on_event(&mut self, event: &TrainEvent) -> ControlFlow<()> {
