@@ -348,6 +348,51 @@ mod tests {
         }
     }
 
+    /// A parameter scaled by s learns as candle's AdamW at lr x s; one scaled by 0 stays put
+    /// and keeps its moments.
+    #[test]
+    fn per_parameter_scales_set_the_learning_rate_or_freeze() {
+        let dev = Device::Cpu;
+        let params = ParamsAdamW {
+            lr: 0.01,
+            weight_decay: 0.1,
+            ..Default::default()
+        };
+        let init = Tensor::new(&[[0.3f32, -1.2], [2.0, 0.5]], &dev).unwrap();
+        let (a, frozen) = (
+            Var::from_tensor(&init).unwrap(),
+            Var::from_tensor(&init).unwrap(),
+        );
+        let b = Var::from_tensor(&init).unwrap();
+        let named = [
+            ("a".to_string(), a.clone()),
+            ("f".to_string(), frozen.clone()),
+        ];
+        let mut ours = DenseAdamW::new(&named, params.clone());
+        ours.set_scales(|name| if name == "a" { 0.25 } else { 0.0 });
+        assert!(ours.trains("a") && !ours.trains("f"));
+        let quarter = ParamsAdamW {
+            lr: 0.0025,
+            ..params
+        };
+        let mut theirs = AdamW::new(vec![b.clone()], quarter).unwrap();
+        for _ in 0..5 {
+            let loss = (a.as_tensor().sqr().unwrap().sum_all().unwrap()
+                + frozen.as_tensor().sqr().unwrap().sum_all().unwrap())
+            .unwrap();
+            ours.step(&loss.backward().unwrap(), 1.0).unwrap();
+            let grads = b.as_tensor().sqr().unwrap().sum_all().unwrap().backward();
+            theirs.step(&grads.unwrap()).unwrap();
+        }
+        let (x, y) = (values(a.as_tensor()), values(b.as_tensor()));
+        for (p, q) in x.iter().zip(&y) {
+            assert!((p - q).abs() < 1e-6, "{x:?} vs {y:?}");
+        }
+        assert_eq!(values(frozen.as_tensor()), values(&init));
+        let (_, moments) = ours.state();
+        assert!(moments[1].1.iter().all(|&m| m == 0.0));
+    }
+
     #[test]
     fn untouched_rows_do_not_move() {
         let mut sparse = SparseRows::new(vec![1.0; 6], 2, ParamsAdamW::default());
