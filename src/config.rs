@@ -146,16 +146,12 @@ pub struct ModelConfig {
 
 impl ModelConfig {
     pub fn num_directions(&self) -> usize {
-        if self.bidirectional {
-            2
-        } else {
-            1
-        }
+        self.encoder_shape().num_directions()
     }
 
     /// Width of a layer's states, both directions: what the layer above reads at each step.
     pub fn state_size(&self) -> usize {
-        self.hidden_size * self.num_directions()
+        self.encoder_shape().state_size()
     }
 
     /// Width of the sentence vector that the head reads.
@@ -188,42 +184,32 @@ impl ModelConfig {
             .collect()
     }
 
+    /// The embedding and the encoder, without the head.
+    pub fn encoder_shape(&self) -> EncoderShape {
+        EncoderShape {
+            cell: self.cell,
+            vocab_size: self.vocab_size,
+            embedding_dim: self.embedding_dim,
+            hidden_size: self.hidden_size,
+            num_layers: self.num_layers,
+            bidirectional: self.bidirectional,
+        }
+    }
+
     /// Every tensor a model with this config holds, in the order of PyTorch's state_dict.
     pub fn tensors(&self) -> Vec<TensorSpec> {
-        let spec = |role: Role, shape: Vec<usize>| TensorSpec {
-            name: role.name(),
-            shape,
-            role,
-        };
-        let (gates, hidden) = (self.cell.gates() * self.hidden_size, self.hidden_size);
-        let mut out = vec![spec(
-            Role::Embedding,
-            vec![self.vocab_size, self.embedding_dim],
-        )];
+        let mut out = self.encoder_shape().tensors();
         if self.ngram_buckets > 0 {
+            // After the word vectors, as in the PyTorch module.
             let shape = vec![self.ngram_buckets, self.embedding_dim];
-            out.push(spec(Role::NgramEmbedding, shape));
-        }
-        for layer in 0..self.num_layers {
-            let input = if layer == 0 {
-                self.embedding_dim
-            } else {
-                self.state_size()
-            };
-            for reverse in [false, true].into_iter().take(self.num_directions()) {
-                for part in RecurrentPart::ALL {
-                    let shape = match part {
-                        RecurrentPart::WeightIh => vec![gates, input],
-                        RecurrentPart::WeightHh => vec![gates, hidden],
-                        RecurrentPart::BiasIh | RecurrentPart::BiasHh => vec![gates],
-                    };
-                    out.push(spec(Role::recurrent(layer, reverse, part), shape));
-                }
-            }
+            out.insert(1, TensorSpec::new(Role::NgramEmbedding, shape));
         }
         let labels = self.labels.len();
-        out.push(spec(Role::HeadWeight, vec![labels, self.feature_size()]));
-        out.push(spec(Role::HeadBias, vec![labels]));
+        out.push(TensorSpec::new(
+            Role::HeadWeight,
+            vec![labels, self.feature_size()],
+        ));
+        out.push(TensorSpec::new(Role::HeadBias, vec![labels]));
         out
     }
 
@@ -354,6 +340,13 @@ impl ModelConfig {
                 ));
             }
         }
+        if value.get("kind").and_then(|k| k.as_str()) == Some(crate::pretrain::PRETRAINED_KIND) {
+            return Err(Error::model(
+                path,
+                "a pretrained encoder, not a classifier (it has no output layer over labels); \
+                 start a classifier from it with `train --init`",
+            ));
+        }
         let config: ModelConfig = serde_json::from_value(value)
             .map_err(|e| Error::model(path, format!("not a model config: {e}")))?;
         config
@@ -378,6 +371,73 @@ pub struct TensorSpec {
     pub name: String,
     pub shape: Vec<usize>,
     pub role: Role,
+}
+
+impl TensorSpec {
+    fn new(role: Role, shape: Vec<usize>) -> Self {
+        Self {
+            name: role.name(),
+            shape,
+            role,
+        }
+    }
+}
+
+/// The embedding table and the recurrent encoder: what a classifier and a pretrained encoder
+/// (see [`crate::pretrain`]) share, tensor for tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncoderShape {
+    pub cell: Cell,
+    pub vocab_size: usize,
+    pub embedding_dim: usize,
+    pub hidden_size: usize,
+    pub num_layers: usize,
+    pub bidirectional: bool,
+}
+
+impl EncoderShape {
+    pub fn num_directions(&self) -> usize {
+        if self.bidirectional {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Width of a layer's states, both directions.
+    pub fn state_size(&self) -> usize {
+        self.hidden_size * self.num_directions()
+    }
+
+    /// The embedding's and the encoder's tensors, in the order of PyTorch's state_dict.
+    pub fn tensors(&self) -> Vec<TensorSpec> {
+        let (gates, hidden) = (self.cell.gates() * self.hidden_size, self.hidden_size);
+        let mut out = vec![TensorSpec::new(
+            Role::Embedding,
+            vec![self.vocab_size, self.embedding_dim],
+        )];
+        for layer in 0..self.num_layers {
+            let input = if layer == 0 {
+                self.embedding_dim
+            } else {
+                self.state_size()
+            };
+            for reverse in [false, true].into_iter().take(self.num_directions()) {
+                for part in RecurrentPart::ALL {
+                    let shape = match part {
+                        RecurrentPart::WeightIh => vec![gates, input],
+                        RecurrentPart::WeightHh => vec![gates, hidden],
+                        RecurrentPart::BiasIh | RecurrentPart::BiasHh => vec![gates],
+                    };
+                    out.push(TensorSpec::new(
+                        Role::recurrent(layer, reverse, part),
+                        shape,
+                    ));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// The embedding table's name. Training keeps this tensor apart from the others: a batch

@@ -36,6 +36,7 @@ pub mod model_card;
 pub mod model_dir;
 pub mod ngram;
 mod optim;
+pub mod pretrain;
 pub mod threads;
 pub mod tokenizer;
 pub mod train;

@@ -2,15 +2,14 @@
 
 mod cli;
 
-use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits with 2; --help and --version exit with 0.
-    let args = cli::Cli::parse();
+    let (args, matches) = cli::parse();
     lstm_sentiment::keep_freed_memory();
     set_threads(args.threads);
-    match cli::run(args) {
+    match cli::run(args, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {

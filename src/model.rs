@@ -1,7 +1,7 @@
 //! The network: embedding (plus hashed bigrams, where the model has them) -> encoder -> final
 //! hidden state (or a pooling of every step's) -> head, and its weights by name.
 
-use crate::config::{Cell, ModelConfig, RecurrentPart, Role};
+use crate::config::{Cell, EncoderShape, ModelConfig, RecurrentPart, Role};
 use crate::dropout::Dropout;
 use crate::embedding::Embedding;
 use crate::encoder::{padded_time, DirectionWeights, Encoder, PredictCache, Steps, WordInput};
@@ -78,35 +78,15 @@ pub struct Output {
 impl Model {
     /// Builds the network from named weights; the names must be those of `config.tensors()`.
     pub fn from_weights(config: &ModelConfig, weights: &Weights) -> Result<Self> {
-        let get = |role: Role| {
-            let name = role.name();
-            weights
-                .get(&name)
-                .cloned()
-                .ok_or_else(|| candle_core::Error::Msg(format!("missing tensor {name}")))
-        };
-        let mut layers = Vec::with_capacity(config.num_layers);
-        for layer in 0..config.num_layers {
-            let mut directions = Vec::new();
-            for reverse in [false, true].into_iter().take(config.num_directions()) {
-                let part = |part| get(Role::recurrent(layer, reverse, part));
-                directions.push(DirectionWeights {
-                    weight_ih: part(RecurrentPart::WeightIh)?,
-                    weight_hh: part(RecurrentPart::WeightHh)?,
-                    bias_ih: part(RecurrentPart::BiasIh)?,
-                    bias_hh: part(RecurrentPart::BiasHh)?,
-                });
-            }
-            layers.push(directions);
-        }
+        let get = |role: Role| tensor(weights, &role.name());
+        let encoder = encoder_from_weights(&config.encoder_shape(), weights)?;
         let ngrams = (config.ngram_buckets > 0)
             .then(|| get(Role::NgramEmbedding).map(Embedding::new))
             .transpose()?;
         Ok(Self {
             embedding: Embedding::new(get(Role::Embedding)?),
             ngrams,
-            encoder: Encoder::new(config.cell, config.hidden_size, layers)
-                .with_pooling(config.pooling),
+            encoder: encoder.with_pooling(config.pooling),
             head: Head::new(get(Role::HeadWeight)?, get(Role::HeadBias)?),
             cache: None,
         })
@@ -216,47 +196,98 @@ impl Model {
     }
 }
 
+/// The tensor named `name`, or an error naming it.
+fn tensor(weights: &Weights, name: &str) -> Result<Tensor> {
+    (weights.get(name).cloned())
+        .ok_or_else(|| candle_core::Error::Msg(format!("missing tensor {name}")))
+}
+
+/// The encoder of `shape` from its named weights (`encoder.weight_ih_l0`, ...).
+pub(crate) fn encoder_from_weights(shape: &EncoderShape, weights: &Weights) -> Result<Encoder> {
+    let mut layers = Vec::with_capacity(shape.num_layers);
+    for layer in 0..shape.num_layers {
+        let mut directions = Vec::new();
+        for reverse in [false, true].into_iter().take(shape.num_directions()) {
+            let part = |part| tensor(weights, &Role::recurrent(layer, reverse, part).name());
+            directions.push(DirectionWeights {
+                weight_ih: part(RecurrentPart::WeightIh)?,
+                weight_hh: part(RecurrentPart::WeightHh)?,
+                bias_ih: part(RecurrentPart::BiasIh)?,
+                bias_hh: part(RecurrentPart::BiasHh)?,
+            });
+        }
+        layers.push(directions);
+    }
+    Ok(Encoder::new(shape.cell, shape.hidden_size, layers))
+}
+
 /// Fresh weights, drawn from `rng` so that a seed fixes them. The recurrent and head weights
 /// follow PyTorch's defaults (uniform in +-1/sqrt(fan)); word vectors start small and `[PAD]`
 /// at zero. Bigram vectors start at zero: the network starts as the one without them (its other
 /// weights drawn alike), and a bucket that training never meets adds nothing in prediction.
 pub fn init_weights(config: &ModelConfig, rng: &mut StdRng, device: &Device) -> Result<Weights> {
+    let shape = config.encoder_shape();
     let mut weights = Weights::new();
     for tensor in config.tensors() {
         let n: usize = tensor.shape.iter().product();
         let values = match tensor.role {
-            Role::Embedding => {
-                let normal = Normal::new(0.0f32, 0.1).expect("valid normal");
-                let dim = config.embedding_dim;
-                (0..n)
-                    .map(|i| {
-                        if i / dim == PAD_ID as usize {
-                            0.0
-                        } else {
-                            normal.sample(rng)
-                        }
-                    })
-                    .collect()
-            }
             Role::NgramEmbedding => vec![0.0; n],
-            Role::Recurrent { part, .. } => {
-                let mut v = uniform(rng, n, config.hidden_size);
-                // A forget-gate bias of 1 lets gradients through long texts from the first step.
-                if config.cell == Cell::Lstm && part == RecurrentPart::BiasIh {
-                    let h = config.hidden_size;
-                    v[h..2 * h].iter_mut().for_each(|x| *x = 1.0);
-                }
-                v
-            }
             Role::HeadWeight | Role::HeadBias => uniform(rng, n, config.feature_size()),
+            role => encoder_values(role, n, &shape, rng),
         };
         weights.insert(tensor.name, Tensor::from_vec(values, tensor.shape, device)?);
     }
     Ok(weights)
 }
 
+/// Fresh weights of the embedding and the encoder alone, drawn as [`init_weights`] draws them.
+pub(crate) fn init_encoder(
+    shape: &EncoderShape,
+    rng: &mut StdRng,
+    device: &Device,
+) -> Result<Weights> {
+    let mut weights = Weights::new();
+    for tensor in shape.tensors() {
+        let n: usize = tensor.shape.iter().product();
+        let values = encoder_values(tensor.role, n, shape, rng);
+        weights.insert(tensor.name, Tensor::from_vec(values, tensor.shape, device)?);
+    }
+    Ok(weights)
+}
+
+/// `n` starting values of an embedding or encoder tensor.
+fn encoder_values(role: Role, n: usize, shape: &EncoderShape, rng: &mut StdRng) -> Vec<f32> {
+    match role {
+        Role::Embedding => {
+            let normal = Normal::new(0.0f32, 0.1).expect("valid normal");
+            let dim = shape.embedding_dim;
+            (0..n)
+                .map(|i| {
+                    if i / dim == PAD_ID as usize {
+                        0.0
+                    } else {
+                        normal.sample(rng)
+                    }
+                })
+                .collect()
+        }
+        Role::Recurrent { part, .. } => {
+            let mut v = uniform(rng, n, shape.hidden_size);
+            // A forget-gate bias of 1 lets gradients through long texts from the first step.
+            if shape.cell == Cell::Lstm && part == RecurrentPart::BiasIh {
+                let h = shape.hidden_size;
+                v[h..2 * h].iter_mut().for_each(|x| *x = 1.0);
+            }
+            v
+        }
+        Role::NgramEmbedding | Role::HeadWeight | Role::HeadBias => {
+            unreachable!("the bigram table and the head are not part of the encoder")
+        }
+    }
+}
+
 /// `n` values uniform in +-1/sqrt(fan).
-fn uniform(rng: &mut StdRng, n: usize, fan: usize) -> Vec<f32> {
+pub(crate) fn uniform(rng: &mut StdRng, n: usize, fan: usize) -> Vec<f32> {
     let bound = 1.0 / (fan as f32).sqrt();
     (0..n).map(|_| rng.random_range(-bound..bound)).collect()
 }

@@ -58,18 +58,20 @@ pub(crate) fn load_snapshot(dir: &Path, device: &Device) -> Result<ModelFiles> {
     )
 }
 
+pub(crate) fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, "cannot read", e))?;
+    String::from_utf8(bytes).map_err(|_| Error::model(path, "not UTF-8 text"))
+}
+
 fn read_files(
     config: &Path,
     tokenizer: &Path,
     weights: &Path,
     device: &Device,
 ) -> Result<ModelFiles> {
-    let read = |path: &Path| std::fs::read(path).map_err(|e| Error::io(path, "cannot read", e));
-    let config_text =
-        String::from_utf8(read(config)?).map_err(|_| Error::model(config, "not UTF-8 text"))?;
-    let config = ModelConfig::from_json(&config_text, config)?;
+    let config = ModelConfig::from_json(&read_text(config)?, config)?;
     let tokenizer = TextTokenizer::from_file(tokenizer)?;
-    let bytes = read(weights)?;
+    let bytes = std::fs::read(weights).map_err(|e| Error::io(weights, "cannot read", e))?;
     from_parts(config, tokenizer, &bytes, weights, device)
 }
 
@@ -110,11 +112,34 @@ pub fn read_weights(
     origin: &Path,
     device: &Device,
 ) -> Result<Weights> {
+    let what = format!(
+        "a {} model with {} layer(s){}",
+        config.cell,
+        config.num_layers,
+        if config.bidirectional {
+            ", bidirectional"
+        } else {
+            ""
+        }
+    );
+    let expected = config.expected_tensors();
+    read_expected(&expected, config.dtype, &what, bytes, origin, device)
+}
+
+/// Parses safetensors holding exactly the tensors `expected` (names and shapes), stored as
+/// `dtype` where given; `what` describes the model in the message about an unexpected tensor.
+pub(crate) fn read_expected(
+    expected: &[(String, Vec<usize>)],
+    dtype: Option<WeightDtype>,
+    what: &str,
+    bytes: &[u8],
+    origin: &Path,
+    device: &Device,
+) -> Result<Weights> {
     // Views first, so each tensor's name, shape and dtype are checked before its data is read.
     let file = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| Error::model(origin, format!("not a valid safetensors file: {e}")))?;
     let tensors = strip_wrapper_prefix(file.tensors().into_iter().collect());
-    let expected = config.expected_tensors();
     let mismatch = |what: String| {
         let want: Vec<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
         Error::model(
@@ -127,7 +152,7 @@ pub fn read_weights(
         )
     };
     let mut weights = Weights::new();
-    for (name, shape) in &expected {
+    for (name, shape) in expected {
         let tensor = tensors
             .get(name)
             .ok_or_else(|| mismatch(format!("missing tensor `{name}` (shape {shape:?})")))?;
@@ -153,7 +178,7 @@ pub fn read_weights(
                 ))
             }
         };
-        if let Some(want) = config.dtype.filter(|w| *w != stored) {
+        if let Some(want) = dtype.filter(|w| *w != stored) {
             return Err(Error::model(
                 origin,
                 format!("tensor `{name}` is {stored:?} but config.json says dtype {want:?}"),
@@ -171,16 +196,7 @@ pub fn read_weights(
         .filter(|k| !expected.iter().any(|(n, _)| n == *k))
         .min()
     {
-        return Err(mismatch(format!(
-            "unexpected tensor `{extra}` for a {} model with {} layer(s){}",
-            config.cell,
-            config.num_layers,
-            if config.bidirectional {
-                ", bidirectional"
-            } else {
-                ""
-            }
-        )));
+        return Err(mismatch(format!("unexpected tensor `{extra}` for {what}")));
     }
     Ok(weights)
 }

@@ -144,6 +144,9 @@ pub struct DenseAdamW {
     step: i32,
     /// (var, first moment, second moment) in name order.
     slots: Vec<(String, Var, Vec<f32>, Vec<f32>)>,
+    /// Per slot, the factor on the learning rate; 0 freezes the parameter (its moments stay
+    /// as they are, as PyTorch leaves a parameter without a gradient).
+    scales: Vec<f64>,
 }
 
 impl DenseAdamW {
@@ -155,11 +158,26 @@ impl DenseAdamW {
                 (name.clone(), var.clone(), vec![0.0; n], vec![0.0; n])
             })
             .collect();
+        let scales = vec![1.0; vars.len()];
         Self {
             params,
             step: 0,
             slots,
+            scales,
         }
+    }
+
+    /// The factor on the learning rate of each parameter, by name, for the steps to come; 0
+    /// freezes it.
+    pub fn set_scales(&mut self, scale: impl Fn(&str) -> f64) {
+        for ((name, ..), s) in self.slots.iter().zip(&mut self.scales) {
+            *s = scale(name);
+        }
+    }
+
+    /// Whether the parameter `name` is trained in the steps to come.
+    pub fn trains(&self, name: &str) -> bool {
+        (self.slots.iter().zip(&self.scales)).any(|((n, ..), &s)| n == name && s > 0.0)
     }
 
     /// The learning rate of the steps to come (weight decay scales with it, as in PyTorch).
@@ -171,9 +189,23 @@ impl DenseAdamW {
     pub fn step(&mut self, grads: &GradStore, scale: f64) -> Result<()> {
         self.step += 1;
         let step = AdamWStep::new(&self.params, self.step);
-        for (_, var, m, v) in &mut self.slots {
-            let Some(g) = grads.get(var.as_tensor()) else {
+        for ((_, var, m, v), &lr_scale) in self.slots.iter_mut().zip(&self.scales) {
+            let Some(g) = grads.get(var.as_tensor()).filter(|_| lr_scale > 0.0) else {
                 continue;
+            };
+            let scaled;
+            let step = if lr_scale == 1.0 {
+                &step
+            } else {
+                let lr = self.params.lr * lr_scale;
+                scaled = AdamWStep::new(
+                    &ParamsAdamW {
+                        lr,
+                        ..self.params.clone()
+                    },
+                    self.step,
+                );
+                &scaled
             };
             let g = g.flatten_all()?.to_vec1::<f32>()?;
             let mut w = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
@@ -314,6 +346,51 @@ mod tests {
         for (p, q) in x.iter().zip(&y) {
             assert!((p - q).abs() < 1e-6, "{x:?} vs {y:?}");
         }
+    }
+
+    /// A parameter scaled by s learns as candle's AdamW at lr x s; one scaled by 0 stays put
+    /// and keeps its moments.
+    #[test]
+    fn per_parameter_scales_set_the_learning_rate_or_freeze() {
+        let dev = Device::Cpu;
+        let params = ParamsAdamW {
+            lr: 0.01,
+            weight_decay: 0.1,
+            ..Default::default()
+        };
+        let init = Tensor::new(&[[0.3f32, -1.2], [2.0, 0.5]], &dev).unwrap();
+        let (a, frozen) = (
+            Var::from_tensor(&init).unwrap(),
+            Var::from_tensor(&init).unwrap(),
+        );
+        let b = Var::from_tensor(&init).unwrap();
+        let named = [
+            ("a".to_string(), a.clone()),
+            ("f".to_string(), frozen.clone()),
+        ];
+        let mut ours = DenseAdamW::new(&named, params.clone());
+        ours.set_scales(|name| if name == "a" { 0.25 } else { 0.0 });
+        assert!(ours.trains("a") && !ours.trains("f"));
+        let quarter = ParamsAdamW {
+            lr: 0.0025,
+            ..params
+        };
+        let mut theirs = AdamW::new(vec![b.clone()], quarter).unwrap();
+        for _ in 0..5 {
+            let loss = (a.as_tensor().sqr().unwrap().sum_all().unwrap()
+                + frozen.as_tensor().sqr().unwrap().sum_all().unwrap())
+            .unwrap();
+            ours.step(&loss.backward().unwrap(), 1.0).unwrap();
+            let grads = b.as_tensor().sqr().unwrap().sum_all().unwrap().backward();
+            theirs.step(&grads.unwrap()).unwrap();
+        }
+        let (x, y) = (values(a.as_tensor()), values(b.as_tensor()));
+        for (p, q) in x.iter().zip(&y) {
+            assert!((p - q).abs() < 1e-6, "{x:?} vs {y:?}");
+        }
+        assert_eq!(values(frozen.as_tensor()), values(&init));
+        let (_, moments) = ours.state();
+        assert!(moments[1].1.iter().all(|&m| m == 0.0));
     }
 
     #[test]

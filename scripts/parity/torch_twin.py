@@ -21,10 +21,16 @@ every pooling of them is zero, as on the Rust side. Texts longer than
 (`tail`) or the first half of the limit (rounded up) and the rest from the end
 (`head_tail`).
 
+A pretrained encoder directory (`lstm-sentiment pretrain`) loads as `PretrainedEncoder`:
+the same `embedding` and `encoder`, plus the objective's tensors under `lm` or `autoencoder`;
+`classifier_from_pretrained` starts a classifier from it as `train --init` does, and a
+fine-tuned model is an ordinary classifier directory.
+
 Usage:
     scripts/python.sh scripts/parity/torch_twin.py predict --model DIR "some text" "another text"
     scripts/python.sh scripts/parity/torch_twin.py predict --model DIR --input texts.txt
     scripts/python.sh scripts/parity/torch_twin.py embed --model DIR "some text"
+    scripts/python.sh scripts/parity/torch_twin.py score --model PRETRAINED_DIR "some text"
 
 Requirements: scripts/parity/requirements.txt (torch, safetensors, tokenizers, numpy).
 """
@@ -53,6 +59,9 @@ POOLINGS = ("last", "max", "mean", "last_max")
 TRUNCATIONS = ("head", "tail", "head_tail")
 PAD_ID = 0
 UNK_ID = 1
+# A pretrained encoder directory's config.json says "kind": PRETRAINED_KIND.
+PRETRAINED_KIND = "pretrained_encoder"
+PRETRAINED_FORMAT_VERSION = 1
 
 CELLS = {
     "lstm": nn.LSTM,
@@ -196,6 +205,141 @@ class Classifier(nn.Module):
         """Returns (logits, features)."""
         features = self.features(ids, lengths)
         return self.head(features), features
+
+
+class LanguageModelHead(nn.Module):
+    """The `lm` objective's own tensors: a projection of each direction's states to the word
+    vectors' width (`projection`, `projection_reverse`) and a bias per word (`output_bias`);
+    the output layer's weight is the embedding table itself."""
+
+    def __init__(self, embedding_dim: int, hidden_size: int, vocab_size: int, bidirectional: bool):
+        super().__init__()
+        self.projection = nn.Linear(hidden_size, embedding_dim)
+        if bidirectional:
+            self.projection_reverse = nn.Linear(hidden_size, embedding_dim)
+        self.output_bias = nn.Parameter(torch.zeros(vocab_size))
+
+
+class AutoencoderHead(nn.Module):
+    """The `autoencoder` objective's own tensors: a one-layer decoder of the encoder's cell and
+    width that reads the previous word's vector beside the encoder's final state (`decoder`),
+    a projection to the word vectors' width (`projection`) and a bias per word
+    (`output_bias`)."""
+
+    def __init__(self, cell: str, embedding_dim: int, hidden_size: int, state_size: int,
+                 vocab_size: int):
+        super().__init__()
+        kwargs = dict(input_size=embedding_dim + state_size, hidden_size=hidden_size,
+                      num_layers=1, bias=True, batch_first=True)
+        if cell == "rnn":
+            kwargs["nonlinearity"] = "tanh"
+        self.decoder = CELLS[cell](**kwargs)
+        self.projection = nn.Linear(hidden_size, embedding_dim)
+        self.output_bias = nn.Parameter(torch.zeros(vocab_size))
+
+
+class PretrainedEncoder(nn.Module):
+    """A pretrained encoder directory (`lstm-sentiment pretrain`): `embedding` and `encoder` as
+    a `Classifier` has them, plus the objective's head under `lm` or `autoencoder`.
+
+    Texts are read as pretraining reads them: tokenized whole and cut into consecutive windows
+    of `max_length` tokens; windows of one token predict nothing. `lm`: forward states at step
+    t predict token t + 1, backward states (bidirectional) token t - 1. `autoencoder`: the
+    decoder regenerates each window from the encoder's final states (forward, then backward),
+    reading at step t the vector of token t - 1 (zeros at the first step)."""
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self.objective = config["objective"]
+        self.cell = config["cell"]
+        self.hidden_size = config["hidden_size"]
+        self.num_directions = 2 if config["bidirectional"] else 1
+        body = Classifier(config["cell"], config["vocab_size"], config["embedding_dim"],
+                          config["hidden_size"], config["num_layers"], config["bidirectional"], 2)
+        self.embedding = body.embedding
+        self.encoder = body.encoder
+        if self.objective == "lm":
+            self.lm = LanguageModelHead(config["embedding_dim"], config["hidden_size"],
+                                        config["vocab_size"], config["bidirectional"])
+        elif self.objective == "autoencoder":
+            self.autoencoder = AutoencoderHead(
+                config["cell"], config["embedding_dim"], config["hidden_size"],
+                self.hidden_size * self.num_directions, config["vocab_size"])
+        else:
+            raise ValueError(f"unknown objective {self.objective!r} (expected lm or autoencoder)")
+
+    def _log_probs(self, z: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(z @ self.embedding.weight.t() + bias, dim=-1)
+
+    def window_nll(self, ids: list[int]) -> tuple[float, int]:
+        """Summed negative log-likelihood of the words one window predicts, and their number."""
+        x = torch.tensor([ids], dtype=torch.int64)
+        xs = self.embedding(x)
+        n = len(ids)
+        states, hidden = self.encoder(xs)  # one window: no padding
+        if self.objective == "lm":
+            h = self.hidden_size
+            log_p = self._log_probs(self.lm.projection(states[0, : n - 1, :h]), self.lm.output_bias)
+            nll = -log_p[torch.arange(n - 1), x[0, 1:]].sum()
+            count = n - 1
+            if self.num_directions == 2:
+                back = self.lm.projection_reverse(states[0, 1:, h:])
+                log_p = self._log_probs(back, self.lm.output_bias)
+                nll = nll - log_p[torch.arange(n - 1), x[0, : n - 1]].sum()
+                count += n - 1
+            return float(nll), count
+        h_n = hidden[0] if self.cell == "lstm" else hidden
+        code = torch.cat(list(h_n[-self.num_directions :]), dim=1)  # (1, state)
+        previous = torch.cat([torch.zeros_like(xs[:, :1]), xs[:, : n - 1]], dim=1)
+        inputs = torch.cat([previous, code[:, None, :].expand(1, n, code.shape[1])], dim=2)
+        decoded, _ = self.autoencoder.decoder(inputs)
+        z = self.autoencoder.projection(decoded[0])
+        log_p = self._log_probs(z, self.autoencoder.output_bias)
+        return float(-log_p[torch.arange(n), x[0]].sum()), n
+
+    @torch.no_grad()
+    def log_likelihood(self, tokenizer: Tokenizer, config: dict, texts: Sequence[str]):
+        """Per text: (summed negative log-likelihood, predictions), windows as pretraining cuts
+        them."""
+        out = []
+        for text in texts:
+            ids = tokenizer.encode(text, add_special_tokens=False).ids
+            total, count = 0.0, 0
+            size = config["max_length"]
+            for start in range(0, len(ids), size):
+                window = ids[start : start + size]
+                if len(window) >= 2:
+                    nll, n = self.window_nll(window)
+                    total, count = total + nll, count + n
+            out.append((total, count))
+        return out
+
+
+def load_pretrained_dir(model_dir: str):
+    """Returns (model, tokenizer, config) of a pretrained encoder directory; eval mode, float32."""
+    with open(os.path.join(model_dir, CONFIG_FILE), encoding="utf-8") as f:
+        config = json.load(f)
+    if config.get("kind") != PRETRAINED_KIND:
+        raise ValueError(f"{model_dir}: not a pretrained encoder (no \"kind\": \"{PRETRAINED_KIND}\")")
+    if config.get("format_version", 0) > PRETRAINED_FORMAT_VERSION:
+        raise ValueError(f"{model_dir}: format version {config['format_version']} is too new")
+    tokenizer = Tokenizer.from_file(os.path.join(model_dir, TOKENIZER_FILE))
+    model = PretrainedEncoder(config)
+    model.load_state_dict(load_file(os.path.join(model_dir, WEIGHTS_FILE)), strict=True)
+    model.float().eval()
+    return model, tokenizer, config
+
+
+def classifier_from_pretrained(pretrained: PretrainedEncoder, config: dict, labels: Sequence[str],
+                               pooling: str = "last") -> Classifier:
+    """A classifier whose embedding and encoder start from `pretrained` and whose head starts
+    fresh, as `lstm-sentiment train --init DIR` starts one."""
+    model = Classifier(config["cell"], config["vocab_size"], config["embedding_dim"],
+                       config["hidden_size"], config["num_layers"], config["bidirectional"],
+                       len(labels), pooling)
+    model.embedding.load_state_dict(pretrained.embedding.state_dict())
+    model.encoder.load_state_dict(pretrained.encoder.state_dict())
+    return model
 
 
 def read_config(model_dir: str) -> dict:
@@ -343,6 +487,7 @@ def main(argv=None) -> int:
     for name, help_text in [
         ("predict", "print {text, label, score, probs} per text"),
         ("embed", "print {text, vector} per text"),
+        ("score", "pretrained encoder: print {text, nll, predictions} per text"),
     ]:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--model", required=True, help="model directory")
@@ -350,6 +495,12 @@ def main(argv=None) -> int:
         p.add_argument("texts", nargs="*", metavar="TEXT")
     args = parser.parse_args(argv)
 
+    if args.command == "score":
+        model, tokenizer, config = load_pretrained_dir(args.model)
+        texts = _read_texts(args)
+        for text, (nll, n) in zip(texts, model.log_likelihood(tokenizer, config, texts)):
+            print(json.dumps({"text": text, "nll": nll, "predictions": n}, ensure_ascii=False))
+        return 0
     model, tokenizer, config = load_model_dir(args.model)
     texts = _read_texts(args)
     _, logits, features = run(model, tokenizer, config, texts)

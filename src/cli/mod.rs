@@ -5,12 +5,13 @@ mod args;
 mod convert;
 mod eval;
 mod predict;
+mod pretrain;
 mod train;
 mod word2vec;
 
 use anyhow::Result;
 use args::Runtime;
-use clap::{Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Sentiment and text classification with LSTM, GRU or RNN encoders.
 ///
@@ -33,6 +34,9 @@ pub struct Cli {
 enum Command {
     /// Train a classifier on labelled data and save it as a model directory.
     Train(Box<train::TrainArgs>),
+    /// Pretrain an encoder on unlabelled text (a language model or a sequence autoencoder), for
+    /// `train --init`.
+    Pretrain(Box<pretrain::PretrainArgs>),
     /// Classify texts (arguments, --input FILE, or one per line on stdin).
     Predict(predict::PredictArgs),
     /// Score a model on labelled data: accuracy, per-label precision/recall/F1, confusion matrix.
@@ -54,10 +58,24 @@ enum Command {
     ExportEmbeddings(word2vec::ExportArgs),
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+/// Parses the command line (usage errors exit with 2, --help and --version with 0), keeping
+/// the matches: some commands fill the flags a user left out from elsewhere.
+pub fn parse() -> (Cli, ArgMatches) {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    (cli, matches)
+}
+
+pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
     let runtime = &cli.runtime;
     match cli.command {
-        Command::Train(a) => train::run(*a, runtime.device),
+        Command::Train(a) => {
+            let given = matches
+                .subcommand_matches("train")
+                .expect("train was parsed");
+            train::run(*a, runtime.device, given)
+        }
+        Command::Pretrain(a) => pretrain::run(*a),
         Command::Predict(a) => predict::run_predict(a, runtime),
         Command::Eval(a) => eval::run_eval(a, runtime),
         Command::Embed(a) => predict::run_embed(a, runtime),

@@ -3,12 +3,14 @@
 
 use super::args::{parse_label_map, DataFormatArgs};
 use anyhow::{Context, Result};
-use clap::Args;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 use lstm_sentiment::data::label_list;
+use lstm_sentiment::pretrain::{PretrainEvent, PretrainedConfig};
 use lstm_sentiment::train::{
-    check_writable_dir, training_labels, Checkpointing, EmbeddingInit, EpochRecord, LrSchedule,
-    TrainReport, CHECKPOINT_FILE,
+    check_writable_dir, training_labels, Checkpointing, EmbeddingInit, EncoderInit, EpochRecord,
+    LrSchedule, TrainReport, CHECKPOINT_FILE,
 };
 use lstm_sentiment::{
     Cell, DeviceSpec, Example, Pooling, TokenizerConfig, TrainConfig, TrainEvent, Truncation,
@@ -131,11 +133,30 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "pretrain_word2vec")]
     vectors: Option<PathBuf>,
     /// Train word2vec (skip-gram) on the training texts first and start from its vectors.
-    #[arg(long)]
+    #[arg(long, group = "pretraining")]
     pretrain_word2vec: bool,
-    /// With --pretrain-word2vec: more text for word2vec, one text per line.
-    #[arg(long, value_name = "FILE", requires = "pretrain_word2vec")]
+    /// With --pretrain-word2vec or --pretrain-lm: more text to pretrain on, one text per line.
+    #[arg(long, value_name = "FILE", requires = "pretraining")]
     unlabeled: Option<PathBuf>,
+    /// Start the word vectors and the encoder from a pretrained encoder directory (written by
+    /// `pretrain`); the output layer starts fresh. The classifier takes the directory's
+    /// tokenizer, cell, sizes, layers and direction: a flag that says otherwise is an error.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["vectors", "pretraining"])]
+    init: Option<PathBuf>,
+    /// Pretrain the encoder as a language model on the training texts (and --unlabeled) first,
+    /// then train the classifier from it, as --init does.
+    #[arg(long, group = "pretraining", conflicts_with = "vectors")]
+    pretrain_lm: bool,
+    /// With --pretrain-lm: epochs of language-model pretraining.
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "pretrain_lm")]
+    pretrain_epochs: usize,
+    /// The encoder learns at --lr times this (the output layer at --lr).
+    #[arg(long, default_value_t = defaults().encoder_lr_scale, value_name = "X")]
+    encoder_lr_scale: f64,
+    /// Gradual unfreezing (ULMFiT): the first epoch trains the output layer alone, each later
+    /// one also the next encoder layer from the top, then the word vectors too.
+    #[arg(long)]
+    gradual_unfreezing: bool,
     /// Keep the starting word vectors fixed during training.
     #[arg(long)]
     freeze_embeddings: bool,
@@ -166,7 +187,7 @@ pub struct TrainArgs {
 }
 
 /// The checkpoint directory named by --resume: the directory itself or its `checkpoint/`.
-fn resume_dir(dir: &Path) -> Result<PathBuf> {
+pub(super) fn resume_dir(dir: &Path) -> Result<PathBuf> {
     for candidate in [dir.to_path_buf(), dir.join("checkpoint")] {
         if candidate.join(CHECKPOINT_FILE).is_file() {
             return Ok(candidate);
@@ -181,9 +202,13 @@ fn resume_dir(dir: &Path) -> Result<PathBuf> {
 /// Checks what can be checked, reads the data, trains, saves the model and only then lets the
 /// checkpoint go. A run that diverged saves its best finite epoch, if it has one, and still
 /// fails.
-pub fn run(a: TrainArgs, device: DeviceSpec) -> Result<()> {
+pub fn run(a: TrainArgs, device: DeviceSpec, matches: &ArgMatches) -> Result<()> {
     check_writable_dir(&a.out).context("--out cannot hold the model")?;
-    let config = a.config(device);
+    let mut config = a.config(device);
+    if let (Some(dir), None) = (&a.init, &a.resume) {
+        let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+        take_from_pretrained(&mut config, dir, given)?;
+    }
     if a.resume.is_none() {
         // A resumed run takes its hyperparameters from the checkpoint instead.
         config.validate()?;
@@ -236,6 +261,44 @@ pub fn run(a: TrainArgs, device: DeviceSpec) -> Result<()> {
         ),
         None => Ok(()),
     }
+}
+
+/// With --init: the pretrained encoder's cell, sizes, direction and tokenizer settings for
+/// the flags not `given` on the command line (a given one that differs is refused when the run
+/// starts, with both values).
+fn take_from_pretrained(
+    config: &mut TrainConfig,
+    dir: &Path,
+    given: impl Fn(&str) -> bool,
+) -> Result<()> {
+    let pretrained = PretrainedConfig::read(dir).context("--init")?;
+    let (shape, tokenizer) = (&pretrained.shape, &pretrained.tokenizer);
+    let c = config;
+    if !given("cell") {
+        c.cell = shape.cell;
+    }
+    if !given("embedding_dim") {
+        c.embedding_dim = shape.embedding_dim;
+    }
+    if !given("hidden") {
+        c.hidden_size = shape.hidden_size;
+    }
+    if !given("layers") {
+        c.num_layers = shape.num_layers;
+    }
+    if !given("bidirectional") {
+        c.bidirectional = shape.bidirectional;
+    }
+    if !given("keep_case") {
+        c.tokenizer.lowercase = tokenizer.lowercase;
+    }
+    if !given("min_count") {
+        c.tokenizer.min_count = tokenizer.min_count;
+    }
+    if !given("max_vocab") {
+        c.tokenizer.max_vocab = tokenizer.max_vocab;
+    }
+    Ok(())
 }
 
 /// The training and dev data with --label-map applied; every label of the map must be a
@@ -321,6 +384,16 @@ impl TrainArgs {
                 (None, false) => EmbeddingInit::Random,
             },
             freeze_embeddings: self.freeze_embeddings,
+            encoder: match (&self.init, self.pretrain_lm) {
+                (Some(dir), _) => EncoderInit::Pretrained { dir: dir.clone() },
+                (None, true) => EncoderInit::PretrainLm {
+                    unlabeled: self.unlabeled.clone(),
+                    epochs: self.pretrain_epochs,
+                },
+                (None, false) => EncoderInit::Random,
+            },
+            encoder_lr_scale: self.encoder_lr_scale,
+            gradual_unfreezing: self.gradual_unfreezing,
             device,
         }
     }
@@ -353,22 +426,40 @@ struct Progress {
     dev: bool,
 }
 
+/// The bar of a run's epochs on stderr, hidden with `quiet`.
+pub(super) fn epoch_bar(quiet: bool) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Prints `line` above `bar` (on stderr, as a plain line when the bar is hidden because stderr
+/// is not a terminal), unless `quiet`.
+pub(super) fn say_above(bar: &ProgressBar, quiet: bool, line: String) {
+    if quiet {
+        return;
+    }
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 impl Progress {
     fn new(quiet: bool) -> Self {
-        let bar = if quiet {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(0)
-        };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
         Self {
-            bar,
+            bar: epoch_bar(quiet),
             quiet,
             stop: interrupt_flag(),
             dev: true,
@@ -376,14 +467,7 @@ impl Progress {
     }
 
     fn say(&self, line: String) {
-        if self.quiet {
-            return;
-        }
-        if self.bar.is_hidden() {
-            eprintln!("{line}");
-        } else {
-            self.bar.println(line);
-        }
+        say_above(&self.bar, self.quiet, line);
     }
 
     fn on_event(&mut self, event: &TrainEvent) -> ControlFlow<()> {
@@ -425,6 +509,37 @@ impl Progress {
             }
             TrainEvent::Epoch(r) => self.say(epoch_line(r, self.dev)),
             TrainEvent::Checkpoint { .. } => {}
+            TrainEvent::PretrainedEncoder {
+                objective,
+                vocab_size,
+            } => self.say(format!(
+                "the word vectors and the encoder start from a pretrained encoder ({objective} objective, vocabulary {vocab_size})"
+            )),
+            TrainEvent::Pretraining(event) => match event {
+                PretrainEvent::Step {
+                    epoch,
+                    step,
+                    steps,
+                    loss,
+                    tokens_per_second,
+                    ..
+                } => {
+                    if *step == 1 {
+                        self.bar.reset();
+                        self.bar.set_length(*steps as u64);
+                        self.bar.set_prefix(format!("lm {epoch}"));
+                    }
+                    self.bar.set_position(*step as u64);
+                    self.bar.set_message(format!(
+                        "loss {loss:.4} {tokens_per_second:.0} tok/s"
+                    ));
+                }
+                other => {
+                    if let Some(line) = super::pretrain::describe(other) {
+                        self.say(format!("language model: {line}"));
+                    }
+                }
+            },
             TrainEvent::Embeddings { matched, words } => self.say(format!(
                 "word vectors cover {matched} of {words} vocabulary words ({:.1}%)",
                 100.0 * *matched as f64 / (*words).max(1) as f64
@@ -502,7 +617,7 @@ fn epoch_line(r: &EpochRecord, dev: bool) -> String {
 
 /// Set by the first Ctrl-C: training stops after its current step and the best epoch is saved.
 /// A second Ctrl-C exits at once.
-fn interrupt_flag() -> Arc<AtomicBool> {
+pub(super) fn interrupt_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let presses = Arc::new(AtomicUsize::new(0));
     let flag = stop.clone();

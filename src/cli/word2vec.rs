@@ -50,7 +50,7 @@ fn output_format(name: Option<FormatName>, path: &Path) -> VectorFormat {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum CorpusFormat {
+pub(super) enum CorpusFormat {
     /// one sentence or document per line
     Plain,
     /// label<TAB>text
@@ -208,11 +208,20 @@ pub fn run_word2vec(a: Word2VecArgs) -> Result<()> {
 }
 
 fn read_corpus(a: &Word2VecArgs) -> Result<Vec<String>> {
-    let ext = a
-        .input
+    read_texts(&a.input, a.input_format, &a.text_column)
+}
+
+/// The texts of `input`: its lines, or the text column of a labelled data file, in `format` or
+/// the one its extension names.
+pub(super) fn read_texts(
+    input: &Path,
+    format: Option<CorpusFormat>,
+    text_column: &str,
+) -> Result<Vec<String>> {
+    let ext = input
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    let format = a.input_format.unwrap_or(match ext.as_deref() {
+    let format = format.unwrap_or(match ext.as_deref() {
         Some("tsv") => CorpusFormat::Tsv,
         Some("csv") => CorpusFormat::Csv,
         Some("jsonl" | "ndjson") => CorpusFormat::Jsonl,
@@ -221,7 +230,7 @@ fn read_corpus(a: &Word2VecArgs) -> Result<Vec<String>> {
     });
     let labelled = match format {
         CorpusFormat::Plain => {
-            if a.input.as_os_str() == "-" {
+            if input.as_os_str() == "-" {
                 let mut texts = Vec::new();
                 lstm_sentiment::data::each_line(
                     std::io::stdin().lock(),
@@ -233,11 +242,11 @@ fn read_corpus(a: &Word2VecArgs) -> Result<Vec<String>> {
                 )?;
                 return Ok(texts);
             }
-            return Ok(lstm_sentiment::data::read_lines(&a.input)?);
+            return Ok(lstm_sentiment::data::read_lines(input)?);
         }
         CorpusFormat::Tsv => Format::Tsv,
         CorpusFormat::Csv => Format::Csv {
-            text_column: a.text_column.clone(),
+            text_column: text_column.to_string(),
             // Only the text is used, but the reader wants a label column to exist.
             label_column: "label".to_string(),
         },
@@ -248,7 +257,7 @@ fn read_corpus(a: &Word2VecArgs) -> Result<Vec<String>> {
         format: Some(labelled),
         ..ReadOptions::default()
     };
-    let examples = lstm_sentiment::read_examples(&a.input, &options)?;
+    let examples = lstm_sentiment::read_examples(input, &options)?;
     Ok(examples.into_iter().map(|e| e.text).collect())
 }
 

@@ -211,15 +211,47 @@ impl Encoder {
         self.run(Read::Words(words), Some(cache), steps, None)
     }
 
-    /// Every layer, the first reading `first`, the others the outputs below them.
+    /// The last layer's states at every step, (time, batch, directions * hidden), forward then
+    /// backward, in the texts' own order: what a language model reads. Past a text's length
+    /// the values are not meaningful.
+    pub fn every_step(
+        &self,
+        xs: &Tensor,
+        steps: &Steps,
+        dropout: Option<&mut Dropout>,
+    ) -> Result<Tensor> {
+        let (_, every) = self.layers(Read::Vectors(xs), None, steps, dropout, true)?;
+        Tensor::cat(&every, D::Minus1)
+    }
+
+    /// Every layer, then what the encoder's [`Pooling`] makes of the last one.
     fn run(
         &self,
         first: Read,
         cache: Option<&PredictCache>,
         steps: &Steps,
-        mut dropout: Option<&mut Dropout>,
+        dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
         let every_step = self.pooling.reads_every_step();
+        let (finals, outputs) = self.layers(first, cache, steps, dropout, every_step)?;
+        let finals = || Tensor::cat(&finals, D::Minus1);
+        if !every_step {
+            return finals();
+        }
+        let every = Tensor::cat(&outputs, D::Minus1)?;
+        pooling::pool(self.pooling, finals, &every, steps.lengths())
+    }
+
+    /// Every layer, the first reading `first`, the others the outputs below them: the last
+    /// layer's final states per direction and, with `every_step`, its states at every step.
+    fn layers(
+        &self,
+        first: Read,
+        cache: Option<&PredictCache>,
+        steps: &Steps,
+        mut dropout: Option<&mut Dropout>,
+        every_step: bool,
+    ) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
         let mut below: Option<Tensor> = None;
         let mut finals = Vec::new();
         let mut outputs = Vec::new();
@@ -246,12 +278,7 @@ impl Encoder {
                 below = Some(next);
             }
         }
-        let finals = || Tensor::cat(&finals, D::Minus1);
-        if !every_step {
-            return finals();
-        }
-        let every = Tensor::cat(&outputs, D::Minus1)?;
-        pooling::pool(self.pooling, finals, &every, steps.lengths())
+        Ok((finals, outputs))
     }
 
     /// Layer l, direction d over `read`: the final states and, with [`States::EveryStep`],

@@ -7,7 +7,7 @@ use rand::SeedableRng;
 
 /// Shuffled batches of similar lengths: shuffle, sort pools of 32 batches by length, cut, shuffle
 /// the batches. Little padding, yet every epoch sees a new order.
-pub(super) fn length_buckets(
+pub(crate) fn length_buckets(
     ids: &[Vec<u32>],
     batch_size: usize,
     rng: &mut StdRng,
@@ -27,29 +27,43 @@ pub(super) fn length_buckets(
 /// The generator for one epoch's shuffling and dropout. Deriving it from (seed, epoch) rather
 /// than carrying one generator through the run lets a resumed run draw exactly what an
 /// uninterrupted one would.
-pub(super) fn epoch_rng(seed: u64, epoch: usize) -> StdRng {
+pub(crate) fn epoch_rng(seed: u64, epoch: usize) -> StdRng {
     StdRng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 /// A stable fingerprint of the data (FNV-1a), so a resume on other data is refused.
 pub(super) fn fingerprint(sets: &[&[Example]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
+    let mut h = Fingerprint::new();
     for set in sets {
         for e in *set {
-            feed(e.label.as_bytes());
-            feed(&[0]);
-            feed(e.text.as_bytes());
-            feed(&[1]);
+            h.feed(e.label.as_bytes());
+            h.feed(&[0]);
+            h.feed(e.text.as_bytes());
+            h.feed(&[1]);
         }
-        feed(&[2]);
+        h.feed(&[2]);
     }
-    h
+    h.value()
+}
+
+/// FNV-1a over bytes: stable across platforms and versions, which a checkpoint needs.
+pub(crate) struct Fingerprint(u64);
+
+impl Fingerprint {
+    pub(crate) fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    pub(crate) fn value(&self) -> u64 {
+        self.0
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use super::{EpochRecord, TrainConfig};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use candle_core::{Device, Tensor};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -27,13 +28,35 @@ const METADATA_KEY: &str = "lstm_sentiment_checkpoint";
 /// newer checkpoints. Version 2 adds the learning-rate schedule, the embedding learning rate
 /// and word and embedding dropout to the config, which a build reading only version 1 would
 /// ignore and so resume with other learning rates. Version 3 adds hashed bigrams (the config's
-/// `ngram_buckets` and the `ngram_embedding.weight` tensors); a run without them still writes
-/// version 2 (see [`Checkpoint::version_for`]).
+/// `ngram_buckets` and the `ngram_embedding.weight` tensors) and the fine-tuning rates
+/// (`encoder_lr_scale`, `gradual_unfreezing`); a run without them still writes version 2 (see
+/// [`Checkpoint::version_for`]).
 const CHECKPOINT_VERSION: u32 = 3;
+
+/// What a kind of run keeps in its checkpoints' metadata, besides the tensors.
+pub(crate) trait Resumable: Serialize + DeserializeOwned {
+    /// The metadata key the progress is stored under: a checkpoint of another kind of run
+    /// lacks it.
+    const KEY: &'static str;
+    /// The newest version this build reads.
+    const VERSION: u32;
+    /// What the run is, for messages ("training", "pretraining").
+    const RUN: &'static str;
+    fn version(&self) -> u32;
+}
+
+impl Resumable for Progress {
+    const KEY: &'static str = METADATA_KEY;
+    const VERSION: u32 = CHECKPOINT_VERSION;
+    const RUN: &'static str = "training";
+    fn version(&self) -> u32 {
+        self.version
+    }
+}
 
 /// The scalars of a checkpoint (stored as JSON in the safetensors metadata).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct Progress {
+pub(crate) struct Progress {
     pub version: u32,
     pub config: TrainConfig,
     pub tokenizer_json: String,
@@ -52,8 +75,8 @@ pub(super) struct Progress {
 
 /// A whole checkpoint: progress plus tensors named `weights/..`, `adam_m/..`, `adam_v/..` and
 /// `best/..` (each followed by the model's tensor name).
-pub(super) struct Checkpoint {
-    pub progress: Progress,
+pub(crate) struct Checkpoint<P = Progress> {
+    pub progress: P,
     pub tensors: BTreeMap<String, Tensor>,
 }
 
@@ -66,12 +89,12 @@ pub fn checkpoint_path(dir: &Path) -> PathBuf {
     }
 }
 
-impl Checkpoint {
+impl<P: Resumable> Checkpoint<P> {
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create directory", e))?;
         let json = serde_json::to_string(&self.progress)
             .map_err(|e| Error::Config(format!("cannot encode the checkpoint: {e}")))?;
-        let metadata = HashMap::from([(METADATA_KEY.to_string(), json)]);
+        let metadata = HashMap::from([(P::KEY.to_string(), json)]);
         let path = checkpoint_path(dir);
         let bytes = safetensors::tensor::serialize(self.tensors.iter(), Some(metadata))
             .map_err(|e| Error::model(&path, format!("cannot serialize the checkpoint: {e}")))?;
@@ -84,17 +107,22 @@ impl Checkpoint {
         let bad = |m: String| Error::model(&path, m);
         let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
             .map_err(|e| bad(format!("not a checkpoint (not safetensors: {e})")))?;
-        let json = meta
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(METADATA_KEY))
-            .ok_or_else(|| bad("not a checkpoint (no training progress in its metadata)".into()))?;
-        let progress: Progress = serde_json::from_str(json)
-            .map_err(|e| bad(format!("unreadable training progress: {e}")))?;
-        if progress.version > CHECKPOINT_VERSION {
+        let json = (meta.metadata().as_ref())
+            .and_then(|m| m.get(P::KEY))
+            .ok_or_else(|| {
+                bad(format!(
+                    "not a {} checkpoint (no {} progress in its metadata)",
+                    P::RUN,
+                    P::RUN
+                ))
+            })?;
+        let progress: P = serde_json::from_str(json)
+            .map_err(|e| bad(format!("unreadable {} progress: {e}", P::RUN)))?;
+        if progress.version() > P::VERSION {
             return Err(bad(format!(
-                "checkpoint version {} is newer than this build reads ({CHECKPOINT_VERSION})",
-                progress.version
+                "checkpoint version {} is newer than this build reads ({})",
+                progress.version(),
+                P::VERSION
             )));
         }
         let tensors = candle_core::safetensors::load_buffer(&bytes, device)
@@ -113,10 +141,15 @@ impl Checkpoint {
             .ok_or_else(|| Error::model(origin, format!("checkpoint lacks tensor `{key}`")))?;
         Ok(t.flatten_all()?.to_vec1::<f32>()?)
     }
+}
 
-    /// The oldest version that holds a run of `config`: 3 with bigrams, else 2.
+impl Checkpoint {
+    /// The oldest version that holds a run of `config`: 3 with bigrams or fine-tuning rates,
+    /// else 2.
     pub fn version_for(config: &TrainConfig) -> u32 {
-        if config.ngram_buckets > 0 {
+        let needs_3 =
+            config.ngram_buckets > 0 || config.encoder_lr_scale != 1.0 || config.gradual_unfreezing;
+        if needs_3 {
             CHECKPOINT_VERSION
         } else {
             2

@@ -71,6 +71,19 @@ pub struct TrainConfig {
     pub embeddings: EmbeddingInit,
     /// Keep the word vectors as they start (useful with pretrained vectors).
     pub freeze_embeddings: bool,
+    /// Where the embedding and the encoder start: fresh, or from a pretrained encoder (whose
+    /// tokenizer the classifier then uses). The head always starts fresh.
+    #[serde(skip_serializing_if = "is_default")]
+    pub encoder: EncoderInit,
+    /// The encoder's recurrent weights learn at `lr` times this (the head at `lr`, the word
+    /// vectors at `lr` times `embedding_lr_scale`).
+    #[serde(skip_serializing_if = "is_one")]
+    pub encoder_lr_scale: f64,
+    /// ULMFiT's gradual unfreezing: the first epoch trains the head alone, each later one
+    /// also the next encoder layer from the top, and the one after the lowest layer also the
+    /// word vectors.
+    #[serde(skip_serializing_if = "is_default")]
+    pub gradual_unfreezing: bool,
     /// Where training runs: the CPU, or a CUDA GPU in builds with the `cuda` feature. Not part
     /// of the saved config: a model or checkpoint made on one device loads on any.
     #[serde(skip)]
@@ -89,6 +102,28 @@ pub enum EmbeddingInit {
     /// Skip-gram word2vec trained first on the training texts plus, optionally, a file of
     /// unlabelled text (one text per line).
     Word2Vec { unlabeled: Option<PathBuf> },
+}
+
+/// How the embedding table and the encoder start.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncoderInit {
+    /// Fresh weights (the embedding as [`EmbeddingInit`] says).
+    #[default]
+    Random,
+    /// From a pretrained encoder directory (`lstm-sentiment pretrain`): its tokenizer,
+    /// embedding and encoder. Its sizes must be the run's.
+    Pretrained { dir: PathBuf },
+    /// A language model pretrained first, for `epochs` epochs, on the training texts plus,
+    /// optionally, a file of unlabelled text (one text per line).
+    PretrainLm {
+        unlabeled: Option<PathBuf>,
+        epochs: usize,
+    },
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
 }
 
 impl Default for TrainConfig {
@@ -120,6 +155,9 @@ impl Default for TrainConfig {
             tokenizer: TokenizerConfig::default(),
             embeddings: EmbeddingInit::Random,
             freeze_embeddings: false,
+            encoder: EncoderInit::Random,
+            encoder_lr_scale: 1.0,
+            gradual_unfreezing: false,
             device: DeviceSpec::Cpu,
         }
     }
@@ -171,7 +209,34 @@ impl TrainConfig {
             ));
         }
         self.validate_regularization()?;
-        self.validate_rates()
+        self.validate_rates()?;
+        self.validate_start()
+    }
+
+    /// The starting point: one source for the word vectors, a sane encoder learning rate.
+    fn validate_start(&self) -> Result<()> {
+        if self.encoder != EncoderInit::Random && self.embeddings != EmbeddingInit::Random {
+            return Err(Error::Config(
+                "a pretrained encoder brings its own word vectors; it cannot also start from \
+                 word vectors (a vector file or word2vec)"
+                    .into(),
+            ));
+        }
+        if let EncoderInit::PretrainLm { epochs: 0, .. } = self.encoder {
+            return Err(Error::Config(
+                "language-model pretraining needs at least 1 epoch".into(),
+            ));
+        }
+        let scale = self.encoder_lr_scale;
+        if !(scale > 0.0 && self.lr * scale <= MAX_LR) {
+            return Err(Error::Config(format!(
+                "encoder learning-rate scale must be above 0 and at most {} (the encoder's \
+                 learning rate, learning rate x scale, at most {MAX_LR}), found {}",
+                number(MAX_LR / self.lr),
+                number(scale)
+            )));
+        }
+        Ok(())
     }
 
     /// The dropout rate on word vectors.

@@ -45,13 +45,14 @@ pub(super) struct Encoded {
 }
 
 impl Encoded {
-    /// Encodes `train` and `dev` with a tokenizer built from `train`, or with the resumed
-    /// checkpoint's (whose data must be the same).
+    /// Encodes `train` and `dev` with a tokenizer built from `train`, or the `given` one (a
+    /// pretrained encoder's), or the resumed checkpoint's (whose data must be the same).
     pub fn new(
         train: &[Example],
         dev: &[Example],
         config: &TrainConfig,
         resumed: Option<(&Checkpoint, &Path)>,
+        given: Option<&TextTokenizer>,
     ) -> Result<Self> {
         let fingerprint = fingerprint(&[train, dev]);
         let labels = training_labels(train)?;
@@ -65,7 +66,12 @@ impl Encoded {
                 }
                 TextTokenizer::from_json(&checkpoint.progress.tokenizer_json, origin)?
             }
-            None => TextTokenizer::build(train.iter().map(|e| e.text.as_str()), &config.tokenizer)?,
+            None => match given {
+                Some(tokenizer) => tokenizer.clone(),
+                None => {
+                    TextTokenizer::build(train.iter().map(|e| e.text.as_str()), &config.tokenizer)?
+                }
+            },
         };
         let cut = (config.max_length, config.truncation);
         Ok(Self {

@@ -16,7 +16,7 @@ pub(super) fn non_finite_step(loss: f64, gradient_norm: f64) -> Option<String> {
 }
 
 /// The first tensor holding a NaN or an infinity, as a message, or `None` when all are finite.
-pub(super) fn non_finite_weights(weights: &Weights) -> Result<Option<String>> {
+pub(crate) fn non_finite_weights(weights: &Weights) -> Result<Option<String>> {
     for (name, tensor) in weights {
         let values = tensor.flatten_all()?.to_vec1::<f32>()?;
         if let Some(v) = values.iter().find(|v| !v.is_finite()) {

@@ -8,6 +8,7 @@ mod batching;
 mod checkpoint;
 mod config;
 mod encoded;
+mod finetune;
 mod guard;
 mod init;
 mod preflight;
@@ -20,11 +21,16 @@ mod tally;
 
 pub use crate::error::Divergence;
 pub use checkpoint::{checkpoint_path, Checkpointing, CHECKPOINT_FILE};
-pub use config::{EmbeddingInit, TrainConfig, MAX_LR};
+pub use config::{EmbeddingInit, EncoderInit, TrainConfig, MAX_LR};
 pub use preflight::check_writable_dir;
 pub use report::{EpochRecord, TrainEvent, TrainReport};
 pub use schedule::LrSchedule;
 pub use split::training_labels;
+
+pub(crate) use batching::{epoch_rng, length_buckets, Fingerprint};
+pub(crate) use checkpoint::{Checkpoint, Resumable};
+pub(crate) use schedule::Schedule;
+pub(crate) use state::TrainState;
 
 use crate::classifier::Classifier;
 use crate::data::Example;

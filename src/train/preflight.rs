@@ -1,7 +1,7 @@
 //! Checks made before a run's first step, so that a run which cannot finish fails at once
 //! rather than after its epochs: the files it reads, the directories it writes, its memory.
 
-use super::{Checkpointing, EmbeddingInit, TrainConfig};
+use super::{Checkpointing, EmbeddingInit, EncoderInit, TrainConfig};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::memory;
@@ -67,6 +67,18 @@ pub(super) fn check_files(config: &TrainConfig, checkpointing: &Checkpointing) -
         EmbeddingInit::Word2Vec {
             unlabeled: Some(path),
         } => readable(path)?,
+    }
+    match &config.encoder {
+        EncoderInit::Random
+        | EncoderInit::PretrainLm {
+            unlabeled: None, ..
+        } => {}
+        EncoderInit::PretrainLm {
+            unlabeled: Some(path),
+            ..
+        } => readable(path)?,
+        // Read whole before the run starts.
+        EncoderInit::Pretrained { .. } => {}
     }
     match &checkpointing.dir {
         Some(dir) => check_writable_dir(dir),

@@ -62,6 +62,14 @@ pub enum TrainEvent {
         epoch: usize,
         path: PathBuf,
     },
+    /// The embedding and the encoder start from a pretrained encoder (`objective`, with
+    /// `vocab_size` words).
+    PretrainedEncoder {
+        objective: crate::pretrain::Objective,
+        vocab_size: usize,
+    },
+    /// Progress of the language-model pretraining that runs first.
+    Pretraining(crate::pretrain::PretrainEvent),
 }
 
 /// The callback a run reports to; `ControlFlow::Break` asks it to stop after the current step.

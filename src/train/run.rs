@@ -4,8 +4,11 @@
 use super::batching::{epoch_rng, length_buckets};
 use super::checkpoint::{checkpoint_path, Checkpoint, Progress};
 use super::encoded::Encoded;
+use super::finetune::trained_in;
 use super::guard::non_finite_weights;
-use super::init::{adamw, model_config, start_from_vectors};
+use super::init::{
+    adamw, model_config, pretrained_encoder, start_from_pretrained, start_from_vectors,
+};
 use super::preflight;
 use super::report::OnEvent;
 use super::schedule::Schedule;
@@ -83,17 +86,27 @@ impl<'a> Run<'a> {
         let mut rng = StdRng::seed_from_u64(config.seed);
         let (train, dev) = split(train, dev, config.dev_fraction, &mut rng)?;
         let resumed_from = resumed.as_ref().zip(origin.as_deref());
-        let data = Encoded::new(&train, &dev, &config, resumed_from)?;
+        let pretrained = match resumed {
+            None => pretrained_encoder(&config, &train, on_event)?,
+            // The checkpoint holds the tokenizer and the weights.
+            Some(_) => None,
+        };
+        let given = pretrained.as_ref().map(|p| &p.tokenizer);
+        let data = Encoded::new(&train, &dev, &config, resumed_from, given)?;
         let model_config = model_config(&config, &data)?;
         let batch = config.batch_size.min(data.train.len());
         preflight::check_memory(&model_config, batch, data.longest())?;
 
         let mut init = init_weights(&model_config, &mut rng, &device)?;
-        if resumed.is_none() {
-            start_from_vectors(&config, &data.tokenizer, &train, &mut init, on_event)?;
+        match (&resumed, &pretrained) {
+            (Some(_), _) => {}
+            (None, Some(pretrained)) => start_from_pretrained(pretrained, &mut init, on_event)?,
+            (None, None) => {
+                start_from_vectors(&config, &data.tokenizer, &train, &mut init, on_event)?
+            }
         }
         let state = TrainState::new(
-            &model_config,
+            model_config.embedding_dim,
             init,
             config.freeze_embeddings,
             adamw(&config),
@@ -239,6 +252,8 @@ impl<'a> Run<'a> {
     /// inside the epoch (the caller asked, or a step turned non-finite).
     fn steps(&mut self, epoch: usize, clock: Instant, on_event: OnEvent) -> Result<Option<Totals>> {
         let mut rng = epoch_rng(self.config.seed, epoch);
+        let trained = trained_in(&self.config, &self.model_config, epoch);
+        (self.state).set_trained(|name| trained.scale(name), trained.embedding);
         let train = &self.data.train;
         let batches = length_buckets(&train.ids, self.config.batch_size, &mut rng);
         let mut totals = Totals::default();

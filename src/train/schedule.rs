@@ -55,7 +55,7 @@ impl std::fmt::Display for LrSchedule {
 
 /// The rate of each step of one run.
 #[derive(Debug, Clone)]
-pub(super) struct Schedule {
+pub(crate) struct Schedule {
     lr: f64,
     kind: LrSchedule,
     steps_per_epoch: usize,
@@ -66,7 +66,7 @@ pub(super) struct Schedule {
 impl Schedule {
     /// A run of `epochs` x `steps_per_epoch` steps whose first `warmup` fraction (rounded to
     /// whole steps) warms up from 0 to `lr`.
-    pub(super) fn new(
+    pub(crate) fn new(
         lr: f64,
         kind: LrSchedule,
         warmup: f64,
@@ -84,12 +84,12 @@ impl Schedule {
     }
 
     /// The rate of step `step` of epoch `epoch`, both counted from 1.
-    pub(super) fn at(&self, epoch: usize, step: usize) -> f64 {
+    pub(crate) fn at(&self, epoch: usize, step: usize) -> f64 {
         self.lr(((epoch - 1) * self.steps_per_epoch + step).saturating_sub(1))
     }
 
     /// The rate of the last step of epoch `epoch`.
-    pub(super) fn end_of(&self, epoch: usize) -> f64 {
+    pub(crate) fn end_of(&self, epoch: usize) -> f64 {
         self.at(epoch, self.steps_per_epoch)
     }
 

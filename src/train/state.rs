@@ -2,9 +2,8 @@
 //! AdamW, the embedding table (and the bigram table, with bigrams) with its row-sparse AdamW,
 //! and the best epoch kept so far; with their checkpoints.
 
-use super::checkpoint::{Checkpoint, Progress};
+use super::checkpoint::{Checkpoint, Progress, Resumable};
 use super::guard::non_finite_step;
-use crate::config::ModelConfig;
 use crate::dropout::Dropout;
 use crate::embedding::Embedding;
 use crate::error::{Error, Result};
@@ -13,9 +12,10 @@ use crate::model::{padded, Batch, Model, Weights};
 use crate::optim::{clip_factor, compact_ids, global_norm, DenseAdamW, SparseRows};
 use candle_core::{Device, Tensor, Var};
 use candle_nn::ParamsAdamW;
+use std::collections::BTreeMap;
 use std::path::Path;
 
-pub(super) use crate::config::EMBEDDING_TENSOR as EMBEDDING;
+pub(crate) use crate::config::EMBEDDING_TENSOR as EMBEDDING;
 use crate::config::NGRAM_EMBEDDING_TENSOR as NGRAMS;
 
 /// `weights` with the tables trained row by row: the embedding and, where given, the bigrams.
@@ -26,6 +26,15 @@ fn with_tables(weights: &Weights, embedding: Tensor, ngrams: Option<Tensor>) -> 
         all.insert(NGRAMS.to_string(), ngrams);
     }
     all
+}
+
+/// The rows of the tables one step reads, each as a (rows, dim) tensor of the distinct ids it
+/// uses (sorted) with the texts' ids rewritten to index into it.
+pub(crate) struct StepRows<'a> {
+    pub words: &'a Tensor,
+    pub word_ids: &'a [Vec<u32>],
+    /// The bigram table's rows and every position's bucket, with bigrams.
+    pub ngrams: Option<(&'a Tensor, &'a [Vec<u32>])>,
 }
 
 /// The best epoch so far and its weights.
@@ -61,9 +70,9 @@ pub(super) enum Stepped {
 
 /// The trainable state: dense parameters as candle Vars with their AdamW, and the embedding
 /// table with its row-sparse AdamW.
-pub(super) struct TrainState {
+pub(crate) struct TrainState {
     vars: Vec<(String, Var)>,
-    pub(super) live: Weights,
+    pub(crate) live: Weights,
     dense: DenseAdamW,
     embedding: SparseRows,
     /// The bigram table and its number of buckets, with bigrams. It learns with the
@@ -71,32 +80,14 @@ pub(super) struct TrainState {
     /// zero, and every step updates it (so its step count is the dense optimizer's).
     ngrams: Option<(SparseRows, usize)>,
     frozen_embedding: bool,
-}
-
-/// A table's rows for one batch: its distinct rows as a Var (their gradient is the table's)
-/// and the vectors of every position.
-struct Looked {
-    rows: Vec<u32>,
-    var: Var,
-    /// (time, batch, dim)
-    xs: Tensor,
-}
-
-impl Looked {
-    /// The rows of `table` at `ids` (texts of a batch, padded to `time` steps).
-    fn up(table: &SparseRows, ids: &[Vec<u32>], time: usize, device: &Device) -> Result<Self> {
-        let (rows, local) = compact_ids(ids);
-        let var = Var::from_tensor(&table.gather(&rows, device)?)?;
-        // Padding reads local row 0, one of the batch's own: no other row is touched.
-        let at = Tensor::from_vec(padded(&local, time), (time, ids.len()), device)?;
-        let xs = Embedding::new(var.as_tensor().clone()).forward(&at)?;
-        Ok(Self { rows, var, xs })
-    }
+    /// The embedding is frozen for now (gradual unfreezing): its gradient neither moves it nor
+    /// counts towards the clipped norm.
+    resting_embedding: bool,
 }
 
 impl TrainState {
-    pub(super) fn new(
-        config: &ModelConfig,
+    pub(crate) fn new(
+        embedding_dim: usize,
         mut init: Weights,
         frozen_embedding: bool,
         params: ParamsAdamW,
@@ -106,11 +97,12 @@ impl TrainState {
             .ok_or_else(|| Error::Config("no embedding to train".into()))?
             .flatten_all()?
             .to_vec1::<f32>()?;
-        let embedding = SparseRows::new(table, config.embedding_dim, params.clone());
+        let embedding = SparseRows::new(table, embedding_dim, params.clone());
         let ngrams = match init.remove(NGRAMS) {
             Some(t) => {
+                let buckets = t.dim(0)?;
                 let table = SparseRows::new(t.flatten_all()?.to_vec1()?, t.dim(1)?, params.clone());
-                Some((table, config.ngram_buckets))
+                Some((table, buckets))
             }
             None => None,
         };
@@ -131,12 +123,13 @@ impl TrainState {
             embedding,
             ngrams,
             frozen_embedding,
+            resting_embedding: false,
         })
     }
 
     /// The learning rates of the steps to come: `dense` for the network, `embedding` for the
     /// tables.
-    pub(super) fn set_lr(&mut self, dense: f64, embedding: f64) {
+    pub(crate) fn set_lr(&mut self, dense: f64, embedding: f64) {
         self.dense.set_lr(dense);
         self.embedding.set_lr(embedding);
         if let Some((table, _)) = &mut self.ngrams {
@@ -144,26 +137,15 @@ impl TrainState {
         }
     }
 
-    /// The batch's rows of the word table and, with bigrams, of the bigram table, for texts
-    /// padded to `time` steps.
-    fn look_up(
-        &self,
-        seqs: &[Vec<u32>],
-        time: usize,
-        device: &Device,
-    ) -> Result<(Looked, Option<Looked>)> {
-        let words = Looked::up(&self.embedding, seqs, time, device)?;
-        let Some((table, buckets)) = &self.ngrams else {
-            return Ok((words, None));
-        };
-        let ids: Vec<Vec<u32>> = (seqs.iter())
-            .map(|s| crate::ngram::text_buckets(s, *buckets))
-            .collect();
-        Ok((words, Some(Looked::up(table, &ids, time, device)?)))
+    /// What trains in the steps to come: each dense parameter at the learning rate times
+    /// `scale(name)` (0: frozen), and the embedding table unless `embedding` is false.
+    pub(crate) fn set_trained(&mut self, scale: impl Fn(&str) -> f64, embedding: bool) {
+        self.dense.set_scales(scale);
+        self.resting_embedding = !embedding;
     }
 
-    /// One optimizer step on a batch. A non-finite loss or gradient norm changes nothing and
-    /// comes back as [`Stepped::NonFinite`].
+    /// One optimizer step on a batch of a classifier. A non-finite loss or gradient norm
+    /// changes nothing and comes back as [`Stepped::NonFinite`].
     pub(super) fn step(
         &mut self,
         model: &Model,
@@ -173,53 +155,92 @@ impl TrainState {
         clip_norm: f64,
         device: &Device,
     ) -> Result<Stepped> {
-        let batch = Batch::new(seqs, device)?;
-        let targets = Tensor::new(y, device)?;
-        let (words, ngrams) = self.look_up(seqs, batch.ids.dim(0)?, device)?;
-        let xs = match &ngrams {
-            Some(ngrams) => (&words.xs + &ngrams.xs)?,
-            None => words.xs.clone(),
-        };
-        let out = model.forward_embedded(xs, &batch.steps, Some(dropout))?;
-        let loss = candle_nn::loss::cross_entropy(&out.logits, &targets)?;
-        let loss_value = f64::from(loss.to_scalar::<f32>()?);
-        let grads = loss.backward()?;
-        let row_grad = |looked: &Looked, what: &str| {
-            (grads.get(looked.var.as_tensor()))
-                .ok_or_else(|| Error::Config(format!("the {what} received no gradient")))
-        };
-        let word_grad = row_grad(&words, "embedding")?;
-        let ngram_grad = match &ngrams {
-            Some(n) => Some((n, row_grad(n, "bigram table")?)),
-            None => None,
-        };
-        let norm = global_norm(
-            self.vars
-                .iter()
-                .filter_map(|(_, v)| grads.get(v.as_tensor()))
-                .chain(std::iter::once(word_grad))
-                .chain(ngram_grad.map(|(_, g)| g)),
-        )?;
-        if let Some(what) = non_finite_step(loss_value, norm) {
-            return Ok(Stepped::NonFinite(what));
-        }
-        let factor = clip_factor(norm, clip_norm);
-        self.dense.step(&grads, factor)?;
-        if !self.frozen_embedding {
-            (self.embedding).update(&words.rows, &word_grad.affine(factor, 0.0)?)?;
-        }
-        if let (Some((table, _)), Some((looked, grad))) = (&mut self.ngrams, ngram_grad) {
-            table.update(&looked.rows, &grad.affine(factor, 0.0)?)?;
-        }
-        Ok(Stepped::Done {
-            loss: loss_value,
-            logits: out.logits.to_vec2::<f32>()?,
-            tokens: batch.token_count(),
+        let stepped = self.step_rows(seqs, clip_norm, device, |rows| {
+            let batch = Batch::new(rows.word_ids, device)?;
+            let targets = Tensor::new(y, device)?;
+            let mut xs = Embedding::new(rows.words.clone()).forward(&batch.ids)?;
+            if let Some((table, ids)) = rows.ngrams {
+                let time = batch.ids.dim(0)?;
+                // Padding reads local row 0, one of the batch's own: no other row is touched.
+                let at = Tensor::from_vec(padded(ids, time), (time, ids.len()), device)?;
+                xs = (xs + Embedding::new(table.clone()).forward(&at)?)?;
+            }
+            let out = model.forward_embedded(xs, &batch.steps, Some(dropout))?;
+            let loss = candle_nn::loss::cross_entropy(&out.logits, &targets)?;
+            Ok((loss, (out.logits, batch.token_count())))
+        })?;
+        Ok(match stepped {
+            Ok((loss, (logits, tokens))) => Stepped::Done {
+                loss,
+                logits: logits.to_vec2::<f32>()?,
+                tokens,
+            },
+            Err(what) => Stepped::NonFinite(what),
         })
     }
 
+    /// One optimizer step on any loss of the table rows that `ids` use (see [`StepRows`]; the
+    /// bigram rows come from `ids` too, with bigrams): `loss` gives the loss and anything else
+    /// to hand back. Gradients are clipped to `clip_norm` together. Gives the loss's value, or
+    /// what was not finite (nothing moved).
+    pub(crate) fn step_rows<T>(
+        &mut self,
+        ids: &[Vec<u32>],
+        clip_norm: f64,
+        device: &Device,
+        loss: impl FnOnce(StepRows) -> Result<(Tensor, T)>,
+    ) -> Result<std::result::Result<(f64, T), String>> {
+        let (rows, local) = compact_ids(ids);
+        let batch_rows = Var::from_tensor(&self.embedding.gather(&rows, device)?)?;
+        let ngram_rows = match &self.ngrams {
+            Some((table, buckets)) => {
+                let buckets: Vec<Vec<u32>> = (ids.iter())
+                    .map(|s| crate::ngram::text_buckets(s, *buckets))
+                    .collect();
+                let (rows, local) = compact_ids(&buckets);
+                let var = Var::from_tensor(&table.gather(&rows, device)?)?;
+                Some((rows, local, var))
+            }
+            None => None,
+        };
+        let (loss, out) = loss(StepRows {
+            words: batch_rows.as_tensor(),
+            word_ids: &local,
+            ngrams: (ngram_rows.as_ref()).map(|(_, local, var)| (var.as_tensor(), &local[..])),
+        })?;
+        let loss_value = f64::from(loss.to_scalar::<f32>()?);
+        let grads = loss.backward()?;
+        let row_grad = |var: &Var, what: &str| {
+            (grads.get(var.as_tensor()))
+                .ok_or_else(|| Error::Config(format!("the {what} received no gradient")))
+        };
+        let word_grad = row_grad(&batch_rows, "embedding")?;
+        let ngram_grad = match &ngram_rows {
+            Some((rows, _, var)) => Some((rows, row_grad(var, "bigram table")?)),
+            None => None,
+        };
+        let counted = (self.vars.iter())
+            .filter(|(name, _)| self.dense.trains(name))
+            .filter_map(|(_, v)| grads.get(v.as_tensor()));
+        let word_counted = (!self.resting_embedding).then_some(word_grad);
+        let ngram_counted = ngram_grad.map(|(_, g)| g);
+        let norm = global_norm(counted.chain(word_counted).chain(ngram_counted))?;
+        if let Some(what) = non_finite_step(loss_value, norm) {
+            return Ok(Err(what));
+        }
+        let factor = clip_factor(norm, clip_norm);
+        self.dense.step(&grads, factor)?;
+        if !self.frozen_embedding && !self.resting_embedding {
+            (self.embedding).update(&rows, &word_grad.affine(factor, 0.0)?)?;
+        }
+        if let (Some((table, _)), Some((rows, grad))) = (&mut self.ngrams, ngram_grad) {
+            table.update(rows, &grad.affine(factor, 0.0)?)?;
+        }
+        Ok(Ok((loss_value, out)))
+    }
+
     /// The current weights without the autograd graph (views of the live storage).
-    pub(super) fn weights(&self, device: &Device) -> Result<Weights> {
+    pub(crate) fn weights(&self, device: &Device) -> Result<Weights> {
         let detached = self
             .live
             .iter()
@@ -246,7 +267,24 @@ impl TrainState {
         best: Option<&Best>,
         device: &Device,
     ) -> Result<Checkpoint> {
-        let mut tensors = std::collections::BTreeMap::new();
+        let (mut tensors, dense_step, sparse_step) = self.state_tensors(device)?;
+        if let Some(best) = best {
+            for (name, t) in &best.weights {
+                tensors.insert(format!("best/{name}"), t.clone());
+            }
+        }
+        progress.dense_step = dense_step;
+        progress.sparse_step = sparse_step;
+        Ok(Checkpoint { progress, tensors })
+    }
+
+    /// The weights and the optimizer's moments as checkpoint tensors (`weights/..`,
+    /// `adam_m/..`, `adam_v/..`), with the dense and the sparse optimizer's step counts.
+    pub(crate) fn state_tensors(
+        &self,
+        device: &Device,
+    ) -> Result<(BTreeMap<String, Tensor>, i32, i32)> {
+        let mut tensors = BTreeMap::new();
         for (name, t) in self.weights(device)? {
             tensors.insert(format!("weights/{name}"), t.copy()?);
         }
@@ -262,17 +300,22 @@ impl TrainState {
                 tensors.insert(format!("{kind}/{name}"), t);
             }
         }
-        if let Some(best) = best {
-            for (name, t) in &best.weights {
-                tensors.insert(format!("best/{name}"), t.clone());
-            }
-        }
-        progress.dense_step = dense_step;
-        progress.sparse_step = sparse_step;
-        Ok(Checkpoint { progress, tensors })
+        Ok((tensors, dense_step, sparse_step))
     }
 
     pub(super) fn restore(&mut self, c: &Checkpoint, origin: &Path) -> Result<()> {
+        let steps = (c.progress.dense_step, c.progress.sparse_step);
+        self.restore_state(c, steps, origin)
+    }
+
+    /// Continues from what [`state_tensors`](Self::state_tensors) put in `c`, with the step
+    /// counts (dense, sparse) it gave.
+    pub(crate) fn restore_state<P: Resumable>(
+        &mut self,
+        c: &Checkpoint<P>,
+        (dense_step, sparse_step): (i32, i32),
+        origin: &Path,
+    ) -> Result<()> {
         let bad = |m: String| Error::model(origin, m);
         for (name, var) in &self.vars {
             let v = c.values("weights", name, origin)?;
@@ -289,9 +332,7 @@ impl TrainState {
                 c.values("adam_v", name, origin).ok()?,
             ))
         };
-        self.dense
-            .restore(c.progress.dense_step, moments)
-            .map_err(bad)?;
+        self.dense.restore(dense_step, moments).map_err(bad)?;
         let table = |name: &str| -> Result<_> {
             Ok((
                 c.values("weights", name, origin)?,
@@ -300,13 +341,11 @@ impl TrainState {
             ))
         };
         let (w, m, v) = table(EMBEDDING)?;
-        let step = c.progress.sparse_step;
-        self.embedding.restore(step, w, m, v).map_err(bad)?;
+        self.embedding.restore(sparse_step, w, m, v).map_err(bad)?;
         if let Some((ngrams, _)) = &mut self.ngrams {
             let (w, m, v) = table(NGRAMS)?;
             // Updated at every step, as the dense parameters.
-            let step = c.progress.dense_step;
-            ngrams.restore(step, w, m, v).map_err(bad)?;
+            ngrams.restore(dense_step, w, m, v).map_err(bad)?;
         }
         Ok(())
     }

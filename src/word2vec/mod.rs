@@ -23,7 +23,7 @@
 mod config;
 mod hogwild;
 mod huffman;
-mod sampling;
+pub(crate) mod sampling;
 mod train;
 mod vocab;
 

@@ -4,7 +4,7 @@
 /// wyrand: one multiply per draw, good enough statistically for sampling, and fixed forever, so
 /// a seed means the same run on every platform and crate version.
 #[derive(Debug, Clone)]
-pub(super) struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
@@ -31,7 +31,7 @@ impl Rng {
 /// Draws word ids with probability proportional to count^0.75 (word2vec.c's noise
 /// distribution) in O(1) by Vose's alias method: the same distribution as word2vec.c's 10^8-entry
 /// table, in two arrays the size of the vocabulary.
-pub(super) struct Noise {
+pub(crate) struct Noise {
     /// Chance (scaled to 2^32) of keeping the drawn slot rather than taking its alias.
     keep: Vec<u32>,
     alias: Vec<u32>,

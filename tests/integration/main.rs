@@ -22,6 +22,8 @@ mod model_options;
 mod ngrams;
 mod outputs;
 mod pooling;
+mod pretrain;
+mod pretrain_golden;
 mod readme;
 mod resource_limits;
 mod saving;
