@@ -6,6 +6,8 @@
         --seeds 1,2,3 --out target/experiments/dev.jsonl
     scripts/python.sh scripts/experiments/run.py train --sets all --recipes defaults --seeds 1,2,3 \
         --test --fasttext --out target/experiments/test.jsonl
+    scripts/python.sh scripts/experiments/run.py train --sets mr --recipes defaults,bi_max_ng \
+        --twin --seeds 1,2,3 --out target/experiments/twin.jsonl
     scripts/python.sh scripts/experiments/run.py summary target/experiments/dev.jsonl
 
 Two modes keep test files for the end:
@@ -20,6 +22,10 @@ A recipe is a name from recipes.json (beside this script) or NAME=FLAGS given in
 `--recipes 'bi=--bidirectional,lr3=--lr 0.003'`; ',' separates recipes, so inline flags cannot
 hold commas. `fasttext` as a recipe (or --fasttext) runs fastText (supervised, word bigrams, 10
 epochs, 2 threads: the settings of its README's sentiment example) on the same files.
+`NAME@torch` (a name from recipes.json), or --twin for every recipe, trains the recipe's flags
+with the PyTorch twin (scripts/parity/train_twin.py, through scripts/python.sh) instead of our
+binary, on the same files and seeds; our `eval` scores both. Its seconds include starting
+Python and importing torch (a second or two).
 
 The binary is $BIN, else target/release/lstm-sentiment (built when missing). Data: $DATA, else
 ../shared/data beside the repository. Splits are written under target/experiments/splits/.
@@ -45,6 +51,7 @@ DATA = Path(os.environ.get("DATA", ROOT.parent / "shared" / "data"))
 BIN = Path(os.environ.get("BIN", ROOT / "target" / "release" / "lstm-sentiment"))
 SPLITS = ROOT / "target" / "experiments" / "splits"
 RECIPES = Path(__file__).with_name("recipes.json")
+TWIN = ROOT / "scripts" / "parity" / "train_twin.py"
 DEV_FRACTION = 0.1
 SPLIT_SEED = 20261128
 
@@ -111,19 +118,30 @@ def files_for(name, mode):
     return write_rows(folder / "fit.tsv", fit), write_rows(folder / "dev.tsv", dev)
 
 
-def load_recipes(spec):
+TWIN_SUFFIX = "@torch"
+
+
+def load_recipes(spec, twin=False):
+    """(name, flags, trainer) per recipe, trainer `ours`, `torch` or `fasttext`; with `twin`, each
+    recipe of ours is followed by the same flags through the PyTorch twin, as NAME@torch."""
     known = json.loads(RECIPES.read_text())
     recipes = []
     for item in filter(None, (s.strip() for s in spec.split(","))):
+        base = item.removesuffix(TWIN_SUFFIX)
+        trainer = "torch" if base != item else "ours"
         if "=" in item:
             name, flags = item.split("=", 1)
-            recipes.append((name, shlex.split(flags)))
+            recipes.append((name, shlex.split(flags), "ours"))
         elif item == "fasttext":
-            recipes.append(("fasttext", None))
-        elif item in known:
-            recipes.append((item, shlex.split(known[item]["flags"])))
+            recipes.append(("fasttext", None, "fasttext"))
+        elif base in known:
+            recipes.append((item, shlex.split(known[base]["flags"]), trainer))
         else:
             sys.exit(f"run.py: unknown recipe `{item}` (recipes.json has {', '.join(known)})")
+    if twin:
+        recipes = [r for name, flags, trainer in recipes for r in
+                   [(name, flags, trainer)] + ([(name + TWIN_SUFFIX, flags, "torch")]
+                                               if trainer == "ours" else [])]
     return recipes
 
 
@@ -140,12 +158,15 @@ def eval_json(model, data):
     return json.loads(out)
 
 
-def run_ours(flags, seed, train_path, score_path, work):
+def run_ours(flags, seed, train_path, score_path, work, twin=False):
+    """Trains with our binary, or with `twin` through the PyTorch twin, and scores the model
+    with our `eval`."""
     out = work / "model"
-    cmd = [str(BIN), "train", "--train", str(train_path), "--out", str(out), "--seed", str(seed),
+    trainer = [str(ROOT / "scripts" / "python.sh"), str(TWIN)] if twin else [str(BIN), "train"]
+    cmd = [*trainer, "--train", str(train_path), "--out", str(out), "--seed", str(seed),
            "--no-checkpoint", "-q", *flags]
     start = time.monotonic()
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "BIN": str(BIN)})
     seconds = time.monotonic() - start
     if done.returncode != 0:
         raise RuntimeError(f"{shlex.join(cmd)} failed:\n{done.stderr}")
@@ -230,8 +251,8 @@ def train_command(args):
     for name in sets:
         if name not in SETS:
             sys.exit(f"run.py: unknown set `{name}` (sets: {', '.join(SETS)})")
-    recipes = load_recipes(args.recipes + (",fasttext" if args.fasttext else ""))
-    if any(flags is not None for _, flags in recipes):
+    recipes = load_recipes(args.recipes + (",fasttext" if args.fasttext else ""), args.twin)
+    if any(flags is not None for _, flags, _ in recipes):
         ensure_binary()
     seeds = [int(s) for s in args.seeds.split(",")]
     mode = "test" if args.test else "dev"
@@ -240,16 +261,17 @@ def train_command(args):
     context = {"commit": git_commit(), "machine": machine(), "mode": mode}
     for name in sets:
         train_path, score_path = files_for(name, mode)
-        for recipe, flags in recipes:
+        for recipe, flags, trainer in recipes:
             for seed in seeds:
                 with tempfile.TemporaryDirectory() as tmp:
                     work = Path(tmp)
                     if flags is None:
                         result = run_fasttext(seed, train_path, score_path, work)
                     else:
-                        result = run_ours(flags, seed, train_path, score_path, work)
-                line = {**context, "set": name, "recipe": recipe, "flags": flags, "seed": seed,
-                        **result}
+                        result = run_ours(flags, seed, train_path, score_path, work,
+                                          twin=trainer == "torch")
+                line = {**context, "set": name, "recipe": recipe, "trainer": trainer,
+                        "flags": flags, "seed": seed, **result}
                 with out.open("a", encoding="utf-8") as f:
                     f.write(json.dumps(line) + "\n")
                 print(f"{name:15} {recipe:20} seed {seed}: accuracy {result['accuracy']:.4f} "
@@ -293,6 +315,8 @@ def main():
     t.add_argument("--seeds", default="1,2,3")
     t.add_argument("--test", action="store_true", help="train on all of train, score on test")
     t.add_argument("--fasttext", action="store_true", help="also run fastText")
+    t.add_argument("--twin", action="store_true",
+                   help="also train every recipe with the PyTorch twin, as NAME@torch")
     t.add_argument("--out", required=True, help="JSON lines file to append to")
     s = sub.add_parser("summary", help="tables of mean and spread over seeds")
     s.add_argument("files", nargs="+")
