@@ -13,8 +13,8 @@ The network is scripts/parity/torch_twin.py's `Classifier`. What mirrors what:
 - data: TSV files only; the held-out dev part follows src/train/split.rs's rule (the same
   number of each label, chosen by Python's generator, so not the same examples); label order,
   tokenizer (vocabulary by count then word, --min-count, --max-vocab, --keep-case) and
-  truncation as ours. scripts/parity/check_twin_tokenizer.sh checks the tokenizer.json
-  byte for byte.
+  truncation as ours. scripts/parity/check_twin_start.sh checks the tokenizer.json
+  byte for byte and the word2vec start.
 - start: word vectors N(0, 0.1) with [PAD] zero, bigram table zero, recurrent and head weights
   uniform in +-1/sqrt(fan) (PyTorch's own), LSTM input-side forget-gate bias 1 (src/model.rs).
   --pretrain-word2vec starts the word vectors from our binary's word2vec ($BIN, else
