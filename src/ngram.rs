@@ -24,6 +24,37 @@ pub const PREVIOUS_FACTOR: u64 = 0x9E37_79B1;
 pub const TOKEN_FACTOR: u64 = 0x85EB_CA77;
 /// The most buckets a table may have: bucket numbers stay below 2^31, like token ids.
 pub const MAX_BUCKETS: usize = 1 << 31;
+/// The buckets a run gets when the training texts decide ([`auto_buckets`]) and mostly hold
+/// characters the tokenizer splits one by one.
+pub const AUTO_BUCKETS: usize = 100_000;
+
+/// The bigram table for `texts`: [`AUTO_BUCKETS`] when most of their tokens are single
+/// Chinese or Japanese ideographs, which the tokenizer splits apart (so that the bigrams bring
+/// back the words, most of them two characters long); else none, as for languages it splits
+/// into words, where bigrams of words cost more than they give on short texts.
+pub fn auto_buckets<'a>(texts: impl IntoIterator<Item = &'a str>) -> usize {
+    let (mut ideographs, mut words) = (0usize, 0usize);
+    for text in texts {
+        let mut in_word = false;
+        for c in text.chars() {
+            if crate::tokenizer::is_split_ideograph(c) {
+                ideographs += 1;
+                in_word = false;
+            } else if c.is_alphanumeric() {
+                words += usize::from(!in_word);
+                in_word = true;
+            } else {
+                in_word = false;
+            }
+        }
+    }
+    if ideographs > words {
+        AUTO_BUCKETS
+    } else {
+        0
+    }
+}
+
 /// The id standing before a text's first token.
 const BEFORE_FIRST: u32 = crate::tokenizer::PAD_ID;
 
@@ -78,6 +109,22 @@ mod tests {
             bucket(3, 4, 1),
         ];
         assert_eq!(got, [12595, 19236, 80948, 467448774, 315415, 0]);
+    }
+
+    #[test]
+    fn the_texts_decide_for_bigrams_by_their_script() {
+        assert_eq!(
+            auto_buckets(["味道不错，送餐很快", "太难吃了"]),
+            AUTO_BUCKETS
+        );
+        assert_eq!(auto_buckets(["the food was good", "too slow"]), 0);
+        // Counted in tokens: a Chinese review naming an English product is still Chinese.
+        assert_eq!(auto_buckets(["iPhone 手机很好用，电池耐用"]), AUTO_BUCKETS);
+        assert_eq!(
+            auto_buckets(["The noodles (面条) were great and the staff kind"]),
+            0
+        );
+        assert_eq!(auto_buckets(std::iter::empty()), 0);
     }
 
     #[test]

@@ -91,11 +91,12 @@ def parse_args(argv):
     p.add_argument("--out", "-o", required=True, help="where to write the model directory")
     p.add_argument("--cell", default="lstm", choices=sorted(twin.CELLS))
     p.add_argument("--embedding-dim", type=int, default=128)
-    p.add_argument("--ngram-buckets", type=int, default=0)
+    p.add_argument("--ngram-buckets", type=buckets_arg, default=None,
+                   help="a number, or auto (the default: src/ngram.rs's auto_buckets)")
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=1)
-    p.add_argument("--bidirectional", action="store_true")
-    p.add_argument("--pooling", default="last", choices=twin.POOLINGS)
+    p.add_argument("--bidirectional", type=bool_arg, nargs="?", const=True, default=True)
+    p.add_argument("--pooling", default="max", choices=twin.POOLINGS)
     p.add_argument("--dropout", type=float, default=0.3)
     p.add_argument("--embedding-dropout", type=float, help="default: --dropout")
     p.add_argument("--word-dropout", type=float, default=0.0)
@@ -127,6 +128,18 @@ def parse_args(argv):
     return args
 
 
+def buckets_arg(s: str):
+    """--ngram-buckets: `auto` (None, decided from the training texts) or a number."""
+    return None if s == "auto" else int(s)
+
+
+def bool_arg(s: str) -> bool:
+    """clap's bool values."""
+    if s not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, found {s}")
+    return s == "true"
+
+
 def check(a) -> str | None:
     """The bounds src/train/config.rs `validate` sets, as a message, or None."""
     if min(a.epochs, a.batch_size, a.embedding_dim, a.hidden, a.layers, a.max_length) < 1:
@@ -142,7 +155,7 @@ def check(a) -> str | None:
         return "weight decay must be at least 0 and at most 1 / the largest learning rate"
     if not (a.clip_norm >= 0 and math.isfinite(a.clip_norm)):
         return "clip norm must be a finite number, at least 0"
-    if not 0 <= a.ngram_buckets <= 1 << 31:
+    if a.ngram_buckets is not None and not 0 <= a.ngram_buckets <= 1 << 31:
         return "n-gram buckets must be in [0, 2^31]"
     return None
 
@@ -403,6 +416,8 @@ def main(argv=None) -> int:
     try:
         given_dev = data.read_tsv(a.dev) if a.dev else None
         train, dev = data.split(data.read_tsv(a.train), given_dev, a.dev_fraction, a.seed)
+        if a.ngram_buckets is None:
+            a.ngram_buckets = data.auto_buckets(t for _, t in data.read_tsv(a.train))
         labels = data.label_set(train)
         if len(labels) < 2:
             raise data.DataError("a classifier needs at least two labels in the training data")

@@ -113,6 +113,31 @@ def split(train, dev, fraction: float, seed: int):
     return rest, held
 
 
+def is_split_ideograph(c: str) -> bool:
+    """src/tokenizer/pipeline.rs: the characters BERT's normalizer makes tokens of their own."""
+    o = ord(c)
+    return any(lo <= o <= hi for lo, hi in [
+        (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+        (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)])
+
+
+def auto_buckets(texts) -> int:
+    """src/ngram.rs's auto_buckets: 100,000 buckets when ideographs outnumber the words of
+    other scripts, else none."""
+    ideographs = words = 0
+    for text in texts:
+        in_word = False
+        for c in text:
+            if is_split_ideograph(c):
+                ideographs, in_word = ideographs + 1, False
+            elif c.isalnum():
+                words += not in_word
+                in_word = True
+            else:
+                in_word = False
+    return 100_000 if ideographs > words else 0
+
+
 def label_indices(examples, labels: list[str]) -> list[int]:
     index = {label: i for i, label in enumerate(labels)}
     for label, _ in examples:

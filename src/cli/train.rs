@@ -50,17 +50,20 @@ pub struct TrainArgs {
     embedding_dim: usize,
     /// Add to each word vector a vector of its bigram (the word and the one before it; in
     /// Chinese, the character and the one before it), hashed into this many buckets of a
-    /// second table, as fastText's word n-grams. 0: none.
-    #[arg(long, default_value_t = defaults().ngram_buckets, value_name = "K")]
-    ngram_buckets: usize,
+    /// second table, as fastText's word n-grams. 0: none; auto: 100000 when most tokens of
+    /// --train are Chinese characters (which the tokenizer splits one by one), else none.
+    #[arg(long, default_value = "auto", value_name = "K|auto")]
+    ngram_buckets: Buckets,
     /// Hidden state size per direction (n in the tutorial).
     #[arg(long, default_value_t = defaults().hidden_size, value_name = "N")]
     hidden: usize,
     /// Stacked recurrent layers.
     #[arg(long, default_value_t = defaults().num_layers, value_name = "N")]
     layers: usize,
-    /// Read texts in both directions and join the two final states.
-    #[arg(long)]
+    /// Read texts in both directions as well as forwards (`--bidirectional false`: forwards
+    /// only).
+    #[arg(long, default_value_t = defaults().bidirectional, value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     bidirectional: bool,
     /// What the output layer reads of the last layer's hidden states: last (the final state),
     /// max or mean (over every step of the text), or last_max (the final state and the max).
@@ -345,12 +348,27 @@ fn read_data(
     Ok((train, dev))
 }
 
+/// `--ngram-buckets`: a number, or `auto` (the training texts decide).
+#[derive(Debug, Clone, Copy)]
+struct Buckets(Option<usize>);
+
+impl std::str::FromStr for Buckets {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(Self(None)),
+            _ => (s.parse().map(|k| Self(Some(k))))
+                .map_err(|_| format!("expected a number of buckets or `auto`, found `{s}`")),
+        }
+    }
+}
+
 impl TrainArgs {
     fn config(&self, device: DeviceSpec) -> TrainConfig {
         TrainConfig {
             cell: self.cell,
             embedding_dim: self.embedding_dim,
-            ngram_buckets: self.ngram_buckets,
+            ngram_buckets: self.ngram_buckets.0,
             hidden_size: self.hidden,
             num_layers: self.layers,
             bidirectional: self.bidirectional,

@@ -7,7 +7,7 @@ mod ascii;
 mod pipeline;
 mod truncation;
 
-pub use pipeline::{PAD, PAD_ID, UNK, UNK_ID};
+pub use pipeline::{is_split_ideograph, PAD, PAD_ID, UNK, UNK_ID};
 pub use truncation::Truncation;
 
 use crate::error::{Error, Result};

@@ -49,6 +49,22 @@ pub(super) fn standard(lowercase: bool) -> Result<Tokenizer> {
     Ok(tokenizer)
 }
 
+/// Whether BERT's normalizer cuts `c` out as a token of its own: the CJK ideographs (the
+/// ranges of `tokenizers`' `is_chinese_char`), so Chinese text becomes one token per character.
+pub fn is_split_ideograph(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x4E00..=0x9FFF
+            | 0x3400..=0x4DBF
+            | 0x20000..=0x2A6DF
+            | 0x2A700..=0x2B73F
+            | 0x2B740..=0x2B81F
+            | 0x2B920..=0x2CEAF
+            | 0xF900..=0xFAFF
+            | 0x2F800..=0x2FA1F
+    )
+}
+
 /// Normalized, pre-tokenized words of `text`, split the same way `Tokenizer::encode` splits it.
 pub(super) fn split_words(tokenizer: &Tokenizer, text: &str) -> Result<Vec<String>> {
     let mut pretokenized = tokenizer

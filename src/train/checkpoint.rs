@@ -147,8 +147,9 @@ impl Checkpoint {
     /// The oldest version that holds a run of `config`: 3 with bigrams or fine-tuning rates,
     /// else 2.
     pub fn version_for(config: &TrainConfig) -> u32 {
-        let needs_3 =
-            config.ngram_buckets > 0 || config.encoder_lr_scale != 1.0 || config.gradual_unfreezing;
+        let needs_3 = config.ngram_buckets.is_some_and(|k| k > 0)
+            || config.encoder_lr_scale != 1.0
+            || config.gradual_unfreezing;
         if needs_3 {
             CHECKPOINT_VERSION
         } else {

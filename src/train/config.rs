@@ -19,14 +19,18 @@ pub struct TrainConfig {
     pub cell: Cell,
     pub embedding_dim: usize,
     /// Rows of the hashed bigram table whose vectors add to the word vectors (0: none); see
-    /// [`crate::ngram`].
-    #[serde(skip_serializing_if = "is_default")]
-    pub ngram_buckets: usize,
+    /// [`crate::ngram`]. `None` lets the training texts decide ([`crate::ngram::auto_buckets`]:
+    /// a table for Chinese and Japanese, where the tokenizer splits characters, none for
+    /// languages it splits into words); a run stores the number it chose. A stored config
+    /// without the field had none.
+    #[serde(default = "no_buckets", skip_serializing_if = "is_no_buckets")]
+    pub ngram_buckets: Option<usize>,
     pub hidden_size: usize,
     pub num_layers: usize,
     pub bidirectional: bool,
-    /// What the head reads of the last layer's hidden states.
-    #[serde(skip_serializing_if = "is_default")]
+    /// What the head reads of the last layer's hidden states. A stored config without the
+    /// field read the final state (the model format's default, not this struct's).
+    #[serde(default, skip_serializing_if = "is_default")]
     pub pooling: Pooling,
     /// Dropout between layers and before the head, and on word vectors unless
     /// `embedding_dropout` is set.
@@ -122,6 +126,14 @@ pub enum EncoderInit {
     },
 }
 
+fn no_buckets() -> Option<usize> {
+    Some(0)
+}
+
+fn is_no_buckets(buckets: &Option<usize>) -> bool {
+    *buckets == Some(0)
+}
+
 fn is_one(x: &f64) -> bool {
     *x == 1.0
 }
@@ -131,11 +143,11 @@ impl Default for TrainConfig {
         Self {
             cell: Cell::Lstm,
             embedding_dim: 128,
-            ngram_buckets: 0,
+            ngram_buckets: None,
             hidden_size: 128,
             num_layers: 1,
-            bidirectional: false,
-            pooling: Pooling::Last,
+            bidirectional: true,
+            pooling: Pooling::Max,
             dropout: 0.3,
             embedding_dropout: None,
             word_dropout: 0.0,
@@ -195,11 +207,13 @@ impl TrainConfig {
                 number(self.clip_norm)
             ));
         }
-        if self.ngram_buckets > crate::ngram::MAX_BUCKETS {
+        if let Some(buckets) = self
+            .ngram_buckets
+            .filter(|&k| k > crate::ngram::MAX_BUCKETS)
+        {
             return fail(format!(
-                "n-gram buckets must be at most {} (0: none), found {}",
+                "n-gram buckets must be at most {} (0: none), found {buckets}",
                 crate::ngram::MAX_BUCKETS,
-                self.ngram_buckets
             ));
         }
         if !(0.0..1.0).contains(&self.dev_fraction) {

@@ -25,7 +25,7 @@ pub(super) fn model_config(config: &TrainConfig, data: &Encoded) -> Result<Model
         cell: config.cell,
         vocab_size: data.tokenizer.vocab_size(),
         embedding_dim: config.embedding_dim,
-        ngram_buckets: config.ngram_buckets,
+        ngram_buckets: config.ngram_buckets.unwrap_or(0),
         hidden_size: config.hidden_size,
         num_layers: config.num_layers,
         bidirectional: config.bidirectional,

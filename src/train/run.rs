@@ -73,13 +73,17 @@ impl<'a> Run<'a> {
         let started = Instant::now();
         let device = config.device.open()?;
         let resumed = resume(checkpointing, &device)?;
-        let config = match &resumed {
+        let mut config = match &resumed {
             Some(c) => TrainConfig {
                 device: config.device,
                 ..c.progress.config.clone()
             },
             None => config.clone(),
         };
+        if config.ngram_buckets.is_none() {
+            let texts = train.iter().map(|e| e.text.as_str());
+            config.ngram_buckets = Some(crate::ngram::auto_buckets(texts));
+        }
         config.validate()?;
         preflight::check_files(&config, checkpointing)?;
         let origin = checkpointing.dir.as_deref().map(checkpoint_path);

@@ -1,6 +1,6 @@
 //! Training tiny models through the library.
 
-use lstm_sentiment::{train, Classifier, Example, Result, TrainConfig, TrainReport};
+use lstm_sentiment::{train, Classifier, Example, Pooling, Result, TrainConfig, TrainReport};
 use std::ops::ControlFlow;
 
 /// [`lstm_sentiment::train`] with a callback that lets every step run.
@@ -21,11 +21,14 @@ pub fn trained(
     train_quietly(examples, dev, config).unwrap_or_else(|e| panic!("training fails: {e}"))
 }
 
-/// A library [`TrainConfig`] for quick runs: a tiny network, one epoch.
+/// A library [`TrainConfig`] for quick runs: a tiny network (one direction, its final state:
+/// the fewest tensors), one epoch.
 pub fn tiny_train_config(seed: u64) -> TrainConfig {
     TrainConfig {
         embedding_dim: 4,
         hidden_size: 4,
+        bidirectional: false,
+        pooling: Pooling::Last,
         epochs: 1,
         seed,
         ..TrainConfig::default()

@@ -104,7 +104,8 @@ fn train_predict_eval_embed_info_end_to_end() {
         3,
         "one line per input line, empty ones included"
     );
-    assert_eq!(vectors[0]["vector"].as_array().unwrap().len(), 16);
+    // Both directions' states, max-pooled: twice the hidden size.
+    assert_eq!(vectors[0]["vector"].as_array().unwrap().len(), 32);
 
     let out = run(dir, &["info", "--model", "model"]);
     assert!(out.status.success());

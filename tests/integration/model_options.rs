@@ -59,8 +59,10 @@ fn train_flags_reach_config_info_and_card() {
         &["predict", "--model", "model", "good film number 1"],
     ));
 
-    // Without the flags nothing of them is written, and the format stays 1.
-    success(&run(dir, &tiny_train_args("plain", "1", &["-q"])));
+    // With the model format's own defaults (train's pooling is max) nothing of them is
+    // written, and the format stays 1.
+    let plain = ["--pooling", "last", "-q"];
+    success(&run(dir, &tiny_train_args("plain", "1", &plain)));
     let text = std::fs::read_to_string(dir.join("plain/config.json")).unwrap();
     assert!(
         !text.contains("pooling") && !text.contains("truncation"),

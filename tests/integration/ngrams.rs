@@ -8,7 +8,7 @@ use lstm_sentiment::config::{ModelConfig, NGRAM_EMBEDDING_TENSOR};
 use lstm_sentiment::encoder::Kernel;
 use lstm_sentiment::model::{init_weights, Batch, Model, Weights};
 use lstm_sentiment::train::{train_with, Checkpointing};
-use lstm_sentiment::{train, Cell, Classifier, Example, TrainConfig, TrainEvent};
+use lstm_sentiment::{train, Cell, Classifier, Example, Pooling, TrainConfig, TrainEvent};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::ops::ControlFlow;
@@ -192,7 +192,10 @@ fn order_config(buckets: usize, seed: u64) -> TrainConfig {
     TrainConfig {
         embedding_dim: 8,
         hidden_size: 8,
-        ngram_buckets: buckets,
+        ngram_buckets: Some(buckets),
+        // One direction read to its final state: the recurrence alone has to carry the order.
+        bidirectional: false,
+        pooling: Pooling::Last,
         epochs: 10,
         lr: 0.01,
         patience: 0,
@@ -370,7 +373,7 @@ fn a_resumed_run_with_buckets_ends_with_the_same_weights() {
         ControlFlow::Continue(())
     })
     .unwrap();
-    assert_eq!(report.config.ngram_buckets, 64);
+    assert_eq!(report.config.ngram_buckets, Some(64));
     let values = |c: &Classifier| -> Vec<(String, Vec<f32>)> {
         (c.weights().iter())
             .map(|(k, t)| (k.clone(), t.flatten_all().unwrap().to_vec1().unwrap()))
@@ -395,7 +398,7 @@ fn vectors_start_the_word_table_and_frozen_words_leave_the_buckets_learning() {
     let config = TrainConfig {
         embedding_dim: 4,
         hidden_size: 4,
-        ngram_buckets: 64,
+        ngram_buckets: Some(64),
         epochs: 1,
         dev_fraction: 0.0,
         embeddings: lstm_sentiment::EmbeddingInit::Vectors { path: vectors },
@@ -432,7 +435,7 @@ fn a_bucket_table_beyond_the_machines_memory_is_refused_up_front() {
         "a machine this large needs a larger table"
     );
     let config = TrainConfig {
-        ngram_buckets: buckets,
+        ngram_buckets: Some(buckets),
         ..TrainConfig::default()
     };
     let err = train(&order_examples(20, 6), None, &config, &mut |_| {
@@ -447,4 +450,24 @@ fn a_bucket_table_beyond_the_machines_memory_is_refused_up_front() {
 /// The machine's memory in bytes from /proc/meminfo, or `None` where it cannot be read.
 fn machine_memory() -> Option<u64> {
     lstm_sentiment::memory::machine_memory()
+}
+
+/// Left to the data (`ngram_buckets: None`, train's default), a run adds the bigram table to
+/// Chinese texts, which the tokenizer splits into characters, and not to English ones; the
+/// model and the report record the number it chose.
+#[test]
+fn the_default_gives_chinese_texts_bigrams_and_english_ones_none() {
+    let chinese = crate::common::labelled(20, &["positive", "negative"], |i| {
+        ["味道不错送餐很快", "太难吃了不会再点"][i % 2].to_string()
+    });
+    let english = crate::common::sentiment_examples(20);
+    for (examples, want) in [(chinese, lstm_sentiment::ngram::AUTO_BUCKETS), (english, 0)] {
+        let config = TrainConfig {
+            ngram_buckets: None,
+            ..crate::common::tiny_train_config(1)
+        };
+        let (model, report) = crate::common::trained(&examples, None, &config);
+        assert_eq!(model.config().ngram_buckets, want);
+        assert_eq!(report.config.ngram_buckets, Some(want));
+    }
 }
