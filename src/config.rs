@@ -13,6 +13,10 @@ use std::path::Path;
 /// version 1, which every build reads (see [`ModelConfig::needed_format_version`]).
 pub const FORMAT_VERSION: u32 = 3;
 
+/// The value of config.json's `kind` in a pretrained encoder directory
+/// ([`crate::pretrain::Pretrained`]). A classifier's config.json has no `kind`.
+pub const PRETRAINED_KIND: &str = "pretrained_encoder";
+
 /// Bounds on what a config may describe, far above any real model, so that no size
 /// computation can overflow and a hostile config.json cannot ask for absurd allocations.
 const MAX_WIDTH: usize = 1 << 31;
@@ -340,7 +344,7 @@ impl ModelConfig {
                 ));
             }
         }
-        if value.get("kind").and_then(|k| k.as_str()) == Some(crate::pretrain::PRETRAINED_KIND) {
+        if value.get("kind").and_then(|k| k.as_str()) == Some(PRETRAINED_KIND) {
             return Err(Error::model(
                 path,
                 "a pretrained encoder, not a classifier (it has no output layer over labels); \

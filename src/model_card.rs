@@ -8,9 +8,20 @@ use std::fmt::Write;
 /// Renders the card from the config (and the training record in it, when there is one).
 pub fn render(config: &ModelConfig) -> String {
     let training = config.training.as_ref();
+    let mut s = String::new();
+    front_matter(&mut s, config, training);
+    description(&mut s, config);
+    labels_and_use(&mut s, config);
+    if let Some(t) = training {
+        training_section(&mut s, config, t);
+    }
+    s
+}
+
+/// The YAML front matter: the Hub's tags and, with dev figures, its model index.
+fn front_matter(s: &mut String, config: &ModelConfig, training: Option<&Value>) {
     let get = |key: &str| training.and_then(|t| t.get(key));
     let dev_accuracy = get("dev_accuracy").and_then(Value::as_f64);
-    let mut s = String::new();
     s.push_str("---\nlibrary_name: lstm-sentiment\npipeline_tag: text-classification\ntags:\n");
     for tag in [
         "text-classification",
@@ -33,7 +44,10 @@ pub fn render(config: &ModelConfig) -> String {
         }
     }
     s.push_str("---\n\n");
+}
 
+/// What the network is.
+fn description(s: &mut String, config: &ModelConfig) {
     let direction = if config.bidirectional {
         "bidirectional "
     } else {
@@ -75,6 +89,10 @@ pub fn render(config: &ModelConfig) -> String {
             config.truncation,
         );
     }
+}
+
+/// The labels, their aliases and how to run the model.
+fn labels_and_use(s: &mut String, config: &ModelConfig) {
     let _ = writeln!(s, "## Labels\n\n{}\n", config.labels.join(", "));
     if !config.label_aliases.is_empty() {
         let aliases: Vec<String> = config
@@ -92,47 +110,47 @@ pub fn render(config: &ModelConfig) -> String {
     s.push_str(
         "lstm-sentiment predict --model hf:OWNER/NAME \"some text\"   # once uploaded\n```\n\n",
     );
+}
 
-    if let Some(t) = training {
-        s.push_str("## Training\n\n| setting | value |\n|---|---|\n");
-        let _ = writeln!(
-            s,
-            "| training examples | {} |",
-            t.get("train_examples").unwrap_or(&Value::Null)
-        );
-        let _ = writeln!(
-            s,
-            "| dev examples | {} |",
-            t.get("dev_examples").unwrap_or(&Value::Null)
-        );
-        if let Some(Value::Object(hp)) = t.get("config") {
-            for (k, v) in hp {
-                if k != "tokenizer" {
-                    let _ = writeln!(s, "| {k} | {v} |");
-                }
+/// The training settings and every epoch's figures.
+fn training_section(s: &mut String, config: &ModelConfig, t: &Value) {
+    s.push_str("## Training\n\n| setting | value |\n|---|---|\n");
+    let _ = writeln!(
+        s,
+        "| training examples | {} |",
+        t.get("train_examples").unwrap_or(&Value::Null)
+    );
+    let _ = writeln!(
+        s,
+        "| dev examples | {} |",
+        t.get("dev_examples").unwrap_or(&Value::Null)
+    );
+    if let Some(Value::Object(hp)) = t.get("config") {
+        for (k, v) in hp {
+            if k != "tokenizer" {
+                let _ = writeln!(s, "| {k} | {v} |");
             }
         }
-        let _ = writeln!(s, "| max length | {} tokens |", config.max_length);
-        s.push_str("\n## Evaluation on the dev set\n\n| epoch | train loss | dev loss | dev accuracy | dev macro-F1 |\n|---|---|---|---|---|\n");
-        if let Some(Value::Array(epochs)) = t.get("epochs") {
-            for e in epochs {
-                let f = |k: &str| e.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
-                let best = e.get("epoch") == t.get("best_epoch");
-                let _ = writeln!(
-                    s,
-                    "| {}{} | {:.4} | {:.4} | {:.4} | {:.4} |",
-                    e.get("epoch").unwrap_or(&Value::Null),
-                    if best { " (kept)" } else { "" },
-                    f("train_loss"),
-                    f("dev_loss"),
-                    f("dev_accuracy"),
-                    f("dev_macro_f1")
-                );
-            }
-        }
-        s.push('\n');
     }
-    s
+    let _ = writeln!(s, "| max length | {} tokens |", config.max_length);
+    s.push_str("\n## Evaluation on the dev set\n\n| epoch | train loss | dev loss | dev accuracy | dev macro-F1 |\n|---|---|---|---|---|\n");
+    if let Some(Value::Array(epochs)) = t.get("epochs") {
+        for e in epochs {
+            let f = |k: &str| e.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+            let best = e.get("epoch") == t.get("best_epoch");
+            let _ = writeln!(
+                s,
+                "| {}{} | {:.4} | {:.4} | {:.4} | {:.4} |",
+                e.get("epoch").unwrap_or(&Value::Null),
+                if best { " (kept)" } else { "" },
+                f("train_loss"),
+                f("dev_loss"),
+                f("dev_accuracy"),
+                f("dev_macro_f1")
+            );
+        }
+    }
+    s.push('\n');
 }
 
 #[cfg(test)]

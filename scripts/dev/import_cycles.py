@@ -111,7 +111,8 @@ def read_crate(root_file):
     modules = []
 
     def read(path, file, parent):
-        text = strip(file.read_text())
+        source = file.read_text()
+        text = strip(source)
         top = Module(path, file, parent, (0, len(text) + 1))
         modules.append(top)
         depth = [0] * (len(text) + 1)  # brace depth before each offset
@@ -122,6 +123,7 @@ def read_crate(root_file):
         heads = [0] + [m.end() for m in re.finditer(r"[{};]", text)]
         for h in heads:
             at = h
+            attributes = at
             while True:  # attributes such as #[cfg(test)] come before the item
                 at += len(text[at:]) - len(text[at:].lstrip())
                 if not re.match(r"#!?\[", text[at : at + 3]):
@@ -143,6 +145,9 @@ def read_crate(root_file):
                     child = own / f"{name}.rs"
                     if not child.exists():
                         child = own / name / "mod.rs"
+                    # `#[path = "file.rs"]` names the file, relative to the declaring file's folder.
+                    if given := re.search(r'#\[path\s*=\s*"([^"]+)"\]', source[attributes:at]):
+                        child = file.parent / given.group(1)
                     mod.children[name] = read(mod.path + (name,), child, mod)
                 else:
                     k, d = at + m.end(), 1

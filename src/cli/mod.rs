@@ -6,6 +6,7 @@ mod convert;
 mod eval;
 mod predict;
 mod pretrain;
+mod progress;
 mod train;
 mod word2vec;
 

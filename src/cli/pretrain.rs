@@ -1,7 +1,7 @@
 //! `pretrain`: read unlabelled text, pretrain an encoder with a progress bar on stderr, save the
 //! pretrained encoder directory, print a summary.
 
-use super::train::{epoch_bar, interrupt_flag, resume_dir, say_above};
+use super::progress::{epoch_bar, interrupt_flag, resume_dir, say_above};
 use super::word2vec::{read_texts, CorpusFormat};
 use anyhow::{Context, Result};
 use clap::Args;

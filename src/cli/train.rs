@@ -2,10 +2,11 @@
 //! summary.
 
 use super::args::{parse_label_map, DataFormatArgs};
+use super::progress::{epoch_bar, interrupt_flag, resume_dir, say_above};
 use anyhow::{Context, Result};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use lstm_sentiment::data::label_list;
 use lstm_sentiment::pretrain::{PretrainEvent, PretrainedConfig};
 use lstm_sentiment::train::{
@@ -18,7 +19,7 @@ use lstm_sentiment::{
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// The library's defaults, which the flags below show and start from.
@@ -187,19 +188,6 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     quiet: bool,
-}
-
-/// The checkpoint directory named by --resume: the directory itself or its `checkpoint/`.
-pub(super) fn resume_dir(dir: &Path) -> Result<PathBuf> {
-    for candidate in [dir.to_path_buf(), dir.join("checkpoint")] {
-        if candidate.join(CHECKPOINT_FILE).is_file() {
-            return Ok(candidate);
-        }
-    }
-    anyhow::bail!(
-        "{}: no {CHECKPOINT_FILE} here or in its checkpoint/ directory",
-        dir.display()
-    )
 }
 
 /// Checks what can be checked, reads the data, trains, saves the model and only then lets the
@@ -444,36 +432,6 @@ struct Progress {
     dev: bool,
 }
 
-/// The bar of a run's epochs on stderr, hidden with `quiet`.
-pub(super) fn epoch_bar(quiet: bool) -> ProgressBar {
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar
-}
-
-/// Prints `line` above `bar` (on stderr, as a plain line when the bar is hidden because stderr
-/// is not a terminal), unless `quiet`.
-pub(super) fn say_above(bar: &ProgressBar, quiet: bool, line: String) {
-    if quiet {
-        return;
-    }
-    if bar.is_hidden() {
-        eprintln!("{line}");
-    } else {
-        bar.println(line);
-    }
-}
-
 impl Progress {
     fn new(quiet: bool) -> Self {
         Self {
@@ -631,20 +589,4 @@ fn epoch_line(r: &EpochRecord, dev: bool) -> String {
         r.tokens_per_second,
         if r.best && dev { " (best so far)" } else { "" }
     )
-}
-
-/// Set by the first Ctrl-C: training stops after its current step and the best epoch is saved.
-/// A second Ctrl-C exits at once.
-pub(super) fn interrupt_flag() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let presses = Arc::new(AtomicUsize::new(0));
-    let flag = stop.clone();
-    // Without a handler (e.g. one is already installed) Ctrl-C simply ends the process.
-    let _ = ctrlc::set_handler(move || {
-        if presses.fetch_add(1, Ordering::SeqCst) > 0 {
-            std::process::exit(130);
-        }
-        flag.store(true, Ordering::SeqCst);
-    });
-    stop
 }

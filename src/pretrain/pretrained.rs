@@ -18,9 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::ops::ControlFlow;
 use std::path::Path;
 
-/// The value of config.json's `kind` in a pretrained encoder directory. A classifier's
-/// config.json has no `kind`.
-pub const PRETRAINED_KIND: &str = "pretrained_encoder";
+pub use crate::config::PRETRAINED_KIND;
 
 /// The newest pretrained-encoder format this build reads.
 pub const PRETRAINED_FORMAT_VERSION: u32 = 1;

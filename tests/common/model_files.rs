@@ -2,7 +2,7 @@
 
 use candle_core::{Device, Tensor};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The tensors of `dir`'s model.safetensors, as candle reads them.
 pub fn weights(dir: &Path) -> HashMap<String, Tensor> {
@@ -56,4 +56,15 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+/// Every fixture directory under `dir` (one holding an expected.json), sorted by name.
+pub fn fixture_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.join("expected.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs
 }

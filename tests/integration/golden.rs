@@ -25,14 +25,7 @@ fn fixtures_dir() -> PathBuf {
 
 /// Every fixture directory, sorted by name.
 fn fixture_dirs() -> Vec<PathBuf> {
-    let dir = fixtures_dir();
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|p| p.join("expected.json").is_file())
-        .collect();
-    dirs.sort();
-    dirs
+    crate::common::fixture_dirs(&fixtures_dir())
 }
 
 struct Expected {

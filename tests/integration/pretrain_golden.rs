@@ -21,13 +21,7 @@ const RELATIVE_TOLERANCE: f64 = 1e-5;
 
 fn fixture_dirs() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pretrained");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|p| p.join("expected.json").is_file())
-        .collect();
-    dirs.sort();
-    dirs
+    crate::common::fixture_dirs(&dir)
 }
 
 #[test]
