@@ -14,6 +14,7 @@
 //! ```
 
 mod builtin;
+pub mod calibration;
 pub mod classifier;
 pub mod config;
 pub mod data;
@@ -37,6 +38,7 @@ pub mod model_dir;
 pub mod ngram;
 mod optim;
 pub mod pretrain;
+pub mod report;
 pub mod threads;
 pub mod tokenizer;
 pub mod train;
@@ -50,7 +52,7 @@ pub use device::DeviceSpec;
 pub use error::{Error, Result};
 pub use fsutil::write_output_file;
 pub use malloc::keep_freed_memory;
-pub use metrics::Evaluation;
+pub use metrics::{ConfusionMatrix, Evaluation};
 pub use tokenizer::TokenizerConfig;
 pub use train::{train, EmbeddingInit, TrainConfig, TrainEvent, TrainReport};
 

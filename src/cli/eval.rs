@@ -19,9 +19,14 @@ pub struct EvalArgs {
     #[arg(long, value_name = "MAP")]
     label_map: Option<String>,
     /// Print one JSON object with accuracy, macro_f1, n, per-label figures, the confusion matrix
-    /// (empty above 200 labels) and the most frequent mistakes.
+    /// (empty above 200 labels), the most frequent mistakes and the calibration (the expected
+    /// calibration error `ece` and its 10 confidence bins).
     #[arg(long)]
     json: bool,
+    /// Also draw the confusion matrix and a reliability diagram (accuracy against confidence)
+    /// into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
     /// Skip data lines that cannot be used (bad format, empty label, a label the model does not
     /// know) instead of stopping; they are counted and the first few shown.
     #[arg(long)]
@@ -57,6 +62,11 @@ pub fn run_eval(args: EvalArgs, runtime: &Runtime) -> Result<()> {
     let evaluation = classifier
         .evaluate(&examples)
         .with_context(|| format!("cannot evaluate on {}", args.data.display()))?;
+    if let Some(path) = &args.plot {
+        let svg = lstm_sentiment::report::evaluation_svg(&evaluation)?;
+        super::args::write_output(path, svg.as_bytes())
+            .with_context(|| format!("cannot write the plot to {}", path.display()))?;
+    }
     if args.json {
         println!("{}", serde_json::to_string(&evaluation)?);
     } else {

@@ -6,6 +6,7 @@ mod convert;
 mod eval;
 mod predict;
 mod pretrain;
+mod show;
 mod train;
 mod word2vec;
 
@@ -56,6 +57,14 @@ enum Command {
     Analogy(word2vec::AnalogyArgs),
     /// Write a model's embedding table as a word2vec or GloVe vector file.
     ExportEmbeddings(word2vec::ExportArgs),
+    /// Redraw a model directory's report.svg (loss and accuracy by epoch, the dev confusion
+    /// matrix) from its training.json.
+    Report(show::ReportArgs),
+    /// Print a shell completion script: `lstm-sentiment completions bash >
+    /// ~/.local/share/bash-completion/completions/lstm-sentiment` (zsh: a file `_lstm-sentiment`
+    /// in a directory of $fpath; fish: ~/.config/fish/completions/lstm-sentiment.fish;
+    /// PowerShell: add the output to $PROFILE).
+    Completions(show::CompletionsArgs),
 }
 
 /// Parses the command line (usage errors exit with 2, --help and --version with 0), keeping
@@ -85,6 +94,8 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         Command::Similar(a) => word2vec::run_similar(a),
         Command::Analogy(a) => word2vec::run_analogy(a),
         Command::ExportEmbeddings(a) => word2vec::run_export(a),
+        Command::Report(a) => show::run_report(a),
+        Command::Completions(a) => show::run_completions(a),
     }
 }
 

@@ -25,6 +25,7 @@ mod pooling;
 mod pretrain;
 mod pretrain_golden;
 mod readme;
+mod report;
 mod resource_limits;
 mod saving;
 mod stratified_split;
