@@ -275,9 +275,19 @@ impl Classifier {
                 tokenizer.encode_batch_truncated(&texts, max_len, side)?
             }
         };
+        self.run_ids(&ids, f)
+    }
+
+    /// Runs token id sequences through the network in batches, sorted by length; one row of
+    /// `f`'s output per sequence, in input order.
+    pub(crate) fn run_ids(
+        &self,
+        ids: &[Vec<u32>],
+        f: impl Fn(&crate::model::Output) -> Result<Tensor>,
+    ) -> Result<Vec<Vec<f32>>> {
         let mut rows = vec![Vec::new(); ids.len()];
         let (model, device) = (&self.model, &self.device);
-        model.forward_sorted(&ids, PREDICT_BATCH, device, |texts, out| {
+        model.forward_sorted(ids, PREDICT_BATCH, device, |texts, out| {
             for (&i, row) in texts.iter().zip(f(out)?.to_vec2::<f32>()?) {
                 rows[i] = row;
             }

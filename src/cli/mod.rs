@@ -4,6 +4,7 @@
 mod args;
 mod convert;
 mod eval;
+mod explain;
 mod predict;
 mod pretrain;
 mod show;
@@ -40,6 +41,9 @@ enum Command {
     Pretrain(Box<pretrain::PretrainArgs>),
     /// Classify texts (arguments, --input FILE, or one per line on stdin).
     Predict(predict::PredictArgs),
+    /// Show how much each token pushed a prediction (occlusion: the drop in the predicted
+    /// label's probability when the token becomes unknown); texts as for predict.
+    Explain(explain::ExplainArgs),
     /// Score a model on labelled data: accuracy, per-label precision/recall/F1, confusion matrix.
     Eval(eval::EvalArgs),
     /// Print sentence vectors (what the output layer reads: by default the encoder's final hidden
@@ -86,6 +90,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         }
         Command::Pretrain(a) => pretrain::run(*a),
         Command::Predict(a) => predict::run_predict(a, runtime),
+        Command::Explain(a) => explain::run_explain(a, runtime),
         Command::Eval(a) => eval::run_eval(a, runtime),
         Command::Embed(a) => predict::run_embed(a, runtime),
         Command::Info(a) => eval::run_info(a),

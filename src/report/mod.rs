@@ -129,16 +129,10 @@ fn training_title(report: &TrainReport) -> String {
     format!("training report, kept epoch {}{kept}", report.best_epoch)
 }
 
-/// The run in a few lines of text: data, model, optimizer, time, and how it ended.
+/// The run in a few lines of text: data, model, optimizer, and how it ended. Timings stay out,
+/// so that the same run draws the same picture on any machine.
 fn summary_lines(report: &TrainReport) -> Vec<String> {
     let c = &report.config;
-    let epochs = report.epochs.len().max(1) as f64;
-    let tokens_per_second = report
-        .epochs
-        .iter()
-        .map(|r| r.tokens_per_second)
-        .sum::<f64>()
-        / epochs;
     let mut lines = vec![
         format!(
             "{} training and {} dev examples",
@@ -161,14 +155,15 @@ fn summary_lines(report: &TrainReport) -> Vec<String> {
             "learning rate {} ({}), batch {}",
             c.lr, c.lr_schedule, c.batch_size
         ),
-        format!(
-            "{} epoch(s) of {} planned, {:.1} s, {:.0} tokens/s",
-            report.epochs.len(),
-            c.epochs,
-            report.seconds,
-            tokens_per_second
-        ),
+        format!("{} epoch(s) of {} planned", report.epochs.len(), c.epochs),
     ];
+    let ended_early = report.epochs.len() < c.epochs && c.patience > 0;
+    if ended_early && !report.interrupted && report.diverged.is_none() {
+        lines.push(format!(
+            "stopped: no better dev accuracy for {} epoch(s)",
+            c.patience
+        ));
+    }
     if report.interrupted {
         lines.push("interrupted before its last epoch".to_string());
     }

@@ -12,6 +12,7 @@ mod cuda;
 mod durable;
 mod errors;
 mod exchange;
+mod explain;
 mod golden;
 mod hub;
 mod kernel;
