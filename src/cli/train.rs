@@ -16,6 +16,7 @@ use lstm_sentiment::{
     Cell, DeviceSpec, Example, Pooling, TokenizerConfig, TrainConfig, TrainEvent, Truncation,
 };
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -187,6 +188,10 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Print the training report (what OUT/training.json holds) as one JSON object instead of
+    /// the table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The checkpoint directory named by --resume: the directory itself or its `checkpoint/`.
@@ -248,7 +253,6 @@ pub fn run(a: TrainArgs, device: DeviceSpec, matches: &ArgMatches) -> Result<()>
     classifier
         .save(&a.out)
         .with_context(|| format!("cannot save the model to {}", a.out.display()))?;
-    print_summary(&report, &a.out);
     // The model is in place: only now may the checkpoint go.
     if let Some(dir) = checkpointing.dir.as_ref() {
         if !report.interrupted && !a.keep_checkpoint {
@@ -256,14 +260,20 @@ pub fn run(a: TrainArgs, device: DeviceSpec, matches: &ArgMatches) -> Result<()>
             let _ = std::fs::remove_dir(dir);
         }
     }
-    match &report.diverged {
-        Some(diverged) => anyhow::bail!(
+    let printed = if a.json {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", serde_json::to_string(&report)?)
+    } else {
+        print_summary(&report, &a.out)
+    };
+    if let Some(diverged) = &report.diverged {
+        anyhow::bail!(
             "{diverged}; the best epoch with finite weights, {}, was saved to {}",
             report.best_epoch,
             a.out.display()
-        ),
-        None => Ok(()),
+        );
     }
+    Ok(printed?)
 }
 
 /// With --init: the pretrained encoder's cell, sizes, direction and tokenizer settings for
@@ -571,9 +581,13 @@ impl Progress {
     }
 }
 
-fn print_summary(report: &TrainReport, out: &Path) {
+fn print_summary(report: &TrainReport, dir: &Path) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
     let dev = report.dev_examples > 0;
-    println!("epoch  train loss  train acc  dev loss  dev acc  dev macro-F1  seconds");
+    writeln!(
+        out,
+        "epoch  train loss  train acc  dev loss  dev acc  dev macro-F1  seconds"
+    )?;
     for r in &report.epochs {
         let figures = if dev {
             format!(
@@ -583,7 +597,8 @@ fn print_summary(report: &TrainReport, out: &Path) {
         } else {
             format!("{:>8}  {:>7}  {:>12}", "-", "-", "-")
         };
-        println!(
+        writeln!(
+            out,
             "{:>5}  {:>10.4}  {:>9.4}  {figures}  {:>7.1}{}",
             r.epoch,
             r.train_loss,
@@ -594,7 +609,7 @@ fn print_summary(report: &TrainReport, out: &Path) {
             } else {
                 ""
             }
-        );
+        )?;
     }
     let kept = if dev {
         format!(
@@ -604,12 +619,14 @@ fn print_summary(report: &TrainReport, out: &Path) {
     } else {
         "the last; no dev set".to_string()
     };
-    println!(
+    writeln!(
+        out,
         "kept epoch {} ({kept}); {:.1} s in all; saved to {}",
         report.best_epoch,
         report.seconds,
-        out.display()
-    );
+        dir.display()
+    )?;
+    Ok(())
 }
 
 fn epoch_line(r: &EpochRecord, dev: bool) -> String {

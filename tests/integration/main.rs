@@ -29,6 +29,7 @@ mod readme;
 mod report;
 mod resource_limits;
 mod saving;
+mod scripting;
 mod stratified_split;
 mod train_guards;
 mod train_options;
