@@ -5,78 +5,83 @@ use crate::train::{EpochRecord, TrainReport};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-/// One curve: its name in the legend, its colour, and its value in an epoch.
+/// One curve: its name in the legend, its colour, its value in an epoch, and whether it is a
+/// dev figure (drawn only for a run with a dev set).
 struct Curve {
     name: &'static str,
     color: RGBColor,
     value: fn(&EpochRecord) -> f64,
+    dev: bool,
+}
+
+const LOSSES: [Curve; 2] = [
+    Curve {
+        name: "train loss",
+        color: TRAIN,
+        value: |r| r.train_loss,
+        dev: false,
+    },
+    Curve {
+        name: "dev loss",
+        color: DEV,
+        value: |r| r.dev_loss,
+        dev: true,
+    },
+];
+
+const ACCURACIES: [Curve; 3] = [
+    Curve {
+        name: "train accuracy",
+        color: TRAIN,
+        value: |r| r.train_accuracy,
+        dev: false,
+    },
+    Curve {
+        name: "dev accuracy",
+        color: DEV,
+        value: |r| r.dev_accuracy,
+        dev: true,
+    },
+    Curve {
+        name: "dev macro-F1",
+        color: F1,
+        value: |r| r.dev_macro_f1,
+        dev: true,
+    },
+];
+
+/// The curves the run has figures for.
+fn shown<'c>(curves: &'c [Curve], report: &TrainReport) -> Vec<&'c Curve> {
+    let dev = report.dev_examples > 0;
+    curves.iter().filter(|c| dev || !c.dev).collect()
 }
 
 /// Train and dev loss by epoch, the legend above the curves.
 pub(super) fn loss(area: &Area, report: &TrainReport) -> Drawn {
-    let mut curves = vec![Curve {
-        name: "train loss",
-        color: TRAIN,
-        value: |r| r.train_loss,
-    }];
-    if report.dev_examples > 0 {
-        curves.push(Curve {
-            name: "dev loss",
-            color: DEV,
-            value: |r| r.dev_loss,
-        });
-    }
+    let curves = shown(&LOSSES, report);
     let (low, high) = extent(report, &curves);
     let span = (high - low).max(0.02);
     let y = (low - 0.05 * span).max(0.0)..high + LEGEND_BAND * span;
-    chart(
-        area,
-        report,
-        "loss",
-        y,
-        &curves,
-        SeriesLabelPosition::UpperRight,
-    )
+    let legend = SeriesLabelPosition::UpperRight;
+    chart(area, report, "loss", y, &curves, legend)
 }
 
 /// Train and dev accuracy and dev macro-F1 by epoch, the legend below the curves.
 pub(super) fn accuracy(area: &Area, report: &TrainReport) -> Drawn {
-    let mut curves = vec![Curve {
-        name: "train accuracy",
-        color: TRAIN,
-        value: |r| r.train_accuracy,
-    }];
-    if report.dev_examples > 0 {
-        curves.push(Curve {
-            name: "dev accuracy",
-            color: DEV,
-            value: |r| r.dev_accuracy,
-        });
-        curves.push(Curve {
-            name: "dev macro-F1",
-            color: F1,
-            value: |r| r.dev_macro_f1,
-        });
-    }
+    let curves = shown(&ACCURACIES, report);
     let (low, high) = extent(report, &curves);
     let span = (high - low).max(0.02);
     let y = (low - LEGEND_BAND * span).max(0.0)..(high + 0.05 * span).min(1.0);
     let y = if y.end - y.start < 0.02 { 0.0..1.0 } else { y };
-    chart(
-        area,
-        report,
-        "accuracy",
-        y,
-        &curves,
-        SeriesLabelPosition::LowerRight,
-    )
+    let legend = SeriesLabelPosition::LowerRight;
+    chart(area, report, "accuracy", y, &curves, legend)
 }
 
 /// How much room, as a share of the curves' own span, the axis leaves for the legend.
 const LEGEND_BAND: f64 = 0.8;
 
 /// The lowest and the highest finite value of the curves (0 and 1 when there are none).
-fn extent(report: &TrainReport, curves: &[Curve]) -> (f64, f64) {
+fn extent(report: &TrainReport, curves: &[&Curve]) -> (f64, f64) {
     let values = report
         .epochs
         .iter()
@@ -98,7 +103,7 @@ fn chart(
     report: &TrainReport,
     what: &str,
     y: std::ops::Range<f64>,
-    curves: &[Curve],
+    curves: &[&Curve],
     legend: SeriesLabelPosition,
 ) -> Drawn {
     // Enough decimals that ticks differ.
