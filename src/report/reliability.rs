@@ -35,7 +35,7 @@ pub(super) fn draw(area: &Area, c: &Calibration) -> Drawn {
                 Rectangle::new([(b.lower + 0.004, 0.0), (b.upper - 0.004, b.accuracy)], bar)
             }),
         )?
-        .label("accuracy in the bin (its count at its foot)")
+        .label("accuracy per bin (count at its foot)")
         .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], bar));
     let count_style = TextStyle::from((FONT, 14.0)).pos(Pos::new(HPos::Center, VPos::Bottom));
     chart.draw_series(filled.clone().map(|b| {
@@ -44,7 +44,7 @@ pub(super) fn draw(area: &Area, c: &Calibration) -> Drawn {
     }))?;
     chart
         .draw_series(filled.map(|b| Circle::new((b.confidence, b.accuracy), 4, DEV.filled())))?
-        .label("mean confidence in the bin")
+        .label("mean confidence per bin")
         .legend(|(x, y)| Circle::new((x + 10, y), 4, DEV.filled()));
     let diagonal = ShapeStyle::from(&BLACK.mix(0.6)).stroke_width(2);
     chart
