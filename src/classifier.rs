@@ -1,5 +1,6 @@
 //! The classifier users hold: a loaded model that predicts, embeds and evaluates.
 
+use crate::calibration::Calibration;
 use crate::config::ModelConfig;
 use crate::data::{label_list, Example};
 use crate::device::DeviceSpec;
@@ -208,7 +209,8 @@ impl Classifier {
         self.run(texts, |out| Ok(out.features.clone()))
     }
 
-    /// Scores labelled examples. Every example's label must be one of the model's.
+    /// Scores labelled examples, calibration included. Every example's label must be one of the
+    /// model's.
     pub fn evaluate(&self, examples: &[Example]) -> Result<Evaluation> {
         let gold = examples
             .iter()
@@ -227,12 +229,17 @@ impl Classifier {
             })
             .collect::<Result<Vec<_>>>()?;
         let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-        let predicted = self
-            .logits(&texts)?
-            .iter()
-            .map(|row| argmax(row))
-            .collect::<Vec<_>>();
-        Evaluation::from_predictions(&self.config.labels, &gold, &predicted)
+        let probs = self.run(&texts, |out| {
+            Ok(candle_nn::ops::softmax_last_dim(&out.logits)?)
+        })?;
+        let predicted: Vec<usize> = probs.iter().map(|row| argmax(row)).collect();
+        let confidence: Vec<f32> = probs.iter().zip(&predicted).map(|(p, &i)| p[i]).collect();
+        let correct: Vec<bool> = gold.iter().zip(&predicted).map(|(g, p)| g == p).collect();
+        let calibration = Calibration::from_predictions(&confidence, &correct)?;
+        Ok(
+            Evaluation::from_predictions(&self.config.labels, &gold, &predicted)?
+                .with_calibration(calibration),
+        )
     }
 
     /// The index of a label, or of the label an alias in config.json stands for.
@@ -268,9 +275,19 @@ impl Classifier {
                 tokenizer.encode_batch_truncated(&texts, max_len, side)?
             }
         };
+        self.run_ids(&ids, f)
+    }
+
+    /// Runs token id sequences through the network in batches, sorted by length; one row of
+    /// `f`'s output per sequence, in input order.
+    pub(crate) fn run_ids(
+        &self,
+        ids: &[Vec<u32>],
+        f: impl Fn(&crate::model::Output) -> Result<Tensor>,
+    ) -> Result<Vec<Vec<f32>>> {
         let mut rows = vec![Vec::new(); ids.len()];
         let (model, device) = (&self.model, &self.device);
-        model.forward_sorted(&ids, PREDICT_BATCH, device, |texts, out| {
+        model.forward_sorted(ids, PREDICT_BATCH, device, |texts, out| {
             for (&i, row) in texts.iter().zip(f(out)?.to_vec2::<f32>()?) {
                 rows[i] = row;
             }

@@ -39,6 +39,9 @@ pub enum Error {
     /// epoch, training returns it and records the divergence in its report instead).
     #[error("{0}")]
     Diverged(Divergence),
+    /// A picture could not be drawn.
+    #[error("cannot draw the plot: {0}")]
+    Plot(String),
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

@@ -14,8 +14,13 @@
 //! 3. Each file is renamed from [`PENDING`] into place, the directory synced, and the then
 //!    empty [`PENDING`] removed.
 //!
-//! Readers take each file from [`PENDING`] while it holds it and from the directory otherwise
-//! ([`current`]): before step 2 that is the old set, from step 2 on the new one. The next save
+//! A set may also lack a file the old one had (a model without a training report replacing one
+//! with). The staging directory then holds an empty marker, `NAME.absent`, in its place; step 3
+//! removes the old file, then the marker.
+//!
+//! Readers take each file from [`PENDING`] while it holds it (or its marker: then the file is
+//! absent) and from the directory otherwise ([`current`]): before step 2 that is the old set,
+//! from step 2 on the new one. The next save
 //! first finishes a commit left unfinished (step 3) and discards staging directories of saves
 //! that never committed.
 //!
@@ -34,6 +39,8 @@ use std::path::{Path, PathBuf};
 pub(crate) const PENDING: &str = ".lstm-pending";
 /// Staging directories are this prefix plus a random suffix.
 const STAGING_PREFIX: &str = ".lstm-staging-";
+/// A file's name plus this marks, in a staging or pending directory, that the new set lacks it.
+const ABSENT_SUFFIX: &str = ".absent";
 
 /// The moments of a save at which a kill leaves something different on disk, in order.
 #[doc(hidden)]
@@ -43,12 +50,16 @@ pub enum SaveStep {
     Created(&'static str),
     /// A new file was written and synced in the staging directory.
     Written(&'static str),
+    /// The staging directory marks that the new set lacks this file.
+    Marked(&'static str),
     /// The staging directory was synced: the new set is whole on disk but not committed.
     Staged,
     /// The staging directory became [`PENDING`]: the new set is committed.
     Committed,
     /// A committed file was moved into place.
     Moved(&'static str),
+    /// A file the committed set lacks was removed from the directory, then its marker.
+    Removed(&'static str),
     /// [`PENDING`] is gone: the save is complete.
     Finished,
 }
@@ -70,24 +81,45 @@ impl From<Error> for Stop {
 }
 
 /// Where the file `name` of the set in `dir` is read from: inside [`PENDING`] while a committed
-/// save is unfinished and has not moved it yet, else in `dir` itself.
+/// save is unfinished and has not moved it (or removed it) yet, else in `dir` itself. A path
+/// that does not exist means the set lacks the file.
 pub(crate) fn current(dir: &Path, name: &str) -> PathBuf {
-    let pending = dir.join(PENDING).join(name);
-    if pending.symlink_metadata().is_ok() {
-        pending
+    let pending = dir.join(PENDING);
+    let exists = |path: PathBuf| path.symlink_metadata().is_ok();
+    if exists(pending.join(name)) || exists(pending.join(marker(name))) {
+        pending.join(name)
     } else {
         dir.join(name)
     }
 }
 
+fn marker(name: &str) -> String {
+    format!("{name}{ABSENT_SUFFIX}")
+}
+
 /// Replaces the files `files` (name, contents) of `dir` as a whole, leaving every other entry
 /// of `dir` alone; `dir` must exist.
 pub(crate) fn replace(dir: &Path, files: &[(&'static str, Vec<u8>)], hook: Hook) -> Result<()> {
-    let names: Vec<&'static str> = files.iter().map(|(name, _)| *name).collect();
+    replace_and_remove(dir, files, &[], hook)
+}
+
+/// [`replace`], where the new set also lacks the files named in `absent`: they are removed as
+/// part of the same commit.
+pub(crate) fn replace_and_remove(
+    dir: &Path,
+    files: &[(&'static str, Vec<u8>)],
+    absent: &[&'static str],
+    hook: Hook,
+) -> Result<()> {
+    let names: Vec<&'static str> = files
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(absent.iter().copied())
+        .collect();
     let run = |hook: Hook| -> std::result::Result<(), Stop> {
         finish_pending(dir, &names, hook)?;
         discard_staging(dir);
-        let staging = stage(dir, files, hook)?;
+        let staging = stage(dir, files, absent, hook)?;
         commit(dir, &staging, hook)?;
         finish_pending(dir, &names, hook)
     };
@@ -113,6 +145,7 @@ fn step(hook: Hook, step: SaveStep) -> std::result::Result<(), Stop> {
 fn stage(
     dir: &Path,
     files: &[(&'static str, Vec<u8>)],
+    absent: &[&'static str],
     hook: Hook,
 ) -> std::result::Result<PathBuf, Stop> {
     let mut builder = tempfile::Builder::new();
@@ -128,7 +161,7 @@ fn stage(
         .tempdir_in(dir)
         .map_err(|e| Error::io(dir, "cannot create a staging directory", e))?
         .keep();
-    let written = write_files(&staging, files, hook);
+    let written = write_files(&staging, files, absent, hook);
     if let Err(Stop::Failed(_)) = written {
         let _ = std::fs::remove_dir_all(&staging);
     }
@@ -138,6 +171,7 @@ fn stage(
 fn write_files(
     staging: &Path,
     files: &[(&'static str, Vec<u8>)],
+    absent: &[&'static str],
     hook: Hook,
 ) -> std::result::Result<(), Stop> {
     for (name, bytes) in files {
@@ -148,6 +182,11 @@ fn write_files(
             .and_then(|()| file.sync_all())
             .map_err(|e| Error::io(&path, "cannot write", e))?;
         step(hook, SaveStep::Written(name))?;
+    }
+    for name in absent {
+        let path = staging.join(marker(name));
+        File::create(&path).map_err(|e| Error::io(&path, "cannot write", e))?;
+        step(hook, SaveStep::Marked(name))?;
     }
     sync_dir(staging)?;
     step(hook, SaveStep::Staged)
@@ -169,10 +208,21 @@ fn finish_pending(dir: &Path, names: &[&'static str], hook: Hook) -> std::result
     }
     for name in names {
         let from = pending.join(name);
+        let mark = pending.join(marker(name));
         if from.symlink_metadata().is_ok() {
             let to = dir.join(name);
             std::fs::rename(&from, &to).map_err(|e| Error::io(&to, "cannot replace", e))?;
             step(hook, SaveStep::Moved(name))?;
+        } else if mark.symlink_metadata().is_ok() {
+            let old = dir.join(name);
+            match std::fs::remove_file(&old) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(&old, "cannot remove", e).into())
+                }
+                _ => {}
+            }
+            std::fs::remove_file(&mark).map_err(|e| Error::io(&mark, "cannot remove", e))?;
+            step(hook, SaveStep::Removed(name))?;
         }
     }
     sync_dir(dir)?;
@@ -266,6 +316,48 @@ mod tests {
                 .collect();
             names.sort();
             assert_eq!(names, ["a.json", "b.bin"], "killed after {:?}", steps[i]);
+        }
+    }
+
+    /// A save of a set without `b.bin` over one with it, killed after step `kill` (none: not
+    /// killed); the steps it went through.
+    fn save_without_b(dir: &Path, kill: Option<usize>) -> Vec<SaveStep> {
+        let mut steps = Vec::new();
+        let files = [("a.json", b"new a.json".to_vec())];
+        let result = replace_and_remove(dir, &files, &["b.bin"], &mut |s| {
+            steps.push(s);
+            if Some(steps.len() - 1) == kill {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        assert_eq!(result.is_err(), kill.is_some());
+        steps
+    }
+
+    #[test]
+    fn a_file_the_new_set_lacks_goes_with_the_commit() {
+        let probe = tempfile::tempdir().unwrap();
+        let steps = save_without_b(probe.path(), None);
+        assert!(steps.contains(&SaveStep::Marked("b.bin")), "{steps:?}");
+        for (i, step) in steps.iter().enumerate() {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path();
+            replace(dir, &set("old"), &mut |_| ControlFlow::Continue(())).unwrap();
+            save_without_b(dir, Some(i));
+            let after = read_set(dir);
+            assert!(
+                after == ["old a.json", "old b.bin"] || after == ["new a.json", ""],
+                "killed after {step:?}: {after:?}"
+            );
+            save_without_b(dir, None);
+            assert_eq!(read_set(dir), ["new a.json", ""], "killed after {step:?}");
+            let names: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            assert_eq!(names, ["a.json"], "killed after {step:?}");
         }
     }
 }

@@ -14,6 +14,7 @@
 //! ```
 
 mod builtin;
+pub mod calibration;
 pub mod classifier;
 pub mod config;
 pub mod data;
@@ -22,6 +23,7 @@ mod dropout;
 pub mod embedding;
 pub mod encoder;
 pub mod error;
+pub mod explain;
 mod file_set;
 mod fsutil;
 pub mod head;
@@ -37,6 +39,7 @@ pub mod model_dir;
 pub mod ngram;
 mod optim;
 pub mod pretrain;
+pub mod report;
 pub mod threads;
 pub mod tokenizer;
 pub mod train;
@@ -48,9 +51,10 @@ pub use config::{Cell, ModelConfig, Pooling, Truncation, WeightDtype};
 pub use data::{read_examples, Example, Format, ReadOptions};
 pub use device::DeviceSpec;
 pub use error::{Error, Result};
+pub use explain::{Explanation, TokenContribution};
 pub use fsutil::write_output_file;
 pub use malloc::keep_freed_memory;
-pub use metrics::Evaluation;
+pub use metrics::{ConfusionMatrix, Evaluation};
 pub use tokenizer::TokenizerConfig;
 pub use train::{train, EmbeddingInit, TrainConfig, TrainEvent, TrainReport};
 

@@ -1,7 +1,9 @@
-//! Evaluation figures: accuracy, per-label precision/recall/F1, macro-F1 and the
-//! confusion matrix, plus a plain-text report of them.
+//! Evaluation figures: accuracy, per-label precision/recall/F1, macro-F1, the confusion matrix
+//! and (from probabilities) calibration, plus a plain-text report of them.
 
+use crate::calibration::{Calibration, CALIBRATION_BINS};
 use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -40,6 +42,18 @@ pub struct Evaluation {
     /// The most frequent mistakes, most frequent first (ties in label order), at most
     /// [`TOP_CONFUSIONS`].
     pub top_confusions: Vec<Confusion>,
+    /// Confidence against accuracy, where the evaluation had the probabilities (see
+    /// [`Evaluation::with_calibration`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+}
+
+/// A confusion matrix with the labels its rows and columns stand for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfusionMatrix {
+    pub labels: Vec<String>,
+    /// `counts[gold][predicted]`, indexed like `labels`.
+    pub counts: Vec<Vec<usize>>,
 }
 
 /// One kind of mistake: examples of `gold` predicted as `predicted`.
@@ -141,6 +155,23 @@ impl Evaluation {
                     count,
                 })
                 .collect(),
+            calibration: None,
+        })
+    }
+
+    /// The evaluation with its calibration recorded.
+    pub fn with_calibration(self, calibration: Calibration) -> Self {
+        Self {
+            calibration: Some(calibration),
+            ..self
+        }
+    }
+
+    /// The confusion matrix with its labels; `None` where [`Evaluation::confusion`] is empty.
+    pub fn confusion_matrix(&self) -> Option<ConfusionMatrix> {
+        (!self.confusion.is_empty()).then(|| ConfusionMatrix {
+            labels: self.labels.clone(),
+            counts: self.confusion.clone(),
         })
     }
 
@@ -153,6 +184,13 @@ impl Evaluation {
         // Writing to a String cannot fail, so the fmt::Results below are ignored.
         let _ = writeln!(out, "accuracy  {:.4}  (n = {})", self.accuracy, self.n);
         let _ = writeln!(out, "macro-F1  {:.4}", self.macro_f1);
+        if let Some(c) = &self.calibration {
+            let _ = writeln!(
+                out,
+                "ECE       {:.4}  (expected calibration error, {CALIBRATION_BINS} bins)",
+                c.ece
+            );
+        }
         let _ = writeln!(out);
 
         let name_width = self

@@ -1,17 +1,20 @@
 //! The model directory: config.json, tokenizer.json and model.safetensors (and a README.md
-//! card), read and written whole. Saves replace the four files as one (see `file_set.rs`), so
-//! that a kill at any moment leaves the old model or the new one.
+//! card, and for a trained model its training report: training.json and report.svg), read and
+//! written whole. Saves replace the files as one set (see `file_set.rs`), so that a kill at any
+//! moment leaves the old model or the new one.
 
 use crate::config::{ModelConfig, WeightDtype};
 use crate::error::{Error, Result};
 use crate::file_set;
 use crate::model::Weights;
+use crate::report::{training_json, training_svg, REPORT_FILE, TRAINING_FILE};
 use crate::tokenizer::TextTokenizer;
+use crate::train::TrainReport;
 use candle_core::safetensors::Load;
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[doc(hidden)]
 pub use crate::file_set::SaveStep;
@@ -56,6 +59,13 @@ pub(crate) fn load_snapshot(dir: &Path, device: &Device) -> Result<ModelFiles> {
         &dir.join(WEIGHTS_FILE),
         device,
     )
+}
+
+/// Where the file `name` of the model in `dir` is read from: `dir/name`, or the new file of a
+/// save that was killed after its commit point. A path that does not exist means the model has
+/// no such file.
+pub fn current_path(dir: &Path, name: &str) -> PathBuf {
+    file_set::current(dir, name)
 }
 
 pub(crate) fn read_text(path: &Path) -> Result<String> {
@@ -265,8 +275,9 @@ pub fn weights_to_bytes_as(weights: &Weights, dtype: WeightDtype) -> Result<Vec<
     })
 }
 
-/// Writes the model directory: config.json, tokenizer.json, model.safetensors and the README.md
-/// card, replaced as a whole. A kill at any moment leaves a directory that loads as the old
+/// Writes the model directory: config.json, tokenizer.json, model.safetensors, the README.md
+/// card and, when config.json records a training report, training.json and report.svg,
+/// replaced as a whole (a model without a report removes the old one's). A kill at any moment leaves a directory that loads as the old
 /// model or as the new one; other entries of `dir` (a checkpoint, a `.git`, the user's files)
 /// are left alone.
 pub fn save(
@@ -296,12 +307,48 @@ pub fn save_with_hook(
         ));
     }
     let dtype = config.dtype.unwrap_or(WeightDtype::Float32);
-    let files = [
+    let mut files = vec![
         (WEIGHTS_FILE, weights_to_bytes_as(weights, dtype)?),
         (TOKENIZER_FILE, tokenizer.to_json()?.into_bytes()),
         (CONFIG_FILE, config.to_json().into_bytes()),
         (CARD_FILE, crate::model_card::render(config).into_bytes()),
     ];
+    let mut absent = Vec::new();
+    match training_report(config) {
+        Some(report) => {
+            files.push((TRAINING_FILE, training_json(&report)?.into_bytes()));
+            files.push((REPORT_FILE, training_svg(&report)?.into_bytes()));
+        }
+        None => absent.extend([TRAINING_FILE, REPORT_FILE]),
+    }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "cannot create directory", e))?;
-    file_set::replace(dir, &files, hook)
+    file_set::replace_and_remove(dir, &files, &absent, hook)
+}
+
+/// The training report config.json records, where it is one `train` wrote (a model made
+/// elsewhere may record something else there).
+fn training_report(config: &ModelConfig) -> Option<TrainReport> {
+    serde_json::from_value(config.training.clone()?).ok()
+}
+
+/// Reads the training report of a model directory: its training.json, or for a model saved
+/// without one, the report its config.json records.
+pub fn read_training_report(dir: &Path) -> Result<TrainReport> {
+    let path = current_path(dir, TRAINING_FILE);
+    let (path, report) = if path.exists() {
+        let text = read_text(&path)?;
+        (path, serde_json::from_str(&text))
+    } else {
+        let config = current_path(dir, CONFIG_FILE);
+        let text = read_text(&config)?;
+        let config = ModelConfig::from_json(&text, &config)?;
+        let Some(training) = config.training else {
+            return Err(Error::model(
+                dir,
+                format!("no {TRAINING_FILE}, and config.json records no training report"),
+            ));
+        };
+        (dir.join(CONFIG_FILE), serde_json::from_value(training))
+    };
+    report.map_err(|e| Error::model(&path, format!("not a training report: {e}")))
 }

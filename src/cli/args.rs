@@ -148,3 +148,17 @@ pub(super) fn parse_label_map(spec: &str) -> Result<Vec<(String, String)>> {
         })
         .collect()
 }
+
+/// Writes an output file as [`lstm_sentiment::write_output_file`] does (a regular file is
+/// replaced atomically, a device or FIFO written in place), or to stdout for `-`.
+pub(super) fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
+    if path.as_os_str() == "-" {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes)
+            .and_then(|()| out.flush())
+            .context("cannot write to standard output")?;
+        return Ok(());
+    }
+    Ok(lstm_sentiment::write_output_file(path, bytes)?)
+}

@@ -4,6 +4,7 @@ use super::args::{parse_label_map, DataFormatArgs, ModelArg, Runtime};
 use anyhow::{Context, Result};
 use clap::Args;
 use lstm_sentiment::data::label_list;
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -19,9 +20,14 @@ pub struct EvalArgs {
     #[arg(long, value_name = "MAP")]
     label_map: Option<String>,
     /// Print one JSON object with accuracy, macro_f1, n, per-label figures, the confusion matrix
-    /// (empty above 200 labels) and the most frequent mistakes.
+    /// (empty above 200 labels), the most frequent mistakes and the calibration (the expected
+    /// calibration error `ece` and its 10 confidence bins).
     #[arg(long)]
     json: bool,
+    /// Also draw the confusion matrix and a reliability diagram (accuracy against confidence)
+    /// into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
     /// Skip data lines that cannot be used (bad format, empty label, a label the model does not
     /// know) instead of stopping; they are counted and the first few shown.
     #[arg(long)]
@@ -57,10 +63,16 @@ pub fn run_eval(args: EvalArgs, runtime: &Runtime) -> Result<()> {
     let evaluation = classifier
         .evaluate(&examples)
         .with_context(|| format!("cannot evaluate on {}", args.data.display()))?;
+    if let Some(path) = &args.plot {
+        let svg = lstm_sentiment::report::evaluation_svg(&evaluation)?;
+        super::args::write_output(path, svg.as_bytes())
+            .with_context(|| format!("cannot write the plot to {}", path.display()))?;
+    }
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string(&evaluation)?);
+        writeln!(out, "{}", serde_json::to_string(&evaluation)?)?;
     } else {
-        print!("{}", evaluation.to_table());
+        write!(out, "{}", evaluation.to_table())?;
     }
     Ok(())
 }
@@ -77,17 +89,19 @@ pub struct InfoArgs {
 pub fn run_info(args: InfoArgs) -> Result<()> {
     let classifier = args.model.load()?;
     let c = classifier.config();
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", c.to_json());
+        writeln!(out, "{}", c.to_json())?;
         return Ok(());
     }
     let source = match &args.model.model {
         Some(dir) => dir.display().to_string(),
         None => "built-in".to_string(),
     };
-    println!("model:          {source}");
-    println!("format version: {}", c.format_version);
-    println!(
+    writeln!(out, "model:          {source}")?;
+    writeln!(out, "format version: {}", c.format_version)?;
+    writeln!(
+        out,
         "encoder:        {} x{} layer(s), hidden {}{}",
         c.cell,
         c.num_layers,
@@ -97,35 +111,47 @@ pub fn run_info(args: InfoArgs) -> Result<()> {
         } else {
             ""
         }
-    );
-    println!("embedding:      {} x {}", c.vocab_size, c.embedding_dim);
+    )?;
+    writeln!(
+        out,
+        "embedding:      {} x {}",
+        c.vocab_size, c.embedding_dim
+    )?;
     if c.ngram_buckets > 0 {
-        println!(
+        writeln!(
+            out,
             "bigrams:        {} hashed buckets x {}, added to the word vectors",
             c.ngram_buckets, c.embedding_dim
-        );
+        )?;
     }
-    println!("labels:         {}", c.labels.join(", "));
+    writeln!(out, "labels:         {}", c.labels.join(", "))?;
     if !c.label_aliases.is_empty() {
         let aliases: Vec<String> = c
             .label_aliases
             .iter()
             .map(|(a, l)| format!("{a}={l}"))
             .collect();
-        println!("label aliases:  {}", aliases.join(", "));
+        writeln!(out, "label aliases:  {}", aliases.join(", "))?;
     }
-    println!(
+    writeln!(
+        out,
         "max length:     {} tokens; a longer text keeps {} ({})",
         c.max_length,
         c.truncation.describe(),
         c.truncation
-    );
-    println!("pooling:        {} ({})", c.pooling.describe(), c.pooling);
-    println!("lowercase:      {}", c.tokenizer.lowercase);
-    println!("parameters:     {}", c.parameter_count());
+    )?;
+    writeln!(
+        out,
+        "pooling:        {} ({})",
+        c.pooling.describe(),
+        c.pooling
+    )?;
+    writeln!(out, "lowercase:      {}", c.tokenizer.lowercase)?;
+    writeln!(out, "parameters:     {}", c.parameter_count())?;
     if let Some(t) = &c.training {
         let f = |k: &str| t.get(k).cloned().unwrap_or_default();
-        println!(
+        writeln!(
+            out,
             "training:       {} train / {} dev examples, best epoch {} of {}, {:.1} s",
             f("train_examples"),
             f("dev_examples"),
@@ -134,12 +160,13 @@ pub fn run_info(args: InfoArgs) -> Result<()> {
                 .and_then(|e| e.as_array())
                 .map_or(0, Vec::len),
             f("seconds").as_f64().unwrap_or(0.0)
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "dev figures:    accuracy {:.4}, macro-F1 {:.4}",
             f("dev_accuracy").as_f64().unwrap_or(0.0),
             f("dev_macro_f1").as_f64().unwrap_or(0.0)
-        );
+        )?;
     }
     Ok(())
 }

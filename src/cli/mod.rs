@@ -4,9 +4,11 @@
 mod args;
 mod convert;
 mod eval;
+mod explain;
 mod predict;
 mod pretrain;
 mod progress;
+mod show;
 mod train;
 mod word2vec;
 
@@ -40,6 +42,9 @@ enum Command {
     Pretrain(Box<pretrain::PretrainArgs>),
     /// Classify texts (arguments, --input FILE, or one per line on stdin).
     Predict(predict::PredictArgs),
+    /// Show how much each token pushed a prediction (occlusion: the drop in the predicted
+    /// label's probability when the token becomes unknown); texts as for predict.
+    Explain(explain::ExplainArgs),
     /// Score a model on labelled data: accuracy, per-label precision/recall/F1, confusion matrix.
     Eval(eval::EvalArgs),
     /// Print sentence vectors (what the output layer reads: by default the encoder's final hidden
@@ -57,6 +62,14 @@ enum Command {
     Analogy(word2vec::AnalogyArgs),
     /// Write a model's embedding table as a word2vec or GloVe vector file.
     ExportEmbeddings(word2vec::ExportArgs),
+    /// Redraw a model directory's report.svg (loss and accuracy by epoch, the dev confusion
+    /// matrix) from its training.json.
+    Report(show::ReportArgs),
+    /// Print a shell completion script: `lstm-sentiment completions bash >
+    /// ~/.local/share/bash-completion/completions/lstm-sentiment` (zsh: a file `_lstm-sentiment`
+    /// in a directory of $fpath; fish: ~/.config/fish/completions/lstm-sentiment.fish;
+    /// PowerShell: add the output to $PROFILE).
+    Completions(show::CompletionsArgs),
 }
 
 /// Parses the command line (usage errors exit with 2, --help and --version with 0), keeping
@@ -78,6 +91,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         }
         Command::Pretrain(a) => pretrain::run(*a),
         Command::Predict(a) => predict::run_predict(a, runtime),
+        Command::Explain(a) => explain::run_explain(a, runtime),
         Command::Eval(a) => eval::run_eval(a, runtime),
         Command::Embed(a) => predict::run_embed(a, runtime),
         Command::Info(a) => eval::run_info(a),
@@ -86,6 +100,8 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         Command::Similar(a) => word2vec::run_similar(a),
         Command::Analogy(a) => word2vec::run_analogy(a),
         Command::ExportEmbeddings(a) => word2vec::run_export(a),
+        Command::Report(a) => show::run_report(a),
+        Command::Completions(a) => show::run_completions(a, Cli::command()),
     }
 }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 const CHUNK: usize = 1024;
 
 #[derive(Args)]
-struct TextInput {
+pub(super) struct TextInput {
     /// Texts to classify; without them, texts are read one per line from --input or stdin.
     #[arg(value_name = "TEXT")]
     texts: Vec<String>,
@@ -78,7 +78,10 @@ pub fn run_embed(args: EmbedArgs, runtime: &Runtime) -> Result<()> {
 }
 
 /// Feeds the texts to `f` in chunks: the arguments, or lines of a file or stdin.
-fn for_each_chunk(input: &TextInput, mut f: impl FnMut(&[String]) -> Result<()>) -> Result<()> {
+pub(super) fn for_each_chunk(
+    input: &TextInput,
+    mut f: impl FnMut(&[String]) -> Result<()>,
+) -> Result<()> {
     if !input.texts.is_empty() {
         return f(&input.texts);
     }

@@ -11,6 +11,7 @@ use lstm_sentiment::pretrain::{
 };
 use lstm_sentiment::train::{check_writable_dir, Checkpointing, LrSchedule, CHECKPOINT_FILE};
 use lstm_sentiment::{Cell, TokenizerConfig};
+use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -116,6 +117,10 @@ pub struct PretrainArgs {
     /// No progress bar or summary.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Print the pretraining report (what OUT/config.json records under `training`) as one
+    /// JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
 }
 
 impl PretrainArgs {
@@ -195,32 +200,42 @@ pub fn run(a: PretrainArgs) -> Result<()> {
         let _ = std::fs::remove_file(dir.join(CHECKPOINT_FILE));
         let _ = std::fs::remove_dir(dir);
     }
-    if !a.quiet {
-        print_summary(&report, &a.out);
+    if a.json {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", serde_json::to_string(&report)?)?;
+    } else if !a.quiet {
+        print_summary(&report, &a.out)?;
     }
     Ok(())
 }
 
-fn print_summary(report: &PretrainReport, out: &Path) {
-    println!("epoch  train loss  held-out perplexity  seconds  tokens/s");
+fn print_summary(report: &PretrainReport, dir: &Path) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "epoch  train loss  held-out perplexity  seconds  tokens/s"
+    )?;
     for r in &report.epochs {
         let perplexity = r
             .heldout_perplexity
             .map_or("-".into(), |p| format!("{p:.2}"));
-        println!(
+        writeln!(
+            out,
             "{:>5}  {:>10.4}  {perplexity:>19}  {:>7.1}  {:>8.0}",
             r.epoch, r.train_loss, r.seconds, r.tokens_per_second
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "{} objective on {} windows ({} tokens) of {} texts; {:.1} s in all; saved to {}",
         report.config.objective,
         report.windows,
         report.tokens,
         report.texts,
         report.seconds,
-        out.display()
-    );
+        dir.display()
+    )?;
+    Ok(())
 }
 
 /// The progress bar and the lines printed above it; a Ctrl-C asks the run to stop.

@@ -17,6 +17,7 @@ use lstm_sentiment::{
     Cell, DeviceSpec, Example, Pooling, TokenizerConfig, TrainConfig, TrainEvent, Truncation,
 };
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -188,6 +189,10 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Print the training report (what OUT/training.json holds) as one JSON object instead of
+    /// the table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Checks what can be checked, reads the data, trains, saves the model and only then lets the
@@ -236,7 +241,6 @@ pub fn run(a: TrainArgs, device: DeviceSpec, matches: &ArgMatches) -> Result<()>
     classifier
         .save(&a.out)
         .with_context(|| format!("cannot save the model to {}", a.out.display()))?;
-    print_summary(&report, &a.out);
     // The model is in place: only now may the checkpoint go.
     if let Some(dir) = checkpointing.dir.as_ref() {
         if !report.interrupted && !a.keep_checkpoint {
@@ -244,14 +248,20 @@ pub fn run(a: TrainArgs, device: DeviceSpec, matches: &ArgMatches) -> Result<()>
             let _ = std::fs::remove_dir(dir);
         }
     }
-    match &report.diverged {
-        Some(diverged) => anyhow::bail!(
+    let printed = if a.json {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", serde_json::to_string(&report)?)
+    } else {
+        print_summary(&report, &a.out)
+    };
+    if let Some(diverged) = &report.diverged {
+        anyhow::bail!(
             "{diverged}; the best epoch with finite weights, {}, was saved to {}",
             report.best_epoch,
             a.out.display()
-        ),
-        None => Ok(()),
+        );
     }
+    Ok(printed?)
 }
 
 /// With --init: the pretrained encoder's cell, sizes, direction and tokenizer settings for
@@ -529,9 +539,13 @@ impl Progress {
     }
 }
 
-fn print_summary(report: &TrainReport, out: &Path) {
+fn print_summary(report: &TrainReport, dir: &Path) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
     let dev = report.dev_examples > 0;
-    println!("epoch  train loss  train acc  dev loss  dev acc  dev macro-F1  seconds");
+    writeln!(
+        out,
+        "epoch  train loss  train acc  dev loss  dev acc  dev macro-F1  seconds"
+    )?;
     for r in &report.epochs {
         let figures = if dev {
             format!(
@@ -541,7 +555,8 @@ fn print_summary(report: &TrainReport, out: &Path) {
         } else {
             format!("{:>8}  {:>7}  {:>12}", "-", "-", "-")
         };
-        println!(
+        writeln!(
+            out,
             "{:>5}  {:>10.4}  {:>9.4}  {figures}  {:>7.1}{}",
             r.epoch,
             r.train_loss,
@@ -552,7 +567,7 @@ fn print_summary(report: &TrainReport, out: &Path) {
             } else {
                 ""
             }
-        );
+        )?;
     }
     let kept = if dev {
         format!(
@@ -562,12 +577,14 @@ fn print_summary(report: &TrainReport, out: &Path) {
     } else {
         "the last; no dev set".to_string()
     };
-    println!(
+    writeln!(
+        out,
         "kept epoch {} ({kept}); {:.1} s in all; saved to {}",
         report.best_epoch,
         report.seconds,
-        out.display()
-    );
+        dir.display()
+    )?;
+    Ok(())
 }
 
 fn epoch_line(r: &EpochRecord, dev: bool) -> String {

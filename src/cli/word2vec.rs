@@ -261,21 +261,13 @@ pub(super) fn read_texts(
     Ok(examples.into_iter().map(|e| e.text).collect())
 }
 
-/// Writes `vectors` to `path` as [`lstm_sentiment::write_output_file`] does (a regular file is
-/// replaced atomically, a device or FIFO written in place), or to stdout for `-`.
+/// Writes `vectors` to `path` (`-`: stdout) as [`super::args::write_output`] does.
 fn save(vectors: &Embeddings, path: &Path, format: VectorFormat) -> Result<()> {
     let mut bytes = Vec::new();
     vectors
         .write(&mut bytes, format)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    if path.as_os_str() == "-" {
-        let mut out = std::io::stdout().lock();
-        out.write_all(&bytes)
-            .and_then(|()| out.flush())
-            .context("cannot write to standard output")?;
-        return Ok(());
-    }
-    Ok(lstm_sentiment::write_output_file(path, &bytes)?)
+    super::args::write_output(path, &bytes)
 }
 
 /// How an output path is named in messages.

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use pipeline::{
     normalizer_is_local, normalizer_lowercases, pre_tokenizer_is_local, split_words,
-    tokenizer_error,
+    split_words_at, tokenizer_error,
 };
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -41,6 +41,15 @@ impl Default for TokenizerConfig {
             max_vocab: 50_000,
         }
     }
+}
+
+/// One word of a text: its normalized form, its id and where it is in the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    pub text: String,
+    pub id: u32,
+    /// The bytes of the original text it was normalized from.
+    pub bytes: std::ops::Range<usize>,
 }
 
 /// A word-level tokenizer: NFKC + BERT normalization, words/punctuation/digit-runs as tokens,
@@ -443,6 +452,21 @@ impl TextTokenizer {
         split_words(&self.inner, text)
     }
 
+    /// The words of `text` as [`tokens`](Self::tokens) gives them, each with its id (the
+    /// ids [`encode`](Self::encode) gives, [`UNK_ID`] for a word outside the vocabulary) and
+    /// the byte range of `text` it comes from (before lowercasing and normalization, so the
+    /// range slices the text as written).
+    pub fn words(&self, text: &str) -> Result<Vec<Word>> {
+        Ok(split_words_at(&self.inner, text)?
+            .into_iter()
+            .map(|(text, bytes)| Word {
+                id: self.inner.token_to_id(&text).unwrap_or(UNK_ID),
+                text,
+                bytes,
+            })
+            .collect())
+    }
+
     /// Number of ids, the two special tokens included.
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
@@ -496,6 +520,30 @@ mod tests {
         assert_eq!(tokenizer.token_to_id(PAD), Some(PAD_ID));
         assert_eq!(tokenizer.token_to_id(UNK), Some(UNK_ID));
         assert_eq!(tokenizer.encode("a b c d", 10).unwrap(), [2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn words_carry_the_ids_of_encode_and_slice_the_text_as_written() {
+        let tokenizer = build(&["good food 好吃 abc 123", "ok"]);
+        for text in [
+            "Good FOOD, 好吃!",
+            "ＡＢＣ １２３ good",
+            "  unknown  好 ok",
+            "",
+        ] {
+            let words = tokenizer.words(text).unwrap();
+            let ids: Vec<u32> = words.iter().map(|w| w.id).collect();
+            assert_eq!(ids, tokenizer.encode(text, 100).unwrap(), "{text}");
+            for w in &words {
+                // The written form, read alone, is the word again.
+                let written = &text[w.bytes.clone()];
+                assert_eq!(
+                    tokenizer.tokens(written).unwrap(),
+                    [w.text.as_str()],
+                    "{text}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -67,6 +67,18 @@ pub fn is_split_ideograph(c: char) -> bool {
 
 /// Normalized, pre-tokenized words of `text`, split the same way `Tokenizer::encode` splits it.
 pub(super) fn split_words(tokenizer: &Tokenizer, text: &str) -> Result<Vec<String>> {
+    Ok(split_words_at(tokenizer, text)?
+        .into_iter()
+        .map(|(word, _)| word)
+        .collect())
+}
+
+/// [`split_words`] with each word's byte range in `text` itself (before normalization): the
+/// characters it was normalized from.
+pub(super) fn split_words_at(
+    tokenizer: &Tokenizer,
+    text: &str,
+) -> Result<Vec<(String, std::ops::Range<usize>)>> {
     let mut pretokenized = tokenizer
         .get_added_vocabulary()
         .extract_and_normalize(tokenizer.get_normalizer(), text);
@@ -76,9 +88,9 @@ pub(super) fn split_words(tokenizer: &Tokenizer, text: &str) -> Result<Vec<Strin
             .map_err(tokenizer_error)?;
     }
     Ok(pretokenized
-        .get_splits(OffsetReferential::Original, OffsetType::None)
+        .get_splits(OffsetReferential::Original, OffsetType::Byte)
         .into_iter()
-        .map(|(word, _, _)| word.to_owned())
+        .map(|(word, (start, end), _)| (word.to_owned(), start..end))
         .collect())
 }
 

@@ -2,6 +2,7 @@
 
 use super::TrainConfig;
 use crate::error::Divergence;
+use crate::metrics::ConfusionMatrix;
 use serde::{Deserialize, Serialize};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -94,4 +95,9 @@ pub struct TrainReport {
     /// returns [`crate::Error::Diverged`] instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diverged: Option<Divergence>,
+    /// The kept epoch's confusion matrix on dev; `None` without a dev set, above
+    /// [`crate::metrics::CONFUSION_MATRIX_MAX_LABELS`] labels, and in reports written before
+    /// it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev_confusion: Option<ConfusionMatrix>,
 }

@@ -21,7 +21,7 @@ use crate::config::ModelConfig;
 use crate::data::Example;
 use crate::dropout::{drop_words, Dropout};
 use crate::error::{Divergence, Error, Result};
-use crate::metrics::Evaluation;
+use crate::metrics::{ConfusionMatrix, Evaluation};
 use crate::model::{init_weights, snapshot, Model, Weights};
 use crate::model_dir::ModelFiles;
 use crate::tokenizer::UNK_ID;
@@ -373,10 +373,25 @@ impl<'a> Run<'a> {
         self.history.earlier_seconds + self.started.elapsed().as_secs_f64()
     }
 
+    /// The dev confusion matrix of the kept `weights`, worked out again rather than kept from
+    /// their epoch, which may have run before a resume.
+    fn kept_confusion(&self, weights: &Weights) -> Result<Option<ConfusionMatrix>> {
+        if self.data.dev.len() == 0 {
+            return Ok(None);
+        }
+        let model = Model::from_weights(&self.model_config, weights)?;
+        let (_, eval) = evaluate(&model, &self.data, &self.device)?;
+        Ok(eval.confusion_matrix())
+    }
+
     /// The classifier of the best epoch and the report; an error when training turned
     /// non-finite before any epoch finished.
     pub fn finish(self) -> Result<(Classifier, TrainReport)> {
         let seconds = self.seconds();
+        let dev_confusion = match &self.history.best {
+            Some(best) => self.kept_confusion(&best.weights)?,
+            None => None,
+        };
         let h = self.history;
         let best = match (h.best, h.diverged.clone()) {
             (Some(best), _) => best,
@@ -394,6 +409,7 @@ impl<'a> Run<'a> {
             seconds,
             interrupted: h.interrupted,
             diverged: h.diverged,
+            dev_confusion,
         };
         let mut model_config = self.model_config;
         model_config.training = Some(

@@ -1,16 +1,19 @@
 //! A model directory is replaced as a whole: a save killed at any step leaves a directory that
-//! loads as the old model or the new one, and the directory's other entries survive. Kills are
-//! made through the save's fault-injection hook, at every step it reports.
+//! loads as the old model or the new one (its training report included), and the directory's
+//! other entries survive. Kills are made through the save's fault-injection hook, at every step
+//! it reports.
 
 use crate::common::{args, copy_dir, failure, run, success, tiny_classifier};
 use candle_core::Device;
 use lstm_sentiment::model_dir::{self, SaveStep};
+use lstm_sentiment::report::{REPORT_FILE, TRAINING_FILE};
 use lstm_sentiment::{Classifier, ModelConfig, WeightDtype};
 use std::ops::ControlFlow;
 use std::path::Path;
 
-/// What a model directory holds, as loaded: config, tokenizer and weights, in bytes.
-type Fingerprint = (String, String, Vec<u8>);
+/// What a model directory holds, as loaded: config, tokenizer and weights, and the training
+/// report and its picture (empty where absent), in bytes.
+type Fingerprint = (String, String, Vec<u8>, Vec<u8>, Vec<u8>);
 
 /// A model as a save writes it.
 struct Saved<'a> {
@@ -23,6 +26,13 @@ impl<'a> Saved<'a> {
         let mut config = classifier.config().clone();
         config.dtype = dtype;
         Saved { classifier, config }
+    }
+
+    /// The model without its training report, as a model made elsewhere has none.
+    fn without_report(classifier: &'a Classifier) -> Self {
+        let mut saved = Saved::new(classifier, None);
+        saved.config.training = None;
+        saved
     }
 
     /// Saves into `dir`, stopping dead after step `kill_after` (counted from 0) if given.
@@ -57,10 +67,14 @@ impl<'a> Saved<'a> {
 fn fingerprint(dir: &Path) -> Fingerprint {
     let files = model_dir::load(dir, &Device::Cpu)
         .unwrap_or_else(|e| panic!("the directory does not load: {e}"));
+    let report_file =
+        |name: &str| std::fs::read(model_dir::current_path(dir, name)).unwrap_or_default();
     (
         files.config.to_json(),
         files.tokenizer.to_json().unwrap(),
         model_dir::weights_to_bytes(&files.weights).unwrap(),
+        report_file(TRAINING_FILE),
+        report_file(REPORT_FILE),
     )
 }
 
@@ -164,10 +178,49 @@ fn a_save_killed_at_any_step_leaves_the_old_model_or_the_new_one() {
                 "config.json",
                 "model.safetensors",
                 "notes.txt",
-                "tokenizer.json"
+                "report.svg",
+                "tokenizer.json",
+                "training.json"
             ],
             "{when}"
         );
+    }
+}
+
+#[test]
+fn a_model_without_a_report_takes_the_old_report_away_with_its_commit() {
+    let first = tiny_classifier(&["good", "bad"]);
+    let second = tiny_classifier(&["nice", "awful", "meh", "fine"]);
+    let old = Saved::new(&first, None);
+    let bare = Saved::without_report(&second);
+    let prints = [old.fingerprint(), bare.fingerprint()];
+    assert!(!prints[0].3.is_empty() && !prints[0].4.is_empty());
+    assert!(prints[1].3.is_empty() && prints[1].4.is_empty());
+
+    let probe = tempfile::tempdir().unwrap();
+    let steps = bare.save(probe.path(), None);
+    assert!(
+        steps.contains(&SaveStep::Marked(TRAINING_FILE)),
+        "{steps:?}"
+    );
+    for (kill, step) in steps.iter().enumerate() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        old.save(dir, None);
+        add_others(dir);
+        bare.save(dir, Some(kill));
+        let when = format!("after a kill after {step:?}");
+        let after_kill = fingerprint(dir);
+        assert!(
+            after_kill == prints[0] || after_kill == prints[1],
+            "{when}: neither the old model nor the new one"
+        );
+        bare.save(dir, None);
+        assert!(fingerprint(dir) == prints[1], "{when}, then a whole save");
+        assert_others_intact(dir, &when);
+        assert!(!entries(dir)
+            .iter()
+            .any(|e| e.ends_with(".svg") || e.starts_with("training")));
     }
 }
 
