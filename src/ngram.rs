@@ -24,17 +24,22 @@ pub const PREVIOUS_FACTOR: u64 = 0x9E37_79B1;
 pub const TOKEN_FACTOR: u64 = 0x85EB_CA77;
 /// The most buckets a table may have: bucket numbers stay below 2^31, like token ids.
 pub const MAX_BUCKETS: usize = 1 << 31;
-/// The buckets a run gets when the training texts decide ([`auto_buckets`]) and mostly hold
-/// characters the tokenizer splits one by one.
+/// The buckets a run gets when the training texts decide ([`auto_buckets`]) and call for
+/// bigrams.
 pub const AUTO_BUCKETS: usize = 100_000;
+/// The mean tokens per text from which texts count as long for [`auto_buckets`].
+pub const LONG_TEXT_TOKENS: usize = 50;
 
 /// The bigram table for `texts`: [`AUTO_BUCKETS`] when most of their tokens are single
 /// Chinese or Japanese ideographs, which the tokenizer splits apart (so that the bigrams bring
-/// back the words, most of them two characters long); else none, as for languages it splits
-/// into words, where bigrams of words cost more than they give on short texts.
+/// back the words, most of them two characters long), or when the texts are long (at least
+/// [`LONG_TEXT_TOKENS`] tokens on average: reviews of a paragraph and more, whose many word
+/// pairs each recur often enough to learn); else none, as for sentences of words, where
+/// bigrams cost more than they give.
 pub fn auto_buckets<'a>(texts: impl IntoIterator<Item = &'a str>) -> usize {
-    let (mut ideographs, mut words) = (0usize, 0usize);
+    let (mut ideographs, mut words, mut count) = (0usize, 0usize, 0usize);
     for text in texts {
+        count += 1;
         let mut in_word = false;
         for c in text.chars() {
             if crate::tokenizer::is_split_ideograph(c) {
@@ -48,7 +53,8 @@ pub fn auto_buckets<'a>(texts: impl IntoIterator<Item = &'a str>) -> usize {
             }
         }
     }
-    if ideographs > words {
+    let long = ideographs + words >= LONG_TEXT_TOKENS * count.max(1);
+    if ideographs > words || long {
         AUTO_BUCKETS
     } else {
         0
@@ -112,7 +118,7 @@ mod tests {
     }
 
     #[test]
-    fn the_texts_decide_for_bigrams_by_their_script() {
+    fn the_texts_decide_for_bigrams_by_their_script_and_length() {
         assert_eq!(
             auto_buckets(["味道不错，送餐很快", "太难吃了"]),
             AUTO_BUCKETS
@@ -125,6 +131,11 @@ mod tests {
             0
         );
         assert_eq!(auto_buckets(std::iter::empty()), 0);
+        // Long English texts: 50 words on average.
+        let long = "word ".repeat(60);
+        let short = "word ".repeat(40);
+        assert_eq!(auto_buckets([long.as_str(), short.as_str()]), AUTO_BUCKETS);
+        assert_eq!(auto_buckets([short.as_str(), short.as_str()]), 0);
     }
 
     #[test]

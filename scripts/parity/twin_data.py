@@ -123,9 +123,10 @@ def is_split_ideograph(c: str) -> bool:
 
 def auto_buckets(texts) -> int:
     """src/ngram.rs's auto_buckets: 100,000 buckets when ideographs outnumber the words of
-    other scripts, else none."""
-    ideographs = words = 0
+    other scripts or the texts hold 50 tokens or more on average, else none."""
+    ideographs = words = count = 0
     for text in texts:
+        count += 1
         in_word = False
         for c in text:
             if is_split_ideograph(c):
@@ -135,7 +136,8 @@ def auto_buckets(texts) -> int:
                 in_word = True
             else:
                 in_word = False
-    return 100_000 if ideographs > words else 0
+    long = ideographs + words >= 50 * max(count, 1)
+    return 100_000 if ideographs > words or long else 0
 
 
 def label_indices(examples, labels: list[str]) -> list[int]:

@@ -53,7 +53,8 @@ pub struct TrainArgs {
     /// Add to each word vector a vector of its bigram (the word and the one before it; in
     /// Chinese, the character and the one before it), hashed into this many buckets of a
     /// second table, as fastText's word n-grams. 0: none; auto: 100000 when most tokens of
-    /// --train are Chinese characters (which the tokenizer splits one by one), else none.
+    /// --train are Chinese characters (which the tokenizer splits one by one) or its texts
+    /// are long (50 tokens or more on average), else none.
     #[arg(long, default_value = "auto", value_name = "K|auto")]
     ngram_buckets: Buckets,
     /// Hidden state size per direction (n in the tutorial).

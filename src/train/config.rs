@@ -20,8 +20,8 @@ pub struct TrainConfig {
     pub embedding_dim: usize,
     /// Rows of the hashed bigram table whose vectors add to the word vectors (0: none); see
     /// [`crate::ngram`]. `None` lets the training texts decide ([`crate::ngram::auto_buckets`]:
-    /// a table for Chinese and Japanese, where the tokenizer splits characters, none for
-    /// languages it splits into words); a run stores the number it chose. A stored config
+    /// a table for Chinese and Japanese, where the tokenizer splits characters, and for long
+    /// texts; none for sentences of words); a run stores the number it chose. A stored config
     /// without the field had none.
     #[serde(default = "no_buckets", skip_serializing_if = "is_no_buckets")]
     pub ngram_buckets: Option<usize>,
