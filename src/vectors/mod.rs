@@ -139,10 +139,13 @@ pub fn detect_format(head: &[u8]) -> Option<VectorFormat> {
         let second_bytes = second.unwrap_or(rest);
         let second = String::from_utf8_lossy(second.unwrap_or(rest));
         let fields: Vec<&str> = second.split_ascii_whitespace().collect();
+        // The word, then DIM values (all of them, or some on a line cut short). Counted without
+        // `dim + 1`: a header may announce any dimension, up to usize::MAX.
+        let values = fields.len().saturating_sub(1);
         let count_fits = if complete {
-            fields.len() == dim + 1
+            !fields.is_empty() && values == dim
         } else {
-            (2..=dim + 1).contains(&fields.len())
+            (1..=dim).contains(&values)
         };
         return Some(
             if count_fits && (numbers(&fields[1..]) || printable(second_bytes)) {
