@@ -1,5 +1,6 @@
-//! Helpers shared by the tests: running the binary, making data, training tiny models, editing
-//! model directories, comparing numbers and messages, and saying what a machine cannot test.
+//! Helpers shared by the tests: running the binary, talking HTTP to `serve`, making data,
+//! training tiny models, editing model directories, comparing numbers and messages, and saying
+//! what a machine cannot test.
 //!
 //! The integration suite (`tests/integration/`) and any test file of its own (`mod common;`)
 //! use them through the flat names re-exported here.
@@ -9,6 +10,8 @@
 mod asserts;
 mod cli;
 mod data;
+#[cfg(feature = "serve")]
+mod http;
 mod machine;
 mod model_files;
 mod training;
@@ -16,6 +19,8 @@ mod training;
 pub use asserts::*;
 pub use cli::*;
 pub use data::*;
+#[cfg(feature = "serve")]
+pub use http::*;
 pub use machine::*;
 pub use model_files::*;
 pub use training::*;

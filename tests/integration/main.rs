@@ -30,6 +30,8 @@ mod report;
 mod resource_limits;
 mod saving;
 mod scripting;
+#[cfg(feature = "serve")]
+mod serve;
 mod stratified_split;
 mod train_guards;
 mod train_options;
