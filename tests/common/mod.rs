@@ -8,6 +8,8 @@
 #![allow(dead_code, unused_imports)]
 
 mod asserts;
+#[cfg(all(feature = "serve", target_os = "linux", target_env = "gnu"))]
+mod browser;
 mod cli;
 mod data;
 #[cfg(feature = "serve")]
@@ -17,6 +19,8 @@ mod model_files;
 mod training;
 
 pub use asserts::*;
+#[cfg(all(feature = "serve", target_os = "linux", target_env = "gnu"))]
+pub use browser::*;
 pub use cli::*;
 pub use data::*;
 #[cfg(feature = "serve")]
