@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 /// One text or a list of texts.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -135,7 +135,7 @@ pub(crate) struct Info {
     pub truncation: String,
     /// Length of each `/embed` vector.
     pub embedding_size: usize,
-    pub limits: super::Limits,
+    pub limits: super::options::Limits,
     pub version: &'static str,
 }
 
@@ -223,25 +223,6 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Ap
         ),
     })
 }
-
-/// The OpenAPI description served at `/api-doc/openapi.json`.
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "lstm-sentiment",
-        description = "Text classification with recurrent encoders: predict, embed, explain"
-    ),
-    paths(
-        super::routes::predict,
-        super::routes::embed,
-        super::routes::explain,
-        super::routes::health,
-        super::routes::info,
-        super::routes::metrics,
-    ),
-    components(schemas(Input, LabelScore, ErrorType, crate::TokenContribution))
-)]
-pub struct ApiDoc;
 
 #[cfg(test)]
 mod tests {

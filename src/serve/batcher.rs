@@ -4,7 +4,7 @@
 //! requests queue up. A job whose client went away (its answer channel closed) is skipped.
 
 use super::metrics::Metrics;
-use super::Limits;
+use super::options::Limits;
 use crate::model::Output;
 use crate::{Classifier, Explanation};
 use candle_core::Tensor;

@@ -4,8 +4,8 @@
 //! in the metrics.
 
 use super::api::{ApiError, ErrorType, Input};
+use super::options::Limits;
 use super::state::{App, Loaded};
-use super::Limits;
 use crate::Classifier;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;

@@ -1,7 +1,7 @@
 //! The routes and their handlers.
 
 use super::api::{
-    self, ApiDoc, ApiError, ErrorBody, ErrorType, ExplainResponse, Health, Info, LabelScore,
+    self, ApiError, ErrorBody, ErrorType, ExplainResponse, Health, Info, LabelScore,
     PredictRequest, PredictResponse, TextsRequest,
 };
 use super::batcher::{Failure, Rows};
@@ -42,6 +42,18 @@ pub(crate) fn router(app: App) -> Router {
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .with_state(app)
 }
+
+/// The OpenAPI description served at `/api-doc/openapi.json`.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "lstm-sentiment",
+        description = "Text classification with recurrent encoders: predict, embed, explain"
+    ),
+    paths(predict, embed, explain, health, info, metrics),
+    components(schemas(api::Input, LabelScore, ErrorType, crate::TokenContribution))
+)]
+pub struct ApiDoc;
 
 type Answer<T> = Result<Json<T>, ApiError>;
 
@@ -240,7 +252,7 @@ async fn method_not_allowed() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::Options;
+    use crate::serve::options::Options;
 
     #[tokio::test]
     async fn health_is_503_while_loading_and_draining() {

@@ -2,7 +2,7 @@
 
 use super::batcher::Batcher;
 use super::metrics::Metrics;
-use super::Options;
+use super::options::Options;
 use crate::Classifier;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
