@@ -4,6 +4,7 @@
 
     scripts/python.sh scripts/bench/serve.py [--clients 1,8,64,256] [--requests 2000]
         [--texts-per-request 1] [--servers ours,torch] [--threads 2] [--json-out FILE]
+        [--serve-args "--max-concurrent-requests 32"]
 
 Both servers run on this machine and listen on 127.0.0.1 only; each serves the same model
 directory (--model, default assets/default: the built-in model's files). For each number of
@@ -11,7 +12,8 @@ concurrent clients, a load generator in this process (asyncio, HTTP/1.1 keep-ali
 --client-processes processes) sends --requests `POST /predict` requests of
 --texts-per-request texts drawn in turn from scripts/model/everyday_reviews.tsv, and reports
 requests/s, texts/s, the 50th and 99th percentile latency (from sending a request to reading
-its whole answer), and the answers that were not 200, by status. After the last level it reads
+its whole answer), and the answers that were not 200, by status (with more clients than
+`serve --max-concurrent-requests`, those must all be 429). After the last level it reads
 the server's peak resident memory (VmHWM). Each level stops after --max-seconds at the latest,
 so a run is bounded. One warm-up of 50 requests precedes each server's levels.
 
@@ -26,8 +28,6 @@ documentation shows), one uvicorn worker, torch.set_num_threads(--threads). It a
     scripts/python.sh scripts/bench/serve.py twin-server --model assets/default --port 8081
 """
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import json
@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import List, Union
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOST = "127.0.0.1"
@@ -57,7 +58,7 @@ def twin_app(model_dir: str, threads: int):
     app = FastAPI()
 
     class PredictRequest(BaseModel):
-        inputs: str | list[str]
+        inputs: Union[str, List[str]]
         raw_scores: bool = False
 
     @app.get("/health")
@@ -92,9 +93,9 @@ def run_twin_server(args) -> int:
 # --- the load generator ---------------------------------------------------------------------
 
 
-async def _client(bodies, state, deadline, latencies, statuses):
+async def _client(connection, bodies, state, deadline, latencies, statuses):
     """One client: a keep-alive connection sending requests one after another."""
-    reader, writer = await asyncio.open_connection(HOST, state["port"])
+    reader, writer = connection
     try:
         while state["next"] < state["end"] and time.monotonic() < deadline:
             i = state["next"]
@@ -124,31 +125,43 @@ async def _client(bodies, state, deadline, latencies, statuses):
         writer.close()
 
 
-def _process_load(port, clients, requests, bodies, max_seconds):
-    """One process's share of a level: `clients` connections, `requests` requests in all."""
+def _process_load(port, clients, requests, bodies, max_seconds, barrier, results):
+    """One process's share of a level: `clients` connections, `requests` requests in all. The
+    clock starts once every process has opened its connections."""
 
     async def main():
         state = {"port": port, "next": 0, "end": requests}
         latencies, statuses = [], {}
+        connections = await asyncio.gather(
+            *(asyncio.open_connection(HOST, port) for _ in range(clients))
+        )
+        barrier.wait()
         deadline = time.monotonic() + max_seconds
         start = time.monotonic()
         await asyncio.gather(
-            *(_client(bodies, state, deadline, latencies, statuses) for _ in range(clients))
+            *(_client(c, bodies, state, deadline, latencies, statuses) for c in connections)
         )
         return start, time.monotonic(), latencies, statuses
 
-    return asyncio.run(main())
+    results.put(asyncio.run(main()))
 
 
 def load(port, clients, requests, bodies, max_seconds, processes):
     """Runs one level; returns (seconds, latencies, statuses)."""
     processes = max(1, min(processes, clients))
     shares = [(clients // processes) + (p < clients % processes) for p in range(processes)]
-    jobs = [
-        (port, c, requests * c // clients, bodies, max_seconds) for c in shares
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(processes), context.Queue()
+    workers = [
+        context.Process(target=_process_load, args=(
+            port, c, requests * c // clients, bodies, max_seconds, barrier, results))
+        for c in shares
     ]
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
-        parts = pool.starmap(_process_load, jobs)
+    for worker in workers:
+        worker.start()
+    parts = [results.get() for _ in workers]
+    for worker in workers:
+        worker.join()
     seconds = max(p[1] for p in parts) - min(p[0] for p in parts)
     latencies = sorted(x for p in parts for x in p[2])
     statuses = {}
@@ -188,11 +201,24 @@ def wait_healthy(port: int, process: subprocess.Popen, patience: float = 120.0):
     raise RuntimeError("the server never answered /health with 200")
 
 
-def start_server(name: str, args) -> tuple[subprocess.Popen, int]:
+def check_answer(port: int):
+    """One request that must be answered 200 with the labels ranked: a server that refuses the
+    load's requests would measure nothing."""
+    body = json.dumps({"inputs": "I loved it"}).encode()
+    request = urllib.request.Request(f"http://{HOST}:{port}/predict", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        answer = json.load(r)
+    if not (isinstance(answer, list) and answer and "label" in answer[0]):
+        raise RuntimeError(f"unexpected answer to /predict: {answer}")
+    return answer
+
+
+def start_server(name: str, args):
     port = free_port()
     if name == "ours":
         command = [args.bin, "--threads", str(args.threads), "serve", "--model", args.model,
-                   "--port", str(port)]
+                   "--port", str(port), *args.serve_args.split()]
         env = dict(os.environ)
     else:
         command = [sys.executable, os.path.abspath(__file__), "twin-server", "--model",
@@ -200,6 +226,7 @@ def start_server(name: str, args) -> tuple[subprocess.Popen, int]:
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wait_healthy(port, process)
+    print(f"{name}: {check_answer(port)}", file=sys.stderr)
     return process, port
 
 
@@ -285,8 +312,10 @@ def main(argv=None) -> int:
         "BIN", os.path.join(ROOT, "target", "release", "lstm-sentiment")))
     parser.add_argument("--servers", default="ours,torch")
     parser.add_argument("--clients", default="1,8,64,256")
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=5000, help="per level")
     parser.add_argument("--texts-per-request", type=int, default=1)
+    parser.add_argument("--serve-args", default="",
+                        help="more flags for `serve`, e.g. \"--max-concurrent-requests 32\"")
     parser.add_argument("--threads", type=int, default=2, help="model threads of each server")
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--max-seconds", type=float, default=60.0, help="cap per level")

@@ -165,8 +165,12 @@ impl Batcher {
             enqueued: Instant::now(),
             reply,
         };
-        self.queue.try_send(job).map_err(|_| Failure::Unavailable)?;
+        // Counted before it is sent: the batcher may take it (and count it out) at once.
         self.metrics.queue_depth.inc();
+        if self.queue.try_send(job).is_err() {
+            self.metrics.queue_depth.dec();
+            return Err(Failure::Unavailable);
+        }
         // Queued: no longer on its way.
         drop(arriving);
         match answer.await {
