@@ -338,13 +338,23 @@ fn held(addr: &str, text: &str) -> (TcpStream, Vec<u8>) {
     (stream, body[body.len() - 1..].to_vec())
 }
 
-/// Sends one-text requests until one is answered 429: then every permit is held.
-fn until_overloaded(addr: &str) -> (u16, String, String) {
+/// Holds a `/predict` of each text open (see [`held`]) until all of them have been admitted:
+/// one-text probes, sent one after another, are sent until one is answered 429, which with
+/// `--max-concurrent-requests` equal to the number of texts means the held requests hold every
+/// permit. A held request that came in while a probe held a permit was answered 429 itself: it
+/// is sent again. Returns the held requests and the probe's 429.
+fn hold_all(addr: &str, texts: &[&str]) -> (Vec<(TcpStream, Vec<u8>)>, Reply) {
+    let mut holding: Vec<_> = texts.iter().map(|t| held(addr, t)).collect();
     let begin = Instant::now();
     loop {
         let reply = post(addr, "/predict", r#"{"inputs": "probe"}"#);
         if reply.status == 429 {
-            return error(&reply);
+            return (holding, reply);
+        }
+        for (i, (stream, _)) in holding.iter_mut().enumerate() {
+            if answered(stream) {
+                *stream = held(addr, texts[i]).0;
+            }
         }
         assert!(
             begin.elapsed() < Duration::from_secs(60),
@@ -355,12 +365,21 @@ fn until_overloaded(addr: &str) -> (u16, String, String) {
     }
 }
 
+/// Whether the server has answered on `stream` already.
+fn answered(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let peeked = stream.peek(&mut [0u8; 1]);
+    stream.set_nonblocking(false).unwrap();
+    matches!(peeked, Ok(n) if n > 0)
+}
+
 #[test]
 fn requests_over_the_concurrency_limit_get_429_at_once() {
     let served = serve(&["--max-concurrent-requests", "1"]);
     let addr = served.addr.as_str();
-    let (stream, rest) = held(addr, "I loved it");
-    let (_, kind, message) = until_overloaded(addr);
+    let (mut holding, probe) = hold_all(addr, &["I loved it"]);
+    let (stream, rest) = holding.remove(0);
+    let (_, kind, message) = error(&probe);
     assert_eq!(kind, "overloaded");
     assert!(message.contains("max_concurrent_requests"), "{message}");
     // Health and metrics are not model routes: they answer all the same.
@@ -443,8 +462,7 @@ fn a_stop_signal_answers_the_requests_in_flight_and_exits_0() {
         .iter()
         .map(|t| ok(post(&addr, "/predict", &body(t))))
         .collect();
-    let in_flight: Vec<_> = texts.iter().map(|t| held(&addr, t)).collect();
-    until_overloaded(&addr);
+    let (in_flight, _) = hold_all(&addr, &texts);
     served.terminate();
     // The listener closes while the four requests are still open.
     let begin = Instant::now();
@@ -465,5 +483,17 @@ fn a_stop_signal_answers_the_requests_in_flight_and_exits_0() {
         served.stderr().contains("lstm-sentiment: stopped"),
         "{}",
         served.stderr()
+    );
+}
+
+#[test]
+fn a_model_that_does_not_load_stops_the_server_with_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::common::run(dir.path(), &["serve", "--port", "0", "--model", "missing"]);
+    let err = crate::common::failure(&out, 1);
+    assert!(err.contains("listening on http://127.0.0.1:"), "{err}");
+    assert!(
+        err.contains("cannot load the model missing: missing: not a model directory"),
+        "{err}"
     );
 }
