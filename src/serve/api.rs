@@ -87,6 +87,32 @@ pub(crate) struct TextsRequest {
     pub truncate: bool,
 }
 
+/// The texts of a request, and whether to truncate them.
+pub(crate) trait TextsOf {
+    fn inputs(&self) -> &Input;
+    fn truncate(&self) -> bool;
+}
+
+impl TextsOf for PredictRequest {
+    fn inputs(&self) -> &Input {
+        &self.inputs
+    }
+
+    fn truncate(&self) -> bool {
+        self.truncate
+    }
+}
+
+impl TextsOf for TextsRequest {
+    fn inputs(&self) -> &Input {
+        &self.inputs
+    }
+
+    fn truncate(&self) -> bool {
+        self.truncate
+    }
+}
+
 /// A label and its probability (or logit, with `raw_scores`).
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct LabelScore {

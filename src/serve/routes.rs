@@ -2,11 +2,11 @@
 
 use super::api::{
     self, ApiError, ErrorBody, ErrorType, ExplainResponse, Health, Info, LabelScore,
-    PredictRequest, PredictResponse, TextsRequest,
+    PredictRequest, PredictResponse, TextsOf, TextsRequest,
 };
-use super::batcher::{Failure, Rows};
+use super::batcher::{Arriving, Failure, Rows};
 use super::limits;
-use super::state::{App, Phase};
+use super::state::{App, Loaded, Phase};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
@@ -57,6 +57,35 @@ pub struct ApiDoc;
 
 type Answer<T> = Result<Json<T>, ApiError>;
 
+/// A model route's request, read and checked.
+struct Accepted<'a, R> {
+    loaded: &'a Loaded,
+    /// Its mark as on its way to the batcher.
+    arriving: Arriving,
+    request: R,
+    /// Its texts' token ids, as the model reads them.
+    ids: Vec<Vec<u32>>,
+}
+
+/// What every model route does first: 503 while the model loads, then the body read as `R`,
+/// its texts counted, tokenized and held to the model's input length.
+fn accept<R>(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Accepted<'_, R>, ApiError>
+where
+    R: serde::de::DeserializeOwned + TextsOf,
+{
+    let loaded = limits::loaded(app)?;
+    let arriving = loaded.batcher.arriving();
+    let request: R = api::parse(&limits::body(body, &app.options.limits)?)?;
+    let texts = limits::texts(request.inputs(), &app.options.limits)?;
+    let ids = limits::token_ids(&loaded.classifier, texts, request.truncate())?;
+    Ok(Accepted {
+        loaded,
+        arriving,
+        request,
+        ids,
+    })
+}
+
 fn failed(failure: Failure) -> ApiError {
     match failure {
         Failure::Model(message) => ApiError::new(
@@ -86,11 +115,12 @@ pub(crate) async fn predict(
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer<PredictResponse> {
-    let loaded = limits::loaded(&app)?;
-    let arriving = loaded.batcher.arriving();
-    let request: PredictRequest = api::parse(&limits::body(body, &app.options.limits)?)?;
-    let texts = limits::texts(&request.inputs, &app.options.limits)?;
-    let ids = limits::token_ids(&loaded.classifier, texts, request.truncate)?;
+    let Accepted {
+        loaded,
+        arriving,
+        request,
+        ids,
+    } = accept::<PredictRequest>(&app, body)?;
     let rows = if request.raw_scores {
         Rows::Logits
     } else {
@@ -130,11 +160,12 @@ pub(crate) async fn embed(
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer<Vec<Vec<f32>>> {
-    let loaded = limits::loaded(&app)?;
-    let arriving = loaded.batcher.arriving();
-    let request: TextsRequest = api::parse(&limits::body(body, &app.options.limits)?)?;
-    let texts = limits::texts(&request.inputs, &app.options.limits)?;
-    let ids = limits::token_ids(&loaded.classifier, texts, request.truncate)?;
+    let Accepted {
+        loaded,
+        arriving,
+        ids,
+        ..
+    } = accept::<TextsRequest>(&app, body)?;
     let rows = loaded.batcher.rows(Rows::Features, ids, arriving).await;
     Ok(Json(rows.map_err(failed)?))
 }
@@ -151,16 +182,15 @@ pub(crate) async fn explain(
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer<ExplainResponse> {
-    let loaded = limits::loaded(&app)?;
-    let arriving = loaded.batcher.arriving();
-    let request: TextsRequest = api::parse(&limits::body(body, &app.options.limits)?)?;
-    let texts = limits::texts(&request.inputs, &app.options.limits)?;
-    let cost = limits::explain_cost(&limits::token_ids(
-        &loaded.classifier,
-        texts,
-        request.truncate,
-    )?);
-    let explained = loaded.batcher.explain(texts.to_vec(), cost, arriving).await;
+    let Accepted {
+        loaded,
+        arriving,
+        request,
+        ids,
+    } = accept::<TextsRequest>(&app, body)?;
+    let cost = limits::explain_cost(&ids);
+    let texts = request.inputs.texts().to_vec();
+    let explained = loaded.batcher.explain(texts, cost, arriving).await;
     let mut explained = explained.map_err(failed)?;
     Ok(Json(if request.inputs.is_batch() {
         ExplainResponse::Batch(explained)
