@@ -12,6 +12,7 @@ use std::ops::Range;
 
 /// One text's prediction and each read token's share in it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "serve", derive(utoipa::ToSchema))]
 pub struct Explanation {
     pub text: String,
     /// The predicted label.
@@ -25,6 +26,7 @@ pub struct Explanation {
 
 /// A token of an [`Explanation`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "serve", derive(utoipa::ToSchema))]
 pub struct TokenContribution {
     /// The token as the model reads it (normalized: NFKC, lowercased unless the model keeps case).
     pub token: String,

@@ -40,6 +40,8 @@ pub mod ngram;
 mod optim;
 pub mod pretrain;
 pub mod report;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod threads;
 pub mod tokenizer;
 pub mod train;

@@ -8,6 +8,8 @@ mod explain;
 mod predict;
 mod pretrain;
 mod progress;
+#[cfg(feature = "serve")]
+mod serve;
 mod show;
 mod train;
 mod word2vec;
@@ -62,6 +64,10 @@ enum Command {
     Analogy(word2vec::AnalogyArgs),
     /// Write a model's embedding table as a word2vec or GloVe vector file.
     ExportEmbeddings(word2vec::ExportArgs),
+    /// Serve a model over HTTP: POST /predict, /embed, /explain; GET /health, /info, /metrics,
+    /// /api-doc/openapi.json, and a page at / (docs/serve.md).
+    #[cfg(feature = "serve")]
+    Serve(Box<serve::ServeArgs>),
     /// Redraw a model directory's report.svg (loss and accuracy by epoch, the dev confusion
     /// matrix) from its training.json.
     Report(show::ReportArgs),
@@ -100,6 +106,8 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         Command::Similar(a) => word2vec::run_similar(a),
         Command::Analogy(a) => word2vec::run_analogy(a),
         Command::ExportEmbeddings(a) => word2vec::run_export(a),
+        #[cfg(feature = "serve")]
+        Command::Serve(a) => serve::run_serve(*a, runtime),
         Command::Report(a) => show::run_report(a),
         Command::Completions(a) => show::run_completions(a, Cli::command()),
     }

@@ -30,6 +30,10 @@ mod report;
 mod resource_limits;
 mod saving;
 mod scripting;
+#[cfg(feature = "serve")]
+mod serve;
+#[cfg(feature = "serve")]
+mod serve_page;
 mod stratified_split;
 mod train_guards;
 mod train_options;
