@@ -128,13 +128,19 @@ fn formats_are_detected_from_the_first_bytes() {
 #[test]
 fn a_header_announcing_the_largest_dimension_is_judged_and_refused() {
     let max = usize::MAX;
-    for head in [format!("3 {max}\nword 0.5 0.25\n"), format!("3 {max}\nword 0.5")] {
+    for head in [
+        format!("3 {max}\nword 0.5 0.25\n"),
+        format!("3 {max}\nword 0.5"),
+    ] {
         // Two values cannot fill the line a text header promises: binary by the rule above,
         // unless the line is cut short.
         assert!(detect_format(head.as_bytes()).is_some(), "{head:?}");
         // (As GloVe the header is just a word, "3", with one value.)
         for format in [VectorFormat::Word2VecText, VectorFormat::Word2VecBinary] {
-            assert!(read(head.as_bytes(), format).is_err(), "{format:?} {head:?}");
+            assert!(
+                read(head.as_bytes(), format).is_err(),
+                "{format:?} {head:?}"
+            );
         }
     }
 }
