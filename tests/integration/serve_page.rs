@@ -1,7 +1,8 @@
 //! The page at `/` in a real browser: headless Chromium opens it from a running server, a text
 //! is typed into it, and the page shows the label, a bar per label, and the text as written
 //! with each token coloured the way `/explain` says it pushed. The screenshot is kept as
-//! `serve-page.png` in cargo's test scratch folder (target/tmp), for docs/images/serve.png.
+//! `serve-page.png` in cargo's test scratch folder (`CARGO_TARGET_TMPDIR`), for
+//! docs/images/serve.png.
 //! Without Chromium (Debian's `chromium`, or $CHROMIUM) the test says it is skipped, except
 //! under CI, where .ci/run installs it.
 
