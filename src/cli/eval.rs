@@ -167,6 +167,37 @@ pub fn run_info(args: InfoArgs) -> Result<()> {
             f("dev_accuracy").as_f64().unwrap_or(0.0),
             f("dev_macro_f1").as_f64().unwrap_or(0.0)
         )?;
+        if let Some(domains) = t.get("domains").and_then(|d| d.as_array()) {
+            write_domains(&mut out, domains)?;
+        }
+    }
+    Ok(())
+}
+
+/// The training data by domain and each domain's dev figures, as a recipe that trained on
+/// several data sets records them (`training.domains` in config.json).
+fn write_domains(out: &mut dyn Write, domains: &[serde_json::Value]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "training data:  domain, train examples, dev examples, dev accuracy, macro-F1"
+    )?;
+    for d in domains {
+        let text = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
+        let count = |k: &str| d.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let figure = |k: &str| {
+            d.get(k)
+                .and_then(|v| v.as_f64())
+                .map_or("-".to_string(), |x| format!("{x:.4}"))
+        };
+        writeln!(
+            out,
+            "                {:<16} {:>7} {:>5}  {:>6}  {:>6}",
+            text("name"),
+            count("train_examples"),
+            count("dev_examples"),
+            figure("dev_accuracy"),
+            figure("dev_macro_f1")
+        )?;
     }
     Ok(())
 }

@@ -234,3 +234,40 @@ fn bf16_prediction_answers_or_names_what_the_cpu_lacks() {
         assert!(failure(&out, 1).contains("AVX512-BF16"), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn info_shows_the_training_data_by_domain_when_the_config_records_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/default");
+    for f in ["tokenizer.json", "model.safetensors"] {
+        std::fs::copy(assets.join(f), model.join(f)).unwrap();
+    }
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(assets.join("config.json")).unwrap())
+            .unwrap();
+    config["training"]["domains"] = serde_json::json!([
+        {"name": "films", "train_examples": 7486, "dev_examples": 300,
+         "dev_accuracy": 0.8533, "dev_macro_f1": 0.8529},
+        {"name": "word-list", "train_examples": 5830, "dev_examples": 0,
+         "dev_accuracy": null, "dev_macro_f1": null}
+    ]);
+    std::fs::write(model.join("config.json"), config.to_string()).unwrap();
+    let info = success(&run(tmp.path(), &["info", "--model", "model"]));
+    let fields = |name: &str| -> Vec<String> {
+        let line = info.lines().find(|l| l.contains(name)).unwrap_or("");
+        line.split_whitespace().map(String::from).collect()
+    };
+    assert!(info.contains("training data:"), "{info}");
+    assert_eq!(
+        fields("films"),
+        ["films", "7486", "300", "0.8533", "0.8529"],
+        "{info}"
+    );
+    assert_eq!(
+        fields("word-list"),
+        ["word-list", "5830", "0", "-", "-"],
+        "{info}"
+    );
+}
