@@ -11,9 +11,11 @@ float field per label, named after it, with its probability. A null text gives a
 The model is loaded once per Python worker process, on first use, and kept for every later batch
 and task that process runs (Spark reuses its Python workers). ``model`` is ``"builtin"``, a
 model directory that exists on every executor (a shared file system), an ``hf:owner/name``
-spec (each executor downloads it into its Hub cache once), or a directory shipped with
-``SparkContext.addFile(path, recursive=True)`` and named by the path given to addFile. The
-driver loads the model too, once, to read its labels for the column's type.
+spec (each executor downloads it into its Hub cache once), or the name under which the job
+ships a model directory (``spark-submit --archives model.zip#model``, or ``addArchive``, with
+``model="model"``): a path that does not exist in the worker is looked up with
+``SparkFiles.get``. The driver loads the model too, once, to read its labels for the column's
+type.
 
 In each Python worker the library's thread pool gets as many threads as Spark gives the task
 (its ``OMP_NUM_THREADS``), unless ``RAYON_NUM_THREADS`` is set (``spark.executorEnv``).
@@ -32,7 +34,7 @@ _lock = threading.Lock()
 
 
 def _open(model: str) -> Classifier:
-    """Loads ``model`` in this process: built in, a path here, a Hub spec, or a shipped file."""
+    """Loads ``model`` in this process: built in, a Hub spec, a path here, or a shipped file."""
     if model == "builtin":
         return Classifier.builtin()
     if model.startswith("hf:") or os.path.exists(model):
