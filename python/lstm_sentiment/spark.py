@@ -6,7 +6,8 @@
     scored = score(df, text_col="text", model="builtin", out_col="sentiment")
 
 Both give a struct column: ``label`` (string), ``score`` (float, the label's probability) and one
-float field per label, named after it, with its probability. A null text gives a null result.
+float field per label, named after it, with its probability. A null text gives a null result
+(a struct of nulls through the pandas UDF of Spark before 4.1).
 
 The model is loaded once per Python worker process, on first use, and kept for every later batch
 and task that process runs (Spark reuses its Python workers). ``model`` is ``"builtin"``, a

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("DATA", ROOT.parent / "shared" / "data"))
@@ -73,7 +74,7 @@ def twin_udf():
     import pandas as pd
     from pyspark.sql.functions import pandas_udf
 
-    def sentiment(batches):
+    def sentiment(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
         import torch
         import torch_twin as twin
 
@@ -91,8 +92,8 @@ def twin_udf():
             out.update({label: p[:, j] for j, label in enumerate(labels)})
             yield pd.DataFrame(out)
 
-    returns = "label string, score float, " + ", ".join(f"{l} float" for l in ["negative", "positive"])
-    return pandas_udf(sentiment, returns, functionType=204)  # SQL_SCALAR_PANDAS_ITER_UDF
+    returns = "label string, score float, negative float, positive float"
+    return pandas_udf(sentiment, returns)
 
 
 def spark_runs(path: Path, executors: int, args, skip) -> dict:
