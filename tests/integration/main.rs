@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod builtin_checks;
 mod checkpoint_order;
 mod cli;
 #[cfg(feature = "cuda")]
