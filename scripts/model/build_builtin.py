@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # requirements: scripts/model/requirements_builtin.txt
-"""Builds the built-in model from the labelled sets in ../shared/data, in both languages.
+"""Trains a model on all six labelled domains in ../shared/data, in both languages, and writes it
+as float16 to --out (default assets/default, the built-in model's files).
 
     scripts/python.sh scripts/model/build_builtin.py [--out assets/default] [--set KEY=VALUE ...]
         [--work DIR] [--dry-run]
