@@ -32,6 +32,7 @@ Labels: 0/1 in the files become negative/positive. The float16 model goes to --o
 
 import argparse
 import json
+import os
 import random
 import re
 import shlex
@@ -42,8 +43,8 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(__import__("os").environ.get("DATA", ROOT.parent / "shared" / "data"))
-BIN = Path(__import__("os").environ.get("BIN", ROOT / "target" / "release" / "lstm-sentiment"))
+DATA = Path(os.environ.get("DATA", ROOT.parent / "shared" / "data"))
+BIN = Path(os.environ.get("BIN", ROOT / "target" / "release" / "lstm-sentiment"))
 SEED = 20261128
 DEV_ROWS = 300
 LEXICON_MIN = 1.0
