@@ -46,6 +46,7 @@ pub mod threads;
 pub mod tokenizer;
 pub mod train;
 pub mod vectors;
+mod widen;
 pub mod word2vec;
 
 pub use classifier::{Classifier, Prediction, DEFAULT_WORD_CACHE};

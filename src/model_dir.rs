@@ -10,8 +10,8 @@ use crate::model::Weights;
 use crate::report::{training_json, training_svg, REPORT_FILE, TRAINING_FILE};
 use crate::tokenizer::TextTokenizer;
 use crate::train::TrainReport;
-use candle_core::safetensors::Load;
-use candle_core::{DType, Device, Tensor};
+use crate::widen::widen;
+use candle_core::{Device, Tensor};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -194,11 +194,12 @@ pub(crate) fn read_expected(
                 format!("tensor `{name}` is {stored:?} but config.json says dtype {want:?}"),
             ));
         }
-        let tensor = tensor
-            .load(device)
-            .and_then(|t| t.to_dtype(DType::F32))
+        let values = widen(tensor.dtype(), tensor.data()).ok_or_else(|| {
+            Error::model(origin, format!("tensor `{name}`: cannot widen {stored:?}"))
+        })?;
+        check_finite(&values, name, origin)?;
+        let tensor = Tensor::from_vec(values, shape.as_slice(), device)
             .map_err(|e| Error::model(origin, format!("tensor `{name}`: {e}")))?;
-        check_finite(&tensor, name, origin)?;
         weights.insert(name.clone(), tensor);
     }
     if let Some(extra) = tensors
@@ -241,8 +242,7 @@ fn names<T>(tensors: &HashMap<String, T>) -> String {
     format!("[{}]", names.join(", "))
 }
 
-fn check_finite(tensor: &Tensor, name: &str, origin: &Path) -> Result<()> {
-    let values = tensor.flatten_all()?.to_vec1::<f32>()?;
+fn check_finite(values: &[f32], name: &str, origin: &Path) -> Result<()> {
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
         return Err(Error::model(
             origin,
