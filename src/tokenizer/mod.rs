@@ -4,6 +4,7 @@
 //! Python (`tokenizers.Tokenizer.from_file`) and gives the same ids there.
 
 mod ascii;
+mod json;
 mod pipeline;
 mod truncation;
 
@@ -218,24 +219,8 @@ impl TextTokenizer {
         {
             return Err("expected [PAD] with id 0 and [UNK] with id 1".into());
         }
-        // Ids are rows of the embedding table, so they must be 0..vocab_size, each used once.
-        let mut ids: Vec<(u32, String)> = tokenizer
-            .get_vocab(true)
-            .into_iter()
-            .map(|(word, id)| (id, word))
-            .collect();
-        ids.sort_unstable();
-        if let Some(pair) = ids.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-            let ((id, first), (_, second)) = (&pair[0], &pair[1]);
-            return Err(format!("`{first}` and `{second}` share the id {id}"));
-        }
-        if let Some(gap) = (0..ids.len()).find(|&i| ids[i].0 as usize != i) {
-            let (last, last_word) = &ids[ids.len() - 1];
-            return Err(format!(
-                "ids must run from 0 to {} without gaps, but no entry has id {gap} and \
-                 `{last_word}` has id {last}",
-                ids.len() - 1
-            ));
+        if let Some(problem) = id_problem(&tokenizer) {
+            return Err(problem);
         }
         tokenizer.with_padding(None);
         tokenizer
@@ -256,11 +241,15 @@ impl TextTokenizer {
     /// Loads a tokenizer from the text of a tokenizer.json; `origin` names it in errors.
     pub fn from_json(json: &str, origin: &Path) -> Result<Self> {
         let bad = |e: serde_json::Error| Error::model(origin, format!("not a tokenizer.json: {e}"));
-        // Read twice: `tokenizers` panics on a syntax error inside "decoder" (it expects a
-        // helper to deserialize), so the syntax is checked first by a pass that builds nothing
-        // (building a JSON value of a 30k-word vocabulary would double the load time).
-        serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(bad)?;
-        let tokenizer: Tokenizer = serde_json::from_str(json).map_err(bad)?;
+        let tokenizer = match json::read_word_level(json) {
+            Some(tokenizer) => tokenizer,
+            None => {
+                // `tokenizers` panics on a syntax error inside "decoder" (it expects a helper
+                // to deserialize), so the syntax is checked first by a pass that builds nothing.
+                serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(bad)?;
+                serde_json::from_str(json).map_err(bad)?
+            }
+        };
         Self::checked(tokenizer)
             .map_err(|message| Error::model(origin, format!("not a tokenizer.json: {message}")))
     }
@@ -494,6 +483,34 @@ impl TextTokenizer {
     pub fn inner(&self) -> &Tokenizer {
         &self.inner
     }
+}
+
+/// What is wrong with a vocabulary's ids, if anything. Ids are rows of the embedding table, so
+/// they must be 0..vocab_size, each used once.
+fn id_problem(tokenizer: &Tokenizer) -> Option<String> {
+    // The quick check: when every id below the vocabulary's size has a word, the ids are
+    // exactly those, each once (there are as many words as the size).
+    let size = tokenizer.get_vocab_size(true) as u32;
+    if (0..size).all(|id| tokenizer.id_to_token(id).is_some()) {
+        return None;
+    }
+    let mut ids: Vec<(u32, String)> = tokenizer
+        .get_vocab(true)
+        .into_iter()
+        .map(|(word, id)| (id, word))
+        .collect();
+    ids.sort_unstable();
+    if let Some(pair) = ids.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        let ((id, first), (_, second)) = (&pair[0], &pair[1]);
+        return Some(format!("`{first}` and `{second}` share the id {id}"));
+    }
+    let gap = (0..ids.len()).find(|&i| ids[i].0 as usize != i)?;
+    let (last, last_word) = &ids[ids.len() - 1];
+    Some(format!(
+        "ids must run from 0 to {} without gaps, but no entry has id {gap} and `{last_word}` has \
+         id {last}",
+        ids.len() - 1
+    ))
 }
 
 #[cfg(test)]
