@@ -3,7 +3,8 @@
 """Lexicon baselines that need no training, scored on labelled files: VADER and TextBlob for
 English, SnowNLP for Chinese. Prints accuracy and macro-F1 per file and method.
 
-    scripts/python.sh scripts/model/baselines.py [--lang en|zh] [--json] FILE.tsv ...
+    scripts/python.sh scripts/model/baselines.py [--lang en|zh] [--json] [--fasttext TRAIN.tsv]
+        FILE.tsv ...
 
 Each FILE holds `label<TAB>text` lines, labels `1`/`0` or `positive`/`negative`; blank lines are
 skipped. A file's language is the one most of its texts are written in (a text with a CJK
@@ -14,6 +15,12 @@ character counts as Chinese) unless --lang says. The rules that turn a score int
     SnowNLP   sentiments >= 0.5  -> positive   (naive Bayes probability of positive, 0..1)
 
 A score of exactly 0 (no sentiment word found) counts as positive in both English rules.
+
+--fasttext TRAIN.tsv adds fastText for both languages: supervised, word bigrams, 10 epochs, 2
+threads, seed 1 (the settings of scripts/experiments/run.py), trained on TRAIN.tsv (for the
+built-in model's side-by-side table: the training file `build_builtin.py --dry-run` writes). It
+reads the tokens lstm-sentiment's tokenizer sees: lowercased, with each CJK character and each
+punctuation mark its own token.
 SnowNLP's model was trained on the reviews that ship with it (snownlp/sentiment/pos.txt and
 neg.txt: hotel, book and computer reviews): 702 of zh-shopping test's 5,276 texts are among them
 (compared after lowercasing and keeping only letters and digits), so its figure there is a
@@ -75,6 +82,31 @@ def snownlp() -> Callable[[str], int]:
     return lambda text: int(SnowNLP(text).sentiments >= 0.5)
 
 
+CJK_OR_PUNCT = re.compile(r"([\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]"
+                          r"|[^\w\s])")
+
+
+def fasttext_line(text: str) -> str:
+    return " ".join(CJK_OR_PUNCT.sub(r" \1 ", text.lower()).split())
+
+
+def fasttext_method(train: str) -> Callable[[], Callable[[str], int]]:
+    def factory() -> Callable[[str], int]:
+        import tempfile
+
+        import fasttext
+
+        with tempfile.NamedTemporaryFile("w", suffix=".ft", encoding="utf-8") as f:
+            for label, text in read_rows(train):
+                f.write(f"__label__{label} {fasttext_line(text)}\n")
+            f.flush()
+            model = fasttext.train_supervised(f.name, wordNgrams=2, epoch=10, thread=2, seed=1,
+                                              verbose=0)
+        return lambda text: int(model.predict(fasttext_line(text))[0][0] == "__label__1")
+
+    return factory
+
+
 # name, rule, factory, per language
 METHODS = {
     "en": [("VADER", "compound >= 0", vader), ("TextBlob", "polarity >= 0", textblob)],
@@ -101,7 +133,12 @@ def main() -> int:
     p.add_argument("--lang", choices=sorted(METHODS),
                    help="language of every file (default: detected per file)")
     p.add_argument("--json", action="store_true", help="one JSON object per file and method")
+    p.add_argument("--fasttext", metavar="TRAIN.tsv", help="also fastText trained on this file")
     args = p.parse_args()
+    if args.fasttext:
+        made_once = fasttext_method(args.fasttext)
+        for lang in METHODS:
+            METHODS[lang].append(("fastText", "trained", made_once))
     files = [(path, read_rows(path)) for path in args.files]
     made: dict[str, Callable[[str], int]] = {}
     if not args.json:
