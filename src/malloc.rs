@@ -33,32 +33,6 @@ pub fn keep_freed_memory() -> bool {
     }
 }
 
-/// Asks the kernel to back the whole 2 MiB pages inside `buffer` with huge pages when they are
-/// first touched, which makes one page fault of 512. For large buffers filled once, such as
-/// weights read from a file. Advice only: nothing changes where it is not taken.
-pub(crate) fn advise_huge_pages<T>(buffer: &mut [std::mem::MaybeUninit<T>]) {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        const HUGE: usize = 2 << 20;
-        let start = buffer.as_mut_ptr() as usize;
-        let end = start + std::mem::size_of_val(buffer);
-        let (first, last) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
-        if first < last {
-            // SAFETY: the range lies inside memory this process owns; MADV_HUGEPAGE changes
-            // how it is backed, never its contents.
-            unsafe {
-                libc::madvise(
-                    first as *mut libc::c_void,
-                    last - first,
-                    libc::MADV_HUGEPAGE,
-                );
-            }
-        }
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    let _ = buffer;
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
