@@ -238,6 +238,13 @@ impl Encoder {
         if !every_step {
             return finals();
         }
+        if cache.is_some() && self.pooling == Pooling::Max {
+            // Prediction: no gradient needs keeping off the padded steps, which hold copies of
+            // a state of the text's own (see `pooling::pool`), so the plain max over every step
+            // is the text's. Each direction on its own, joined as the final states are.
+            let maxes: Vec<Tensor> = outputs.iter().map(|o| o.max(0)).collect::<Result<_>>()?;
+            return Tensor::cat(&maxes, D::Minus1);
+        }
         let every = Tensor::cat(&outputs, D::Minus1)?;
         pooling::pool(self.pooling, finals, &every, steps.lengths())
     }
