@@ -18,7 +18,7 @@ const CHUNK: usize = 1024;
 pub(crate) fn widen(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     match dtype {
         Dtype::F32 => {
-            let mut out = Vec::with_capacity(bytes.len() / 4);
+            let mut out = buffer(bytes.len() / 4);
             out.extend(
                 (bytes.chunks_exact(4)).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
             );
@@ -30,12 +30,20 @@ pub(crate) fn widen(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     }
 }
 
+/// Room for `len` values, mapped in at once: a table of word vectors runs to tens of megabytes,
+/// and taking its pages one fault at a time is a good part of the CLI's start-up.
+fn buffer(len: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(len);
+    crate::malloc::prefault(out.spare_capacity_mut());
+    out
+}
+
 fn widen_halves<H>(bytes: &[u8], from_bits: fn(u16) -> H) -> Vec<f32>
 where
     H: Copy + Default,
     [H]: HalfFloatSliceExt,
 {
-    let mut out = Vec::with_capacity(bytes.len() / 2);
+    let mut out = buffer(bytes.len() / 2);
     let mut halves = [H::default(); CHUNK];
     let mut wide = [0f32; CHUNK];
     for chunk in bytes.chunks(2 * CHUNK) {
