@@ -1,5 +1,5 @@
 //! The default sentiment model, compiled into the crate so it works with no files around.
-//! `scripts/model/build_builtin.sh` rebuilds assets/default/.
+//! `scripts/model/build_builtin.py` rebuilds assets/default/ (docs/builtin-model.md).
 
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};

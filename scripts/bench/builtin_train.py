@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 # requirements: scripts/parity/requirements.txt
-"""Wall time to train the built-in model: lstm-sentiment against its PyTorch twin, same data,
-sizes, epochs and threads, in one run.
+"""Wall time to train a small sentiment model (SST-2 phrases and Chinese takeaway reviews):
+lstm-sentiment against its PyTorch twin, same data, sizes, epochs and threads, in one run.
 
     scripts/python.sh scripts/bench/builtin_train.py [--threads 2] [--packed]
 
-Ours: `scripts/model/build_builtin.sh OUT` (the definition of the built-in model: SST-2 phrases
-plus zh-waimai train, LSTM 128/128, dropout 0.5, AdamW 2e-3, batch 64, early stopping on dev)
+Ours: `scripts/model/build_sst2_waimai.sh OUT` (SST-2 phrases plus zh-waimai train, LSTM
+128/128, dropout 0.5, AdamW 2e-3, batch 64, early stopping on dev)
 with `--threads N`, timed from process start to the saved model; vocabulary building, every
 epoch's dev evaluation and the float16 conversion included.
 PyTorch: the same train and dev texts, tokenized with the tokenizer our run built (so no
@@ -47,7 +47,7 @@ def read_tsv(path: Path) -> list[tuple[str, str]]:
 
 
 def data_sets(data: Path):
-    """The train and dev sets of build_builtin.sh (without IMDB)."""
+    """The train and dev sets of build_sst2_waimai.sh (without IMDB)."""
     zh = read_tsv(data / "zh-waimai/train.tsv")
     train = read_tsv(data / "sst2/train_phrases.tsv") + zh[:-600]
     dev = read_tsv(data / "sst2/dev.tsv") + zh[-600:]
@@ -57,10 +57,10 @@ def data_sets(data: Path):
 def ours(threads: int, out: Path) -> float:
     env = dict(os.environ, EXTRA=f"--threads {threads}")
     start = time.perf_counter()
-    done = subprocess.run([str(ROOT / "scripts/model/build_builtin.sh"), str(out)], env=env,
+    done = subprocess.run([str(ROOT / "scripts/model/build_sst2_waimai.sh"), str(out)], env=env,
                           capture_output=True, text=True)
     if done.returncode != 0:
-        sys.exit(f"build_builtin.sh failed:\n{done.stderr[-4000:]}")
+        sys.exit(f"build_sst2_waimai.sh failed:\n{done.stderr[-4000:]}")
     return time.perf_counter() - start
 
 

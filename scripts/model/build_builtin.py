@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # requirements: scripts/model/requirements_builtin.txt
-"""Trains a model on all six labelled domains in ../shared/data, in both languages, and writes it
-as float16 to --out (default assets/default, the built-in model's files).
+"""The built-in model's recipe: trains a model on all six labelled domains in ../shared/data, in
+both languages, and writes it as float16 to --out (default assets/default, the built-in model's
+files).
 
     scripts/python.sh scripts/model/build_builtin.py [--out assets/default] [--set KEY=VALUE ...]
         [--work DIR] [--dry-run]
@@ -26,6 +27,20 @@ What it trains on, and why (settings are in SETTINGS below; --set overrides one 
   LEXICON_MIN in absolute value becomes a one-word example with the label of its sign. Service
   words (friendly, helpful, rude, spotless) are rare in film and product reviews; the lexicon
   gives them a direction. It is English only.
+- Phrases built from the same lexicon (PHRASES rows): a rated word said of a thing people review
+  ("the staff were friendly", "rude staff"), negated ("the room was not clean" takes the
+  opposite label), and two clauses joined by "but", labelled by the second ("the screen is
+  great but the battery is awful"). In the reviews a word like "staff" mostly occurs in
+  complaints, so the model learns the noun as negative; the phrases pair every noun with both
+  directions, so the rated word decides. English only too.
+- The word vectors start from word2vec (skip-gram) trained on every training text plus IMDB's
+  50,000 unlabelled reviews (imdb/unsup.txt): 0.8867 mean dev accuracy against 0.8828 from
+  random vectors, with the same settings.
+- Mean dev accuracies behind the other settings (bidirectional LSTM 128, max pooling, 400
+  tokens keeping head and tail): with 20,000 bigram buckets and without the phrases and
+  word2vec, 0.8856 (the buckets take the model from 4.1M to 6.7M parameters); with those
+  buckets and a constant learning rate of 2e-3 instead of the linear fall over three epochs,
+  0.8833 (best after one epoch).
 
 Labels: 0/1 in the files become negative/positive. The float16 model goes to --out.
 """
@@ -48,6 +63,17 @@ BIN = Path(os.environ.get("BIN", ROOT / "target" / "release" / "lstm-sentiment")
 SEED = 20261128
 DEV_ROWS = 300
 LEXICON_MIN = 1.0
+PHRASES = 30000
+# Things reviews talk about: hotels, restaurants, shops, delivery, apps, products, films.
+NOUNS = """staff service room hotel bed breakfast bathroom shower location view pool reception
+receptionist food meal waiter waitress restaurant dinner coffee pizza menu portion shop store
+seller delivery driver courier order package refund app update phone battery screen camera
+price quality product support manager team place experience design sound keyboard laptop
+headphones charger movie film plot acting book game seat flight parking wifi checkout""".split()
+PHRASE_TEMPLATES = ["the {n} {be} {w}", "{w} {n}", "the {n} {be} very {w}", "{w}", "{n}: {w}",
+                    "the {n} {be} really {w}!", "{w}, just {w}", "honestly the {n} {be} {w}"]
+NEGATED_TEMPLATES = ["the {n} {be} not {w}", "not {w} at all", "the {n} {be}n't {w}",
+                     "never {w}"]
 # Times each domain's (label-balanced) training rows are repeated.
 COPIES = {"sst2": 1, "mr": 1, "imdb": 1, "en-electronics": 2, "zh-waimai": 1, "zh-shopping": 1}
 # The `train` flags; --set KEY=VALUE replaces or adds one (VALUE "" for a bare flag).
@@ -57,12 +83,15 @@ SETTINGS = {
     "hidden": "128",
     "bidirectional": "true",
     "pooling": "max",
-    "ngram-buckets": "20000",
+    "ngram-buckets": "0",
     "dropout": "0.5",
-    "epochs": "8",
+    "epochs": "3",
     "patience": "2",
     "batch-size": "64",
-    "lr": "2e-3",
+    "lr": "1e-3",
+    "lr-schedule": "linear",
+    "pretrain-word2vec": "",
+    "unlabeled": str(DATA / "imdb" / "unsup.txt"),
     "min-count": "2",
     "max-vocab": "30000",
     "max-length": "400",
@@ -149,6 +178,35 @@ def lexicon_rows():
     return rows
 
 
+def phrase_rows(lexicon, rng):
+    """PHRASES rows of rated words in short English phrases; see the module's docstring."""
+    words = [(w, label) for label, w in lexicon if w.isalpha()]
+
+    def said(w):
+        n = rng.choice(NOUNS)
+        be = "were" if n.endswith("s") and not n.endswith("ss") else "was"
+        return n, be
+
+    rows = []
+    while len(rows) < PHRASES:
+        w, label = rng.choice(words)
+        kind = rng.random()
+        n, be = said(w)
+        if kind < 0.6:
+            text = rng.choice(PHRASE_TEMPLATES).format(n=n, be=be, w=w)
+        elif kind < 0.8:
+            text = rng.choice(NEGATED_TEMPLATES).format(n=n, be=be, w=w)
+            label = "0" if label == "1" else "1"
+        else:
+            w2, label = rng.choice(words)
+            n2, be2 = said(w2)
+            text = f"the {n} {be} {w} but the {n2} {be2} {w2}"
+        if rng.random() < 0.5:
+            text = text[0].upper() + text[1:] + rng.choice([".", "", "!"])
+        rows.append((label, text))
+    return rows
+
+
 def write_tsv(path, rows):
     path.write_text("".join(f"{label}\t{text}\n" for label, text in rows), encoding="utf-8")
 
@@ -223,6 +281,11 @@ def main():
     print(f"{'vader lexicon':15} train {len(lexicon):6}", file=sys.stderr)
     train += lexicon
     train_rows["vader-lexicon"] = len(lexicon)
+    # Its own generator, so the dev parts above do not depend on the phrases.
+    phrases = phrase_rows(lexicon, random.Random(SEED + 1))
+    print(f"{'vader phrases':15} train {len(phrases):6}", file=sys.stderr)
+    train += phrases
+    train_rows["vader-phrases"] = len(phrases)
     rng.shuffle(train)
     write_tsv(work / "train.tsv", train)
     write_tsv(work / "dev.tsv", dev)

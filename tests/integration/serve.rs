@@ -295,13 +295,20 @@ fn limits_answer_413_422_and_401() {
     let (status, _, message) = error(&call("/embed", &huge));
     assert_eq!(status, 413);
     assert!(message.contains("20000 bytes"), "{message}");
-    // 600 words: more than the built-in model's 512 tokens.
-    let long = "good ".repeat(600);
+    // One word more than the built-in model reads.
+    let max_length = lstm_sentiment::Classifier::builtin()
+        .unwrap()
+        .config()
+        .max_length;
+    let long = "good ".repeat(max_length + 1);
     let strict = json!({ "inputs": long, "truncate": false }).to_string();
     for path in ["/predict", "/embed", "/explain"] {
         let (status, kind, message) = error(&call(path, &strict));
         assert_eq!((status, kind.as_str()), (422, "validation"), "{path}");
-        assert!(message.contains("512 tokens"), "{message}");
+        assert!(
+            message.contains(&format!("{max_length} tokens")),
+            "{message}"
+        );
     }
     assert_eq!(
         call("/predict", &json!({ "inputs": long }).to_string()).status,
