@@ -970,4 +970,50 @@ mod tests {
             assert!(AsciiWords::for_tokenizer(&other).is_none());
         }
     }
+
+    fn saved_json() -> String {
+        let texts = [
+            "the room was clean",
+            "rude staff, cold food",
+            "好吃 不错 the",
+        ];
+        let config = TokenizerConfig::default();
+        TextTokenizer::build(texts, &config)
+            .unwrap()
+            .to_json()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_saved_tokenizer_reads_as_tokenizers_itself_reads_it() {
+        let json = saved_json();
+        let quick =
+            json::read_word_level(&json).expect("a word-level tokenizer takes the quick path");
+        let usual: Tokenizer = serde_json::from_str(&json).unwrap();
+        assert_eq!(quick.get_vocab(true), usual.get_vocab(true));
+        for text in ["The room was CLEAN!", "staff 好吃 unknown-word", ""] {
+            let ids = |t: &Tokenizer| t.encode(text, false).unwrap().get_ids().to_vec();
+            assert_eq!(ids(&quick), ids(&usual), "{text}");
+        }
+        // Written back, it is the same file.
+        assert_eq!(
+            quick.to_string(true).unwrap(),
+            usual.to_string(true).unwrap()
+        );
+    }
+
+    #[test]
+    fn added_tokens_and_other_models_take_the_usual_path() {
+        let json = saved_json();
+        let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        value["added_tokens"] = serde_json::json!([{
+            "id": 2, "content": "the", "single_word": false, "lstrip": false, "rstrip": false,
+            "normalized": true, "special": false
+        }]);
+        assert!(json::read_word_level(&value.to_string()).is_none());
+        let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        value["model"]["type"] = "WordPiece".into();
+        assert!(json::read_word_level(&value.to_string()).is_none());
+        assert!(json::read_word_level("{\"model\": ").is_none());
+    }
 }
