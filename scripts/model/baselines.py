@@ -82,12 +82,15 @@ def snownlp() -> Callable[[str], int]:
     return lambda text: int(SnowNLP(text).sentiments >= 0.5)
 
 
-CJK_OR_PUNCT = re.compile(r"([\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]"
-                          r"|[^\w\s])")
+def experiments_fasttext_line() -> Callable[[str], str]:
+    """scripts/experiments/run.py's `fasttext_line`: the tokens its fastText runs read."""
+    import importlib.util
 
-
-def fasttext_line(text: str) -> str:
-    return " ".join(CJK_OR_PUNCT.sub(r" \1 ", text.lower()).split())
+    path = Path(__file__).resolve().parents[1] / "experiments" / "run.py"
+    spec = importlib.util.spec_from_file_location("experiments_run", path)
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    return run.fasttext_line
 
 
 def fasttext_method(train: str) -> Callable[[], Callable[[str], int]]:
@@ -96,6 +99,7 @@ def fasttext_method(train: str) -> Callable[[], Callable[[str], int]]:
 
         import fasttext
 
+        fasttext_line = experiments_fasttext_line()
         with tempfile.NamedTemporaryFile("w", suffix=".ft", encoding="utf-8") as f:
             for label, text in read_rows(train):
                 f.write(f"__label__{label} {fasttext_line(text)}\n")

@@ -182,7 +182,7 @@ def phrase_rows(lexicon, rng):
     """PHRASES rows of rated words in short English phrases; see the module's docstring."""
     words = [(w, label) for label, w in lexicon if w.isalpha()]
 
-    def said(w):
+    def said():
         n = rng.choice(NOUNS)
         be = "were" if n.endswith("s") and not n.endswith("ss") else "was"
         return n, be
@@ -191,7 +191,7 @@ def phrase_rows(lexicon, rng):
     while len(rows) < PHRASES:
         w, label = rng.choice(words)
         kind = rng.random()
-        n, be = said(w)
+        n, be = said()
         if kind < 0.6:
             text = rng.choice(PHRASE_TEMPLATES).format(n=n, be=be, w=w)
         elif kind < 0.8:
@@ -199,7 +199,7 @@ def phrase_rows(lexicon, rng):
             label = "0" if label == "1" else "1"
         else:
             w2, label = rng.choice(words)
-            n2, be2 = said(w2)
+            n2, be2 = said()
             text = f"the {n} {be} {w} but the {n2} {be2} {w2}"
         if rng.random() < 0.5:
             text = text[0].upper() + text[1:] + rng.choice([".", "", "!"])
@@ -242,10 +242,14 @@ def domain_figures(model, work, train_rows):
 
 def record_domains(model, figures):
     """Writes the per-domain figures into the model's training report (config.json), where
-    `lstm-sentiment info` shows them."""
+    `lstm-sentiment info` shows them, and names the unlabelled text relative to the repository
+    rather than by this machine's path."""
     path = Path(model) / "config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
     config["training"]["domains"] = figures
+    word2vec = config["training"]["config"].get("embeddings", {}).get("word2_vec", {})
+    if word2vec.get("unlabeled"):
+        word2vec["unlabeled"] = os.path.relpath(word2vec["unlabeled"], ROOT)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
