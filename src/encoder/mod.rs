@@ -25,6 +25,7 @@ mod cells;
 mod direction;
 mod fused;
 mod layer;
+mod max_steps;
 mod parts;
 mod pooling;
 // The products are public through `crate::kernel`, for benches/step_product.
@@ -220,7 +221,7 @@ impl Encoder {
         steps: &Steps,
         dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
-        let (_, every) = self.layers(Read::Vectors(xs), None, steps, dropout, true)?;
+        let (_, every) = self.layers(Read::Vectors(xs), None, steps, dropout, Some(Order::Text))?;
         Tensor::cat(&every, D::Minus1)
     }
 
@@ -232,21 +233,30 @@ impl Encoder {
         steps: &Steps,
         dropout: Option<&mut Dropout>,
     ) -> Result<Tensor> {
-        let every_step = self.pooling.reads_every_step();
+        // A pooling reads each text's steps as a set, so the backward direction's states stay
+        // in its own order: reversing a text within its length keeps it within its length.
+        let every_step = (self.pooling.reads_every_step()).then_some(Order::Direction);
         let (finals, outputs) = self.layers(first, cache, steps, dropout, every_step)?;
         let finals = || Tensor::cat(&finals, D::Minus1);
-        if !every_step {
+        if every_step.is_none() {
             return finals();
         }
-        if cache.is_some() && self.pooling == Pooling::Max {
-            // Prediction: no gradient needs keeping off the padded steps, which hold copies of
-            // a state of the text's own (see `pooling::pool`), so the plain max over every step
-            // is the text's. Each direction on its own, joined as the final states are.
-            let maxes: Vec<Tensor> = outputs.iter().map(|o| o.max(0)).collect::<Result<_>>()?;
-            return Tensor::cat(&maxes, D::Minus1);
+        let lengths = steps.lengths();
+        if matches!(self.pooling, Pooling::Max | Pooling::LastMax)
+            && outputs.iter().all(max_steps::runs)
+        {
+            // Each direction on its own, joined as the final states are.
+            let maxes: Vec<Tensor> = (outputs.iter())
+                .map(|o| max_steps::max_over_steps(o, lengths))
+                .collect::<Result<_>>()?;
+            let max = Tensor::cat(&maxes, D::Minus1)?;
+            return match self.pooling {
+                Pooling::LastMax => Tensor::cat(&[finals()?, max], D::Minus1),
+                _ => Ok(max),
+            };
         }
         let every = Tensor::cat(&outputs, D::Minus1)?;
-        pooling::pool(self.pooling, finals, &every, steps.lengths())
+        pooling::pool(self.pooling, finals, &every, lengths)
     }
 
     /// Every layer, the first reading `first`, the others the outputs below them: the last
@@ -257,23 +267,24 @@ impl Encoder {
         cache: Option<&PredictCache>,
         steps: &Steps,
         mut dropout: Option<&mut Dropout>,
-        every_step: bool,
+        every_step: Option<Order>,
     ) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
         let mut below: Option<Tensor> = None;
         let mut finals = Vec::new();
         let mut outputs = Vec::new();
         for (l, layer) in self.layers.iter().enumerate() {
             let last = l + 1 == self.layers.len();
-            let states = if last && !every_step {
-                States::Final
-            } else {
-                States::EveryStep
+            let (states, order) = match every_step {
+                None if last => (States::Final, Order::Text),
+                Some(order) if last => (States::EveryStep, order),
+                _ => (States::EveryStep, Order::Text),
             };
             finals.clear();
             outputs.clear();
             for (d, weights) in layer.iter().enumerate() {
                 let read = below.as_ref().map_or(first, Read::Vectors);
-                let (h, every) = self.direction((l, d), weights, read, cache, steps, states)?;
+                let (h, every) =
+                    self.direction((l, d), weights, read, cache, steps, (states, order))?;
                 finals.push(h);
                 outputs.extend(every);
             }
@@ -289,7 +300,7 @@ impl Encoder {
     }
 
     /// Layer l, direction d over `read`: the final states and, with [`States::EveryStep`],
-    /// every step's, in the texts' own order.
+    /// every step's, in `order`.
     fn direction(
         &self,
         (l, d): (usize, usize),
@@ -297,7 +308,7 @@ impl Encoder {
         read: Read,
         cache: Option<&PredictCache>,
         steps: &Steps,
-        states: States,
+        (states, order): (States, Order),
     ) -> Result<(Tensor, Option<Tensor>)> {
         let reverse = d == 1;
         let (cell, bf16, lengths) = (self.cell, self.kernel == Kernel::Bf16, steps.lengths());
@@ -334,7 +345,8 @@ impl Encoder {
                     let every_step = states == States::EveryStep;
                     let (h, outs) =
                         reference::run(cell, self.hidden, weights, &xin, steps, every_step)?;
-                    let outs = outs.map(|o| if reverse { steps.reverse(&o) } else { Ok(o) });
+                    let back = reverse && order == Order::Text;
+                    let outs = outs.map(|o| if back { steps.reverse(&o) } else { Ok(o) });
                     return Ok((h, outs.transpose()?));
                 }
                 match cache {
@@ -351,10 +363,20 @@ impl Encoder {
             // The last step holds every text's final state.
             States::EveryStep => {
                 let h = ran.get(ran.dim(0)? - 1)?;
-                Ok((h, Some(if reverse { steps.reverse(&ran)? } else { ran })))
+                let back = reverse && order == Order::Text;
+                Ok((h, Some(if back { steps.reverse(&ran)? } else { ran })))
             }
         }
     }
+}
+
+/// The order of the backward direction's states at every step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// The texts' own: step t of each text, as the forward direction's.
+    Text,
+    /// The direction's own: step t is each text's t-th token from its end. Padding stays put.
+    Direction,
 }
 
 /// What a layer reads.
