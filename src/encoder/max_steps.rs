@@ -4,18 +4,18 @@
 //! Built from candle ops, the masked max costs a mask, a `where_cond` and a strided reduction
 //! over the time axis, and in backward autograd's comparisons, products and zero-filled gradient
 //! buffers, each the size of every step's states: on long texts more time than the recurrence's
-//! own bookkeeping. Here forward is one pass that keeps where each max came from, and backward
-//! writes the gradient to those places.
+//! own bookkeeping. Here forward is one pass, and backward one pass that writes the gradient
+//! where the max came from. Where several steps hold the max (a state that repeated tokens have
+//! driven to a fixed point), they share its gradient equally, as PyTorch's `amax` does, so the
+//! twin and this op train alike.
 
-use candle_core::{bail, CpuStorage, CustomOp1, Device, Layout, Result, Shape, Tensor};
-use std::sync::Mutex;
+use candle_core::{bail, CpuStorage, CustomOp1, Device, Layout, Result, Shape, Storage, Tensor};
 
 /// states (time, batch, features) -> (batch, features): for each text, the max over steps
 /// `0..len.max(1)` (an empty text reads its first step). CPU f32 only: see [`runs`].
 pub fn max_over_steps(states: &Tensor, lengths: &[usize]) -> Result<Tensor> {
     let op = MaxOverSteps {
         lengths: lengths.to_vec(),
-        argmax: Mutex::new(None),
     };
     states.contiguous()?.apply_op1(op)
 }
@@ -27,33 +27,21 @@ pub fn runs(states: &Tensor) -> bool {
 
 struct MaxOverSteps {
     lengths: Vec<usize>,
-    /// Forward's choice of step for every (text, feature), for backward.
-    argmax: Mutex<Option<Vec<u32>>>,
 }
 
 impl MaxOverSteps {
-    /// The max and the step it came from (the first, on ties) of every (text, feature).
-    fn forward(&self, x: &[f32], time: usize, features: usize) -> (Vec<f32>, Vec<u32>) {
-        let batch = self.lengths.len();
-        let mut max = x[..batch * features].to_vec();
-        let mut at = vec![0u32; batch * features];
-        for t in 1..time {
-            let row = &x[t * batch * features..(t + 1) * batch * features];
+    /// Calls `f(t, b, rows)` for every step t of every text b, with rows[r] the r-th feature
+    /// of x at (t, b); the first step of every text, empty or not, comes first.
+    fn each_step<'a>(&self, x: &'a [f32], time: usize, mut f: impl FnMut(usize, usize, &'a [f32])) {
+        let (batch, features) = (self.lengths.len(), x.len() / (time * self.lengths.len()));
+        for t in 0..time {
             for (b, &len) in self.lengths.iter().enumerate() {
-                if t >= len {
-                    continue;
-                }
-                let span = b * features..(b + 1) * features;
-                let (m, a) = (&mut max[span.clone()], &mut at[span.clone()]);
-                for ((m, a), &v) in m.iter_mut().zip(a.iter_mut()).zip(&row[span]) {
-                    if v > *m {
-                        *m = v;
-                        *a = t as u32;
-                    }
+                if t < len.max(1) {
+                    let at = (t * batch + b) * features;
+                    f(t, b, &x[at..at + features]);
                 }
             }
         }
-        (max, at)
     }
 }
 
@@ -65,43 +53,73 @@ impl CustomOp1 for MaxOverSteps {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (time, batch, features) = layout.shape().dims3()?;
         if batch != self.lengths.len() || time == 0 {
-            bail!(
-                "max over steps: {time} steps of {batch} texts for {} lengths",
-                self.lengths.len()
-            );
+            let n = self.lengths.len();
+            bail!("max over steps: {time} steps of {batch} texts for {n} lengths");
         }
-        let x = match layout.contiguous_offsets() {
-            Some((start, end)) => &storage.as_slice::<f32>()?[start..end],
-            None => bail!("max over steps: expected a contiguous tensor"),
-        };
-        let (max, at) = self.forward(x, time, features);
-        *self
-            .argmax
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("poisoned".into()))? = Some(at);
+        let x = contiguous(storage, layout)?;
+        let mut max = x[..batch * features].to_vec();
+        self.each_step(x, time, |_, b, row| {
+            for (m, &v) in max[b * features..(b + 1) * features].iter_mut().zip(row) {
+                *m = m.max(v);
+            }
+        });
         Ok((CpuStorage::F32(max), Shape::from((batch, features))))
     }
 
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+    fn bwd(&self, arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let (time, batch, features) = arg.dims3()?;
-        let guard = self
-            .argmax
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("poisoned".into()))?;
-        let Some(at) = guard.as_ref() else {
-            bail!("max over steps: backward before forward")
-        };
-        let grad = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-        let mut d = vec![0f32; time * batch * features];
-        for (i, (&t, &g)) in at.iter().zip(&grad).enumerate() {
-            d[t as usize * batch * features + i] = g;
-        }
+        let (max, grad) = (host(res)?, host(grad)?);
+        let d = with_host(arg, |x| {
+            let mut ties = vec![0u32; batch * features];
+            self.each_step(x, time, |_, b, row| {
+                let span = b * features..(b + 1) * features;
+                for ((n, &m), &v) in ties[span.clone()].iter_mut().zip(&max[span]).zip(row) {
+                    *n += u32::from(v == m);
+                }
+            });
+            let mut d = vec![0f32; time * batch * features];
+            self.each_step(x, time, |t, b, row| {
+                let (at, span) = ((t * batch + b) * features, b * features..(b + 1) * features);
+                let d = &mut d[at..at + features];
+                for (((d, &v), &m), (&g, &n)) in (d.iter_mut().zip(row))
+                    .zip(&max[span.clone()])
+                    .zip(grad[span.clone()].iter().zip(&ties[span]))
+                {
+                    if v == m {
+                        *d = if n == 1 { g } else { g / n as f32 };
+                    }
+                }
+            });
+            Ok(d)
+        })?;
         Ok(Some(Tensor::from_vec(
             d,
             (time, batch, features),
             &Device::Cpu,
         )?))
     }
+}
+
+/// The f32 elements of a contiguous CPU storage.
+fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&storage.as_slice::<f32>()?[start..end]),
+        None => bail!("max over steps: expected a contiguous tensor"),
+    }
+}
+
+/// Runs `f` on the f32 elements of a CPU tensor, without copying them.
+fn with_host<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    match &*storage {
+        Storage::Cpu(cpu) => f(contiguous(cpu, layout)?),
+        _ => bail!("max over steps: expected a CPU tensor"),
+    }
+}
+
+fn host(t: &Tensor) -> Result<Vec<f32>> {
+    t.flatten_all()?.to_vec1::<f32>()
 }
 
 #[cfg(test)]
@@ -152,6 +170,19 @@ mod tests {
         let per_step = a.abs()?.sum(D::Minus1)?.to_vec2::<f32>()?;
         assert_eq!(per_step[3][1], 0.0);
         assert!(per_step[0][2] > 0.0 && per_step[1][2] == 0.0);
+        Ok(())
+    }
+
+    #[test]
+    fn tied_steps_share_the_gradient_as_pytorchs_amax_does() -> Result<()> {
+        let dev = Device::Cpu;
+        // One text of 3 steps and one feature: 2, 1, 2, then a padded step holding 2 again.
+        let x = Var::from_vec(vec![2f32, 1.0, 2.0, 2.0], (4, 1, 1), &dev)?;
+        let max = max_over_steps(x.as_tensor(), &[3])?;
+        assert_eq!(max.to_vec2::<f32>()?, [[2.0]]);
+        let grads = (max * 3.0)?.sum_all()?.backward()?;
+        let d = grads.get(&x).unwrap().flatten_all()?.to_vec1::<f32>()?;
+        assert_eq!(d, [1.5, 0.0, 1.5, 0.0]);
         Ok(())
     }
 }
