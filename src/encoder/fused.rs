@@ -290,19 +290,19 @@ impl CustomOp3 for RecurrentOp {
 }
 
 /// The f32 elements of a contiguous CPU tensor.
-fn slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+pub(super) fn slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&storage.as_slice::<f32>()?[start..end]),
-        None => bail!("recurrent kernel: expected a contiguous tensor"),
+        None => bail!("fused kernel: expected a contiguous tensor"),
     }
 }
 
-/// Runs `f` on the f32 elements of a CPU tensor.
-fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+/// Runs `f` on the f32 elements of a CPU tensor, without copying them.
+pub(super) fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
     let t = t.contiguous()?;
     let (storage, layout) = t.storage_and_layout();
     match &*storage {
         Storage::Cpu(cpu) => f(slice(cpu, layout)?),
-        _ => bail!("recurrent kernel: expected a CPU tensor"),
+        _ => bail!("fused kernel: expected a CPU tensor"),
     }
 }

@@ -9,7 +9,8 @@
 //! driven to a fixed point), they share its gradient equally, as PyTorch's `amax` does, so the
 //! twin and this op train alike.
 
-use candle_core::{bail, CpuStorage, CustomOp1, Device, Layout, Result, Shape, Storage, Tensor};
+use super::fused::{slice as contiguous, with_slice as with_host};
+use candle_core::{bail, CpuStorage, CustomOp1, Device, Layout, Result, Shape, Tensor};
 
 /// states (time, batch, features) -> (batch, features): for each text, the max over steps
 /// `0..len.max(1)` (an empty text reads its first step). CPU f32 only: see [`runs`].
@@ -97,24 +98,6 @@ impl CustomOp1 for MaxOverSteps {
             (time, batch, features),
             &Device::Cpu,
         )?))
-    }
-}
-
-/// The f32 elements of a contiguous CPU storage.
-fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&storage.as_slice::<f32>()?[start..end]),
-        None => bail!("max over steps: expected a contiguous tensor"),
-    }
-}
-
-/// Runs `f` on the f32 elements of a CPU tensor, without copying them.
-fn with_host<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
-    let t = t.contiguous()?;
-    let (storage, layout) = t.storage_and_layout();
-    match &*storage {
-        Storage::Cpu(cpu) => f(contiguous(cpu, layout)?),
-        _ => bail!("max over steps: expected a CPU tensor"),
     }
 }
 
