@@ -7,8 +7,8 @@
 #
 #   scripts/bench/ab.sh OLD_BINARY NEW_BINARY      # REPEAT=5 by default
 #
-# Build the old one from its commit, e.g.
-#   git worktree add /tmp/old REV && (cd /tmp/old && cargo build --release)
+# Build the old one from its commit in a worktree of its own: `git worktree add DIR REV`, then
+# `cargo build --release` in DIR gives DIR/target/release/lstm-sentiment.
 # Needs $DATA/en-electronics and $DATA/imdb (default ../shared/data).
 source "$(dirname "$0")/../common.sh"
 [ $# -eq 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY" >&2; exit 2; }
