@@ -9,7 +9,7 @@
 //! driven to a fixed point), they share its gradient equally, as PyTorch's `amax` does, so the
 //! twin and this op train alike.
 
-use super::fused::{slice as contiguous, with_slice as with_host};
+use super::fused::{slice, with_slice};
 use candle_core::{bail, CpuStorage, CustomOp1, Device, Layout, Result, Shape, Tensor};
 
 /// states (time, batch, features) -> (batch, features): for each text, the max over steps
@@ -57,7 +57,7 @@ impl CustomOp1 for MaxOverSteps {
             let n = self.lengths.len();
             bail!("max over steps: {time} steps of {batch} texts for {n} lengths");
         }
-        let x = contiguous(storage, layout)?;
+        let x = slice(storage, layout)?;
         let mut max = x[..batch * features].to_vec();
         self.each_step(x, time, |_, b, row| {
             for (m, &v) in max[b * features..(b + 1) * features].iter_mut().zip(row) {
@@ -70,7 +70,7 @@ impl CustomOp1 for MaxOverSteps {
     fn bwd(&self, arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let (time, batch, features) = arg.dims3()?;
         let (max, grad) = (host(res)?, host(grad)?);
-        let d = with_host(arg, |x| {
+        let d = with_slice(arg, |x| {
             let mut ties = vec![0u32; batch * features];
             self.each_step(x, time, |_, b, row| {
                 let span = b * features..(b + 1) * features;
