@@ -212,17 +212,18 @@ impl Encoder {
         self.run(Read::Words(words), Some(cache), steps, None)
     }
 
-    /// The last layer's states at every step, (time, batch, directions * hidden), forward then
-    /// backward, in the texts' own order: what a language model reads. Past a text's length
-    /// the values are not meaningful.
+    /// The last layer's states at every step, one (time, batch, hidden) tensor per direction,
+    /// forward then backward, each in the texts' own order: what a language model reads. Past
+    /// a text's length the values are not meaningful. The directions stay apart because each
+    /// predicts its own tokens: joined, every gradient would pass through a copy of both.
     pub fn every_step(
         &self,
         xs: &Tensor,
         steps: &Steps,
         dropout: Option<&mut Dropout>,
-    ) -> Result<Tensor> {
+    ) -> Result<Vec<Tensor>> {
         let (_, every) = self.layers(Read::Vectors(xs), None, steps, dropout, Some(Order::Text))?;
-        Tensor::cat(&every, D::Minus1)
+        Ok(every)
     }
 
     /// Every layer, then what the encoder's [`Pooling`] makes of the last one.

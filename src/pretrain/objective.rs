@@ -260,17 +260,15 @@ impl Head {
                 forward, backward, ..
             } => {
                 let states = encoder.every_step(&xs, steps, dropout.as_deref_mut())?;
-                let hidden = states.dim(D::Minus1)? / if backward.is_some() { 2 } else { 1 };
                 let ahead = (0..batch).flat_map(|b| {
                     (0..lengths[b].saturating_sub(1)).map(move |t| (at(t, b), at(t + 1, b)))
                 });
-                let (picked, targets) = select(&states.narrow(2, 0, hidden)?, ahead.collect())?;
+                let (picked, targets) = select(&states[0], ahead.collect())?;
                 parts.push((picked, targets, forward));
-                if let Some(backward) = backward {
+                if let (Some(backward), Some(states)) = (backward, states.get(1)) {
                     let behind = (0..batch)
                         .flat_map(|b| (1..lengths[b]).map(move |t| (at(t, b), at(t - 1, b))));
-                    let states = states.narrow(2, hidden, hidden)?;
-                    let (picked, targets) = select(&states, behind.collect())?;
+                    let (picked, targets) = select(states, behind.collect())?;
                     parts.push((picked, targets, backward));
                 }
             }
@@ -291,10 +289,10 @@ impl Head {
                     .unsqueeze(0)?
                     .broadcast_as((time, batch, code.dim(1)?))?;
                 let input = Tensor::cat(&[&previous, &code.contiguous()?], 2)?;
-                let states = decoder.every_step(&input, steps, None)?;
+                let states = &decoder.every_step(&input, steps, None)?[0];
                 let rows =
                     (0..batch).flat_map(|b| (0..lengths[b]).map(move |t| (at(t, b), at(t, b))));
-                let (picked, targets) = select(&states, rows.collect())?;
+                let (picked, targets) = select(states, rows.collect())?;
                 parts.push((picked, targets, projection));
             }
         }
