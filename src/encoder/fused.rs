@@ -298,7 +298,7 @@ pub(super) fn slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a 
 }
 
 /// Runs `f` on the f32 elements of a CPU tensor, without copying them.
-pub(super) fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+pub(crate) fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
     let t = t.contiguous()?;
     let (storage, layout) = t.storage_and_layout();
     match &*storage {

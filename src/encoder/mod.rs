@@ -33,11 +33,13 @@ pub(crate) mod products;
 mod projection;
 mod recurrence;
 mod reference;
-mod simd;
+pub(crate) mod simd;
 mod steps;
 mod workspace;
 
+pub(crate) use activation::exp;
 pub use direction::DirectionWeights;
+pub(crate) use fused::with_slice;
 pub use pooling::Pooling;
 pub use steps::{padded_time, Steps};
 

@@ -13,6 +13,7 @@
 //! gradient) runs as one custom op across rayon's threads: done with candle ops it would pass
 //! over that matrix a dozen times, one thread each.
 
+use crate::encoder::{exp, simd, with_slice};
 use crate::word2vec::sampling::{Noise, Rng};
 use candle_core::{bail, CpuStorage, CustomOp3, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -118,6 +119,11 @@ fn hits(targets: &[u32], negatives: &[u32]) -> HashMap<usize, Vec<usize>> {
 
 /// Rows of the score matrix per parallel task: a few hundred kilobytes of scores.
 const ROWS_PER_TASK: usize = 64;
+/// Partial sums kept side by side over a row, so that its reductions vectorize: a float sum in
+/// one accumulator must be added in order, one element at a time.
+const LANES: usize = 16;
+/// Below this log-probability (e^-60, 1e-26) a negative word's gradient is taken as 0.
+const MIN_LOG_PROB: f32 = -60.0;
 
 /// Per prediction: -log softmax of its corrected true score among its corrected scores, on
 /// (true scores (n), negative scores (n, k), negative bias (k)).
@@ -132,9 +138,10 @@ struct SampledLoss {
 
 impl SampledLoss {
     /// Row `n`'s corrected negative scores into `out`, hits at -inf; its corrected true score.
+    #[inline(always)]
     fn row(&self, n: usize, true_score: f32, scores: &[f32], bias: &[f32], out: &mut [f32]) -> f32 {
-        for (k, o) in out.iter_mut().enumerate() {
-            *o = scores[k] + bias[k] - self.log_negative[k];
+        for (((o, s), b), l) in out.iter_mut().zip(scores).zip(bias).zip(&self.log_negative) {
+            *o = s + b - l;
         }
         if let Some(ks) = self.hits.get(&n) {
             ks.iter().for_each(|&k| out[k] = f32::NEG_INFINITY);
@@ -143,11 +150,97 @@ impl SampledLoss {
     }
 }
 
-/// log(exp(first) + sum exp(rest)).
+/// log(exp(first) + sum exp(rest)). A -inf in `rest` adds e^-87, nothing next to the rest.
+#[inline(always)]
 fn log_sum_exp(first: f32, rest: &[f32]) -> f32 {
-    let max = rest.iter().copied().fold(first, f32::max);
-    let sum: f32 = (first - max).exp() + rest.iter().map(|&x| (x - max).exp()).sum::<f32>();
-    max + sum.ln()
+    let (chunks, tail) = (
+        rest.chunks_exact(LANES),
+        rest.chunks_exact(LANES).remainder(),
+    );
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    for c in chunks.clone() {
+        lanes.iter_mut().zip(c).for_each(|(m, &x)| *m = m.max(x));
+    }
+    let max = lanes.iter().chain(tail).copied().fold(first, f32::max);
+    let mut sums = [0f32; LANES];
+    for c in chunks {
+        sums.iter_mut()
+            .zip(c)
+            .for_each(|(s, &x)| *s += exp(x - max));
+    }
+    let tail_sum: f32 = tail.iter().map(|&x| exp(x - max)).sum();
+    max + (sums.iter().sum::<f32>() + tail_sum + exp(first - max)).ln()
+}
+
+/// The forward pass over one task's rows, as a job for [`simd::run`].
+struct Forward<'a> {
+    op: &'a SampledLoss,
+    /// The task's first row.
+    first: usize,
+    truth: &'a [f32],
+    scores: &'a [f32],
+    bias: &'a [f32],
+    loss: &'a mut [f32],
+    lse: &'a mut [f32],
+}
+
+impl simd::Job for Forward<'_> {
+    type Output = ();
+    const AVX512: bool = true;
+
+    #[inline(always)]
+    fn run(self) {
+        let k = self.bias.len();
+        let mut row = vec![0f32; k];
+        for (i, (l, e)) in self.loss.iter_mut().zip(self.lse.iter_mut()).enumerate() {
+            let r = self.first + i;
+            let scores = &self.scores[r * k..(r + 1) * k];
+            let own = (self.op).row(r, self.truth[r], scores, self.bias, &mut row);
+            *e = log_sum_exp(own, &row);
+            *l = *e - own;
+        }
+    }
+}
+
+/// The backward pass over one task's rows; gives the column sums of their score gradients.
+struct Backward<'a> {
+    op: &'a SampledLoss,
+    first: usize,
+    truth: &'a [f32],
+    scores: &'a [f32],
+    bias: &'a [f32],
+    grad: &'a [f32],
+    lse: &'a [f32],
+    d_truth: &'a mut [f32],
+    d_scores: &'a mut [f32],
+}
+
+impl simd::Job for Backward<'_> {
+    type Output = Vec<f32>;
+    const AVX512: bool = true;
+
+    #[inline(always)]
+    fn run(self) -> Vec<f32> {
+        let k = self.bias.len();
+        let mut sums = vec![0f32; k];
+        let rows = self.d_truth.iter_mut().zip(self.d_scores.chunks_mut(k));
+        for (i, (dt, ds)) in rows.enumerate() {
+            let r = self.first + i;
+            let scores = &self.scores[r * k..(r + 1) * k];
+            let own = (self.op).row(r, self.truth[r], scores, self.bias, ds);
+            let (g, e) = (self.grad[r], self.lse[r]);
+            *dt = g * (exp(own - e) - 1.0);
+            for (d, s) in ds.iter_mut().zip(&mut sums) {
+                // Exactly 0 for hits (at -inf) and for words far below the row's total: `exp`
+                // clamps at e^-87, whose product with g is subnormal, and subnormal inputs slow
+                // the two matrix products that read this gradient severalfold.
+                let v = *d - e;
+                *d = if v < MIN_LOG_PROB { 0.0 } else { g * exp(v) };
+                *s += *d;
+            }
+        }
+        sums
+    }
 }
 
 fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
@@ -182,13 +275,15 @@ impl CustomOp3 for SampledLoss {
             .zip(lse.par_chunks_mut(ROWS_PER_TASK))
             .enumerate()
             .for_each(|(task, (loss, lse))| {
-                let mut row = vec![0f32; k];
-                for (i, (l, e)) in loss.iter_mut().zip(lse.iter_mut()).enumerate() {
-                    let r = task * ROWS_PER_TASK + i;
-                    let own = self.row(r, truth[r], &scores[r * k..(r + 1) * k], bias, &mut row);
-                    *e = log_sum_exp(own, &row);
-                    *l = *e - own;
-                }
+                simd::run(Forward {
+                    op: self,
+                    first: task * ROWS_PER_TASK,
+                    truth,
+                    scores,
+                    bias,
+                    loss,
+                    lse,
+                })
             });
         *self
             .lse
@@ -206,9 +301,8 @@ impl CustomOp3 for SampledLoss {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (n, k) = scores.dims2()?;
-        let (truth_v, bias_v) = (truth.to_vec1::<f32>()?, bias.to_vec1::<f32>()?);
-        let scores_v = scores.flatten_all()?.to_vec1::<f32>()?;
-        let grad_v = grad.to_vec1::<f32>()?;
+        let (truth, bias) = (truth.to_vec1::<f32>()?, bias.to_vec1::<f32>()?);
+        let grad = grad.to_vec1::<f32>()?;
         let lse = self
             .lse
             .lock()
@@ -219,26 +313,27 @@ impl CustomOp3 for SampledLoss {
         let mut d_truth = vec![0f32; n];
         let mut d_scores = vec![0f32; n * k];
         // Each task's column sums of its rows' gradients, added up in task order afterwards so
-        // that the bias gradient does not depend on scheduling.
-        let partial: Vec<Vec<f32>> = (d_truth.par_chunks_mut(ROWS_PER_TASK))
-            .zip(d_scores.par_chunks_mut(ROWS_PER_TASK * k))
-            .enumerate()
-            .map(|(task, (d_truth, d_scores))| {
-                let mut sums = vec![0f32; k];
-                for (i, (dt, ds)) in d_truth.iter_mut().zip(d_scores.chunks_mut(k)).enumerate() {
-                    let r = task * ROWS_PER_TASK + i;
-                    let range = r * k..(r + 1) * k;
-                    let own = self.row(r, truth_v[r], &scores_v[range], &bias_v, ds);
-                    let (g, e) = (grad_v[r], lse[r]);
-                    *dt = g * ((own - e).exp() - 1.0);
-                    for (d, s) in ds.iter_mut().zip(&mut sums) {
-                        *d = g * (*d - e).exp();
-                        *s += *d;
-                    }
-                }
-                sums
-            })
-            .collect();
+        // that the bias gradient does not depend on scheduling. The scores are read in place:
+        // the (n, k) matrix is the largest thing a step holds.
+        let partial: Vec<Vec<f32>> = with_slice(scores, |scores| {
+            Ok((d_truth.par_chunks_mut(ROWS_PER_TASK))
+                .zip(d_scores.par_chunks_mut(ROWS_PER_TASK * k))
+                .enumerate()
+                .map(|(task, (d_truth, d_scores))| {
+                    simd::run(Backward {
+                        op: self,
+                        first: task * ROWS_PER_TASK,
+                        truth: &truth,
+                        scores,
+                        bias: &bias,
+                        grad: &grad,
+                        lse: &lse,
+                        d_truth,
+                        d_scores,
+                    })
+                })
+                .collect())
+        })?;
         let mut d_bias = vec![0f32; k];
         for sums in &partial {
             d_bias.iter_mut().zip(sums).for_each(|(d, s)| *d += s);
@@ -260,7 +355,8 @@ mod tests {
     #[test]
     fn the_fused_loss_matches_candle_ops() {
         let dev = Device::Cpu;
-        let (n, k) = (70, 5);
+        // k spans two of the lanes' chunks and a tail.
+        let (n, k) = (70, 37);
         let vals = |len: usize, seed: f32| -> Vec<f32> {
             (0..len)
                 .map(|i| ((i as f32 + seed) * 0.713).sin())
@@ -271,7 +367,7 @@ mod tests {
         let bias = candle_core::Var::from_vec(vals(k, 3.0), k, &dev).unwrap();
         let (targets, negatives) = (
             (0..n as u32).map(|i| i % 9).collect::<Vec<_>>(),
-            [3u32, 4, 4, 8, 10],
+            (0..k as u32).map(|i| (i * 5 + 3) % 12).collect::<Vec<_>>(),
         );
         let counts: Vec<u64> = (0..12).map(|i| 1 + i * 3).collect();
         let sampler = Sampler::new(&counts);
