@@ -172,14 +172,29 @@ fn log_sum_exp(first: f32, rest: &[f32]) -> f32 {
     max + (sums.iter().sum::<f32>() + tail_sum + exp(first - max)).ln()
 }
 
-/// The forward pass over one task's rows, as a job for [`simd::run`].
-struct Forward<'a> {
+/// What both passes read: the op and its three inputs, whole.
+#[derive(Clone, Copy)]
+struct Inputs<'a> {
     op: &'a SampledLoss,
-    /// The task's first row.
-    first: usize,
     truth: &'a [f32],
     scores: &'a [f32],
     bias: &'a [f32],
+}
+
+impl Inputs<'_> {
+    /// Row `r`'s corrected negative scores into `out`; its corrected true score.
+    #[inline(always)]
+    fn row(&self, r: usize, out: &mut [f32]) -> f32 {
+        let k = self.bias.len();
+        let scores = &self.scores[r * k..(r + 1) * k];
+        (self.op).row(r, self.truth[r], scores, self.bias, out)
+    }
+}
+
+/// The forward pass over one task's rows (from `first`), as a job for [`simd::run`].
+struct Forward<'a> {
+    inputs: Inputs<'a>,
+    first: usize,
     loss: &'a mut [f32],
     lse: &'a mut [f32],
 }
@@ -190,25 +205,20 @@ impl simd::Job for Forward<'_> {
 
     #[inline(always)]
     fn run(self) {
-        let k = self.bias.len();
-        let mut row = vec![0f32; k];
+        let mut row = vec![0f32; self.inputs.bias.len()];
         for (i, (l, e)) in self.loss.iter_mut().zip(self.lse.iter_mut()).enumerate() {
-            let r = self.first + i;
-            let scores = &self.scores[r * k..(r + 1) * k];
-            let own = (self.op).row(r, self.truth[r], scores, self.bias, &mut row);
+            let own = self.inputs.row(self.first + i, &mut row);
             *e = log_sum_exp(own, &row);
             *l = *e - own;
         }
     }
 }
 
-/// The backward pass over one task's rows; gives the column sums of their score gradients.
+/// The backward pass over one task's rows, from the loss gradient `grad` and forward's `lse`;
+/// gives the column sums of their score gradients.
 struct Backward<'a> {
-    op: &'a SampledLoss,
+    inputs: Inputs<'a>,
     first: usize,
-    truth: &'a [f32],
-    scores: &'a [f32],
-    bias: &'a [f32],
     grad: &'a [f32],
     lse: &'a [f32],
     d_truth: &'a mut [f32],
@@ -221,13 +231,12 @@ impl simd::Job for Backward<'_> {
 
     #[inline(always)]
     fn run(self) -> Vec<f32> {
-        let k = self.bias.len();
+        let k = self.inputs.bias.len();
         let mut sums = vec![0f32; k];
         let rows = self.d_truth.iter_mut().zip(self.d_scores.chunks_mut(k));
         for (i, (dt, ds)) in rows.enumerate() {
             let r = self.first + i;
-            let scores = &self.scores[r * k..(r + 1) * k];
-            let own = (self.op).row(r, self.truth[r], scores, self.bias, ds);
+            let own = self.inputs.row(r, ds);
             let (g, e) = (self.grad[r], self.lse[r]);
             *dt = g * (exp(own - e) - 1.0);
             for (d, s) in ds.iter_mut().zip(&mut sums) {
@@ -275,12 +284,16 @@ impl CustomOp3 for SampledLoss {
             .zip(lse.par_chunks_mut(ROWS_PER_TASK))
             .enumerate()
             .for_each(|(task, (loss, lse))| {
-                simd::run(Forward {
+                let inputs = Inputs {
                     op: self,
-                    first: task * ROWS_PER_TASK,
                     truth,
                     scores,
                     bias,
+                };
+                let first = task * ROWS_PER_TASK;
+                simd::run(Forward {
+                    inputs,
+                    first,
                     loss,
                     lse,
                 })
@@ -320,12 +333,15 @@ impl CustomOp3 for SampledLoss {
                 .zip(d_scores.par_chunks_mut(ROWS_PER_TASK * k))
                 .enumerate()
                 .map(|(task, (d_truth, d_scores))| {
-                    simd::run(Backward {
+                    let inputs = Inputs {
                         op: self,
-                        first: task * ROWS_PER_TASK,
                         truth: &truth,
                         scores,
                         bias: &bias,
+                    };
+                    simd::run(Backward {
+                        inputs,
+                        first: task * ROWS_PER_TASK,
                         grad: &grad,
                         lse: &lse,
                         d_truth,
