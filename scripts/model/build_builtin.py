@@ -36,11 +36,13 @@ What it trains on, and why (settings are in SETTINGS below; --set overrides one 
 - The word vectors start from word2vec (skip-gram) trained on every training text plus IMDB's
   50,000 unlabelled reviews (imdb/unsup.txt): 0.8867 mean dev accuracy against 0.8828 from
   random vectors, with the same settings.
+- 20,000 hashed bigram buckets added to the word vectors: 0.8944 mean dev accuracy against
+  0.8867 without them (they take the model from 4.1M to 6.7M parameters, 13.3 MB as float16,
+  within the 16 MB budget); most on IMDB (+4 points) and zh-waimai (+2.7), a point lost on SST-2.
 - Mean dev accuracies behind the other settings (bidirectional LSTM 128, max pooling, 400
-  tokens keeping head and tail): with 20,000 bigram buckets and without the phrases and
-  word2vec, 0.8856 (the buckets take the model from 4.1M to 6.7M parameters); with those
-  buckets and a constant learning rate of 2e-3 instead of the linear fall over three epochs,
-  0.8833 (best after one epoch).
+  tokens keeping head and tail): with the buckets and without the phrases and word2vec,
+  0.8856; with those and a constant learning rate of 2e-3 instead of the linear fall over
+  three epochs, 0.8833 (best after one epoch).
 
 Labels: 0/1 in the files become negative/positive. The float16 model goes to --out.
 """
@@ -83,7 +85,7 @@ SETTINGS = {
     "hidden": "128",
     "bidirectional": "true",
     "pooling": "max",
-    "ngram-buckets": "0",
+    "ngram-buckets": "20000",
     "dropout": "0.5",
     "epochs": "3",
     "patience": "2",

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 /// Positive, with a word pushing each way and an emoji (two UTF-16 units, one character) before
 /// the last words, which the page's character offsets must step over.
-const TEXT: &str = "A wonderful, moving film 😀 though the ending was weak.";
+const TEXT: &str = "A wonderful, moving film 😀 though the ending was awful.";
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[test]
@@ -71,25 +71,35 @@ fn the_page_classifies_and_colours_what_is_typed() {
         };
         assert_eq!(shown["class"], way, "{written}");
     }
-    let background = |word: &str| {
-        let token = tokens.iter().find(|t| t["text"] == word).unwrap();
-        token["background"].as_str().unwrap().to_string()
-    };
-    assert!(
-        background("wonderful").starts_with("rgba(22, 163, 74"),
-        "{}",
-        background("wonderful")
-    );
-    assert!(
-        background("weak").starts_with("rgba(220, 38, 38"),
-        "{}",
-        background("weak")
-    );
-    assert_eq!(
-        background("the"),
-        "",
-        "a token under a tenth of the strongest stays plain"
-    );
+    // Each token's colour follows its contribution: green toward the label, red away, none
+    // under a tenth of the strongest. The text is chosen to show all three.
+    let strongest = (explained.iter())
+        .map(|t| t["contribution"].as_f64().unwrap().abs())
+        .fold(0.0, f64::max);
+    let mut seen = std::collections::BTreeSet::new();
+    for (shown, token) in tokens.iter().zip(explained) {
+        let contribution = token["contribution"].as_f64().unwrap();
+        let want = if contribution.abs() < strongest / 10.0 {
+            ""
+        } else if contribution >= 0.0 {
+            "rgba(22, 163, 74"
+        } else {
+            "rgba(220, 38, 38"
+        };
+        let background = shown["background"].as_str().unwrap();
+        let fits = if want.is_empty() {
+            background.is_empty()
+        } else {
+            background.starts_with(want)
+        };
+        assert!(
+            fits,
+            "{}: {contribution} shown as {background:?}",
+            shown["text"]
+        );
+        seen.insert(want);
+    }
+    assert_eq!(seen.len(), 3, "the text shows plain, green and red tokens");
     let png = browser.screenshot();
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
     let kept = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-page.png");
