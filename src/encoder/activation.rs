@@ -3,8 +3,8 @@
 //!
 //! libm's `expf`/`tanhf` are opaque calls, one element at a time; the gate math of a step would
 //! then cost about as much as its matrix product. These use only multiply, add, divide, min/max
-//! and bit casts, so a loop over a row becomes SIMD code. All three stay within a few float32 ulps of
-//! libm (see the tests), far inside the 1e-5 of the PyTorch parity fixtures.
+//! and bit casts, so a loop over a row becomes SIMD code. All three stay within a few float32
+//! ulps of libm (see the tests), far inside the 1e-5 of the PyTorch parity fixtures.
 
 /// e^x for x in [-87.3, 88.3] (inputs outside are clamped; sigmoid and tanh need no more).
 ///

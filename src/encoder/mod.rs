@@ -217,7 +217,7 @@ impl Encoder {
     /// The last layer's states at every step, one (time, batch, hidden) tensor per direction,
     /// forward then backward, each in the texts' own order: what a language model reads. Past
     /// a text's length the values are not meaningful. The directions stay apart because each
-    /// predicts its own tokens: joined, every gradient would pass through a copy of both.
+    /// predicts its own tokens, so the caller reads them one at a time.
     pub fn every_step(
         &self,
         xs: &Tensor,

@@ -153,10 +153,8 @@ impl SampledLoss {
 /// log(exp(first) + sum exp(rest)). A -inf in `rest` adds e^-87, nothing next to the rest.
 #[inline(always)]
 fn log_sum_exp(first: f32, rest: &[f32]) -> f32 {
-    let (chunks, tail) = (
-        rest.chunks_exact(LANES),
-        rest.chunks_exact(LANES).remainder(),
-    );
+    let chunks = rest.chunks_exact(LANES);
+    let tail = chunks.remainder();
     let mut lanes = [f32::NEG_INFINITY; LANES];
     for c in chunks.clone() {
         lanes.iter_mut().zip(c).for_each(|(m, &x)| *m = m.max(x));

@@ -56,6 +56,12 @@ fn the_page_classifies_and_colours_what_is_typed() {
     let explained = expected["tokens"].as_array().unwrap();
     assert_eq!(tokens.len(), explained.len());
     let chars: Vec<char> = TEXT.chars().collect();
+    // Each token's class and colour follow its contribution: green toward the label, red away,
+    // none under a tenth of the strongest. The text is chosen to show all three.
+    let strongest = (explained.iter())
+        .map(|t| t["contribution"].as_f64().unwrap().abs())
+        .fold(0.0, f64::max);
+    let mut seen = std::collections::BTreeSet::new();
     for (shown, token) in tokens.iter().zip(explained) {
         let (start, end) = (
             token["start"].as_u64().unwrap() as usize,
@@ -64,27 +70,16 @@ fn the_page_classifies_and_colours_what_is_typed() {
         let written: String = chars[start..end].iter().collect();
         assert_eq!(shown["text"], written.as_str());
         let contribution = token["contribution"].as_f64().unwrap();
-        let way = if contribution >= 0.0 {
-            "token toward"
+        let (way, colour) = if contribution >= 0.0 {
+            ("token toward", "rgba(22, 163, 74")
         } else {
-            "token away"
+            ("token away", "rgba(220, 38, 38")
         };
         assert_eq!(shown["class"], way, "{written}");
-    }
-    // Each token's colour follows its contribution: green toward the label, red away, none
-    // under a tenth of the strongest. The text is chosen to show all three.
-    let strongest = (explained.iter())
-        .map(|t| t["contribution"].as_f64().unwrap().abs())
-        .fold(0.0, f64::max);
-    let mut seen = std::collections::BTreeSet::new();
-    for (shown, token) in tokens.iter().zip(explained) {
-        let contribution = token["contribution"].as_f64().unwrap();
         let want = if contribution.abs() < strongest / 10.0 {
             ""
-        } else if contribution >= 0.0 {
-            "rgba(22, 163, 74"
         } else {
-            "rgba(220, 38, 38"
+            colour
         };
         let background = shown["background"].as_str().unwrap();
         let fits = if want.is_empty() {
@@ -92,11 +87,7 @@ fn the_page_classifies_and_colours_what_is_typed() {
         } else {
             background.starts_with(want)
         };
-        assert!(
-            fits,
-            "{}: {contribution} shown as {background:?}",
-            shown["text"]
-        );
+        assert!(fits, "{written}: {contribution} shown as {background:?}");
         seen.insert(want);
     }
     assert_eq!(seen.len(), 3, "the text shows plain, green and red tokens");
