@@ -151,7 +151,7 @@ impl Default for TrainConfig {
             dropout: 0.3,
             embedding_dropout: None,
             word_dropout: 0.0,
-            epochs: 10,
+            epochs: 8,
             batch_size: 64,
             lr: 2e-3,
             lr_schedule: LrSchedule::Constant,
