@@ -77,6 +77,11 @@ impl SparseRows {
         self.params.lr = lr;
     }
 
+    /// The width of a row.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
     /// The rows `ids` as a (ids.len(), dim) tensor.
     pub fn gather(&self, ids: &[u32], device: &Device) -> Result<Tensor> {
         let mut out = Vec::with_capacity(ids.len() * self.dim);

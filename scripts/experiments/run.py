@@ -25,7 +25,9 @@ epochs, 2 threads: the settings of its README's sentiment example) on the same f
 `NAME@torch` (a name from recipes.json), or --twin for every recipe, trains the recipe's flags
 with the PyTorch twin (scripts/parity/train_twin.py, through scripts/python.sh) instead of our
 binary, on the same files and seeds; our `eval` scores both. Its seconds include starting
-Python and importing torch (a second or two).
+Python and importing torch (a second or two). `--flags '...'` adds flags after every recipe's
+own (ours and the twin's), e.g. `--flags '--ema 0'` to score every run by its weights rather
+than their moving average.
 
 The binary is $BIN, else target/release/lstm-sentiment (built when missing). Data: $DATA, else
 ../shared/data beside the repository. Splits are written under target/experiments/splits/.
@@ -252,6 +254,9 @@ def train_command(args):
         if name not in SETS:
             sys.exit(f"run.py: unknown set `{name}` (sets: {', '.join(SETS)})")
     recipes = load_recipes(args.recipes + (",fasttext" if args.fasttext else ""), args.twin)
+    extra = shlex.split(args.flags)
+    recipes = [(name, None if flags is None else flags + extra, trainer)
+               for name, flags, trainer in recipes]
     if any(flags is not None for _, flags, _ in recipes):
         ensure_binary()
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -317,6 +322,7 @@ def main():
     t.add_argument("--fasttext", action="store_true", help="also run fastText")
     t.add_argument("--twin", action="store_true",
                    help="also train every recipe with the PyTorch twin, as NAME@torch")
+    t.add_argument("--flags", default="", help="flags added to every recipe but fastText")
     t.add_argument("--out", required=True, help="JSON lines file to append to")
     s = sub.add_parser("summary", help="tables of mean and spread over seeds")
     s.add_argument("files", nargs="+")

@@ -30,6 +30,10 @@ The network is scripts/parity/torch_twin.py's `Classifier`. What mirrors what:
   included (also frozen word vectors, as ours), clipped to --clip-norm; the learning rate of
   src/train/schedule.rs, tables at --embedding-lr-scale x it. One direction runs padded (exact,
   padding comes after each text), two through pack_padded_sequence.
+- average: after each step every weight, tables included, mixes into its moving average with
+  src/train/average.rs's decay (--ema; ours brings a table row's average up to date only when
+  the row moves or the average is read, which is the same sum); each epoch is scored, and the
+  best kept, by the average.
 - epochs: length-bucketed shuffled batches (src/train/batching.rs), dev accuracy after each,
   the best epoch kept, patience; a non-finite loss or gradient ends the run as ours does.
 """
@@ -102,6 +106,7 @@ def parse_args(argv):
     p.add_argument("--word-dropout", type=float, default=0.0)
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--ema", type=float, default=0.99)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--lr-schedule", default="constant", choices=["constant", "linear", "cosine"])
@@ -146,7 +151,7 @@ def check(a) -> str | None:
         return "epochs, batch size, sizes, layers and max length must be at least 1"
     for what, x in [("dropout", a.dropout), ("word dropout", a.word_dropout),
                     ("embedding dropout", embedding_dropout(a)), ("warmup", a.warmup),
-                    ("dev fraction", a.dev_fraction)]:
+                    ("dev fraction", a.dev_fraction), ("ema", a.ema)]:
         if not 0.0 <= x < 1.0:
             return f"{what} must be in [0, 1), found {x}"
     if not 0 < a.lr <= 10 or not 0 < a.lr * a.embedding_lr_scale <= 10:
@@ -258,6 +263,27 @@ class Trainer:
         trained = tables(model)[1:] if a.freeze_embeddings else tables(model)
         self.sparse = torch.optim.SparseAdam(trained, lr=a.lr, betas=(0.9, 0.999), eps=1e-8) \
             if trained else None
+        self.average = {k: v.detach().clone() for k, v in model.named_parameters()} \
+            if a.ema > 0 else None
+        self.updates = 0
+
+    @torch.no_grad()
+    def update_average(self):
+        """src/train/average.rs's update: d = min(ema, (1 + t) / (10 + t))."""
+        if self.average is None:
+            return
+        self.updates += 1
+        d = min(self.a.ema, (1 + self.updates) / (10 + self.updates))
+        for k, v in self.model.named_parameters():
+            self.average[k].add_(v.detach() - self.average[k], alpha=1 - d)
+
+    @torch.no_grad()
+    def scored_state(self):
+        """The state each epoch is scored and kept by: the average's, else the model's."""
+        state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if self.average is not None:
+            state.update({k: v.clone() for k, v in self.average.items()})
+        return state
 
     def step(self, seqs, y, lr: float):
         """One optimizer step; (loss, logits) or a message when the loss or gradient is not
@@ -292,6 +318,7 @@ class Trainer:
                             rows = t.grad._indices()[0]
                             t[rows] *= 1.0 - table_lr * self.a.weight_decay
             self.sparse.step()
+        self.update_average()
         return loss.item(), logits.detach()
 
 
@@ -352,7 +379,11 @@ def run_epochs(trainer, train, dev, a, say):
             loss_sum += loss * len(idx)
             right += sum(p == train_y[i] for i, p in zip(idx, logits.argmax(dim=1).tolist()))
             seen += len(idx)
+        scored = trainer.scored_state()
+        live = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+        trainer.model.load_state_dict(scored)
         dev_loss, accuracy, f1 = evaluate(trainer.model, dev[0], dev[1], n_labels)
+        trainer.model.load_state_dict(live)
         if not math.isfinite(dev_loss):
             return records, best, f"epoch {epoch}: the dev loss is {dev_loss}"
         improved = not dev[0] or best is None or accuracy > best[2]
@@ -365,8 +396,7 @@ def run_epochs(trainer, train, dev, a, say):
         say(f"epoch {epoch}: train loss {loss_sum / seen:.4f}, {on_dev}, "
             f"{time.monotonic() - clock:.1f} s")
         if improved:
-            state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
-            best, since_best = (epoch, state, accuracy, f1), 0
+            best, since_best = (epoch, scored, accuracy, f1), 0
         else:
             since_best += 1
     return records, best, None

@@ -89,6 +89,11 @@ pub struct TrainArgs {
     /// Stop after this many epochs without a better dev accuracy (0: never).
     #[arg(long, default_value_t = defaults().patience, value_name = "N")]
     patience: usize,
+    /// Score and keep a moving average of the weights rather than the weights themselves:
+    /// after step t, average = d x average + (1 - d) x weights, d = min(D, (1 + t) / (10 + t)),
+    /// so it spans about the last t / 9 steps (at most 1 / (1 - D)). 0: no average.
+    #[arg(long, default_value_t = defaults().ema, value_name = "D")]
+    ema: f64,
     #[arg(long, default_value_t = defaults().batch_size, value_name = "N")]
     batch_size: usize,
     /// AdamW learning rate, at most 10. A run whose loss, gradients or weights turn NaN or
@@ -386,6 +391,7 @@ impl TrainArgs {
             max_length: self.max_length,
             truncation: self.truncate,
             patience: self.patience,
+            ema: self.ema,
             dev_fraction: self.dev_fraction,
             seed: self.seed,
             tokenizer: TokenizerConfig {

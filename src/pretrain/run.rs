@@ -162,7 +162,7 @@ impl<'a> Run<'a> {
             weight_decay: 0.0,
             ..Default::default()
         };
-        let state = TrainState::new(shape.embedding_dim, init, false, params)?;
+        let state = TrainState::new(shape.embedding_dim, init, false, params, 0.0)?;
         let encoder = encoder_from_weights(&shape, &state.live)?;
         let head = Head::new(config.objective, &shape, &state.live)?;
         let steps_per_epoch = train.len().div_ceil(config.batch_size);

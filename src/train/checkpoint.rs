@@ -30,8 +30,9 @@ const METADATA_KEY: &str = "lstm_sentiment_checkpoint";
 /// ignore and so resume with other learning rates. Version 3 adds hashed bigrams (the config's
 /// `ngram_buckets` and the `ngram_embedding.weight` tensors) and the fine-tuning rates
 /// (`encoder_lr_scale`, `gradual_unfreezing`); a run without them still writes version 2 (see
-/// [`Checkpoint::version_for`]).
-const CHECKPOINT_VERSION: u32 = 3;
+/// [`Checkpoint::version_for`]). Version 4 adds the average of the weights (the config's `ema`,
+/// the progress's `average_updates` and the `average/..` tensors).
+const CHECKPOINT_VERSION: u32 = 4;
 
 /// What a kind of run keeps in its checkpoints' metadata, besides the tensors.
 pub(crate) trait Resumable: Serialize + DeserializeOwned {
@@ -71,10 +72,14 @@ pub(crate) struct Progress {
     pub dense_step: i32,
     pub sparse_step: i32,
     pub seconds: f64,
+    /// Updates of the average of the weights, when the run averages them.
+    #[serde(default)]
+    pub average_updates: u64,
 }
 
-/// A whole checkpoint: progress plus tensors named `weights/..`, `adam_m/..`, `adam_v/..` and
-/// `best/..` (each followed by the model's tensor name).
+/// A whole checkpoint: progress plus tensors named `weights/..`, `adam_m/..`, `adam_v/..`,
+/// `best/..` and, when the run averages its weights, `average/..` (each followed by the model's
+/// tensor name).
 pub(crate) struct Checkpoint<P = Progress> {
     pub progress: P,
     pub tensors: BTreeMap<String, Tensor>,
@@ -144,14 +149,16 @@ impl<P: Resumable> Checkpoint<P> {
 }
 
 impl Checkpoint {
-    /// The oldest version that holds a run of `config`: 3 with bigrams or fine-tuning rates,
-    /// else 2.
+    /// The oldest version that holds a run of `config`: 4 when it averages its weights, 3 with
+    /// bigrams or fine-tuning rates, else 2.
     pub fn version_for(config: &TrainConfig) -> u32 {
         let needs_3 = config.ngram_buckets.is_some_and(|k| k > 0)
             || config.encoder_lr_scale != 1.0
             || config.gradual_unfreezing;
-        if needs_3 {
+        if config.ema > 0.0 {
             CHECKPOINT_VERSION
+        } else if needs_3 {
+            3
         } else {
             2
         }

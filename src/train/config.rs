@@ -65,6 +65,12 @@ pub struct TrainConfig {
     pub truncation: Truncation,
     /// Stop after this many epochs without a better dev accuracy (0: never stop early).
     pub patience: usize,
+    /// The decay of the moving average of the weights that each epoch is scored and kept by
+    /// (see `average.rs`): after step t, `average = d * average + (1 - d) * weights`,
+    /// `d = min(ema, (1 + t) / (10 + t))`. 0 scores and keeps the weights themselves. A stored
+    /// config without the field did not average.
+    #[serde(default)]
+    pub ema: f64,
     /// Without a dev set, this fraction of each label's training examples is held out for it
     /// (never a label's last example). 0 holds out nothing: then every epoch runs and the last
     /// one is kept.
@@ -162,6 +168,7 @@ impl Default for TrainConfig {
             max_length: 512,
             truncation: Truncation::Head,
             patience: 3,
+            ema: 0.99,
             dev_fraction: 0.1,
             seed: 42,
             tokenizer: TokenizerConfig::default(),
@@ -214,6 +221,12 @@ impl TrainConfig {
             return fail(format!(
                 "n-gram buckets must be at most {} (0: none), found {buckets}",
                 crate::ngram::MAX_BUCKETS,
+            ));
+        }
+        if !(0.0..1.0).contains(&self.ema) {
+            return fail(format!(
+                "the average's decay (--ema) must be in [0, 1) (0: no average), found {}",
+                number(self.ema)
             ));
         }
         if !(0.0..1.0).contains(&self.dev_fraction) {
@@ -377,6 +390,14 @@ mod tests {
             },
             TrainConfig {
                 epochs: 0,
+                ..base.clone()
+            },
+            TrainConfig {
+                ema: 1.0,
+                ..base.clone()
+            },
+            TrainConfig {
+                ema: f64::NAN,
                 ..base.clone()
             },
         ];

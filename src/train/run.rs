@@ -114,6 +114,7 @@ impl<'a> Run<'a> {
             init,
             config.freeze_embeddings,
             adamw(&config),
+            config.ema,
         )?;
         let model = Model::from_weights(&model_config, &state.placeholder_weights(&device)?)?;
         let schedule = Schedule::new(
@@ -214,7 +215,7 @@ impl<'a> Run<'a> {
             return Ok(ControlFlow::Break(()));
         };
         let train_seconds = clock.elapsed().as_secs_f64();
-        let weights = self.state.weights(&self.device)?;
+        let weights = self.state.scored_weights(&self.device)?;
         let Some((dev_loss, eval)) = self.score(&weights, epoch, totals.steps)? else {
             return Ok(ControlFlow::Break(()));
         };
@@ -331,7 +332,7 @@ impl<'a> Run<'a> {
     fn interrupt(&mut self, epoch: usize, step: usize) -> Result<()> {
         self.history.interrupted = true;
         if self.history.best.is_none() {
-            let weights = snapshot(&self.state.weights(&self.device)?)?;
+            let weights = snapshot(&self.state.scored_weights(&self.device)?)?;
             if let Some((_, eval)) = self.score(&weights, epoch, step)? {
                 self.history.best = Some(Best::new(epoch, weights, &eval));
             }
@@ -339,7 +340,7 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn checkpoint(&self, epoch: usize, on_event: OnEvent) -> Result<()> {
+    fn checkpoint(&mut self, epoch: usize, on_event: OnEvent) -> Result<()> {
         let Some(dir) = self.checkpoint_dir else {
             return Ok(());
         };
@@ -358,6 +359,7 @@ impl<'a> Run<'a> {
             dense_step: 0,
             sparse_step: 0,
             seconds: self.seconds(),
+            average_updates: 0,
         };
         self.state
             .checkpoint(progress, h.best.as_ref(), &self.device)?

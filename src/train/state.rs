@@ -2,6 +2,7 @@
 //! AdamW, the embedding table (and the bigram table, with bigrams) with its row-sparse AdamW,
 //! and the best epoch kept so far; with their checkpoints.
 
+use super::average::Averaged;
 use super::checkpoint::{Checkpoint, Progress, Resumable};
 use super::guard::non_finite_step;
 use crate::dropout::Dropout;
@@ -83,14 +84,26 @@ pub(crate) struct TrainState {
     /// The embedding is frozen for now (gradual unfreezing): its gradient neither moves it nor
     /// counts towards the clipped norm.
     resting_embedding: bool,
+    /// The moving average of the weights, when the run scores and keeps it. Its tables are
+    /// the embedding (0) and, with bigrams, the bigram table (1).
+    average: Option<Averaged>,
+}
+
+/// The dense weights' values by name.
+fn dense_values(live: &Weights) -> Result<BTreeMap<String, Vec<f32>>> {
+    (live.iter())
+        .map(|(k, t)| Ok((k.clone(), t.flatten_all()?.to_vec1::<f32>()?)))
+        .collect()
 }
 
 impl TrainState {
+    /// `ema`: the decay of the moving average of the weights (0: none; see [`Averaged`]).
     pub(crate) fn new(
         embedding_dim: usize,
         mut init: Weights,
         frozen_embedding: bool,
         params: ParamsAdamW,
+        ema: f64,
     ) -> Result<Self> {
         let table = init
             .remove(EMBEDDING)
@@ -116,6 +129,15 @@ impl TrainState {
             .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
             .collect();
         let dense = DenseAdamW::new(&vars, params);
+        let average = if ema > 0.0 {
+            let mut tables = vec![(embedding.state().1, embedding_dim)];
+            if let Some((table, _)) = &ngrams {
+                tables.push((table.state().1, table.dim()));
+            }
+            Some(Averaged::new(ema, dense_values(&live)?, tables))
+        } else {
+            None
+        };
         Ok(Self {
             vars,
             live,
@@ -124,6 +146,7 @@ impl TrainState {
             ngrams,
             frozen_embedding,
             resting_embedding: false,
+            average,
         })
     }
 
@@ -229,6 +252,8 @@ impl TrainState {
             return Ok(Err(what));
         }
         let factor = clip_factor(norm, clip_norm);
+        let ngram_rows = ngram_rows.as_ref().map(|(rows, _, _)| &rows[..]);
+        self.catch_up_average(&rows, ngram_rows);
         self.dense.step(&grads, factor)?;
         if !self.frozen_embedding && !self.resting_embedding {
             (self.embedding).update(&rows, &word_grad.affine(factor, 0.0)?)?;
@@ -236,7 +261,53 @@ impl TrainState {
         if let (Some((table, _)), Some((rows, grad))) = (&mut self.ngrams, ngram_grad) {
             table.update(rows, &grad.affine(factor, 0.0)?)?;
         }
+        self.update_average(&rows, ngram_rows)?;
         Ok(Ok((loss_value, out)))
+    }
+
+    /// Brings the average of the table rows a step is about to move up to date.
+    fn catch_up_average(&mut self, rows: &[u32], ngram_rows: Option<&[u32]>) {
+        let Some(average) = &mut self.average else {
+            return;
+        };
+        average.catch_up(0, rows, self.embedding.state().1);
+        if let (Some((table, _)), Some(ngram_rows)) = (&self.ngrams, ngram_rows) {
+            average.catch_up(1, ngram_rows, table.state().1);
+        }
+    }
+
+    /// Mixes the weights after a step into their average.
+    fn update_average(&mut self, rows: &[u32], ngram_rows: Option<&[u32]>) -> Result<()> {
+        let Some(average) = &mut self.average else {
+            return Ok(());
+        };
+        let mut tables = vec![(rows, self.embedding.state().1)];
+        if let (Some((table, _)), Some(ngram_rows)) = (&self.ngrams, ngram_rows) {
+            tables.push((ngram_rows, table.state().1));
+        }
+        average.update(&dense_values(&self.live)?, &tables)
+    }
+
+    /// The weights each epoch is scored and kept by: their moving average when the run keeps
+    /// one, else the weights themselves.
+    pub(crate) fn scored_weights(&mut self, device: &Device) -> Result<Weights> {
+        let Some(average) = &mut self.average else {
+            return self.weights(device);
+        };
+        let mut tables = vec![self.embedding.state().1];
+        if let Some((table, _)) = &self.ngrams {
+            tables.push(table.state().1);
+        }
+        average.sync(&tables);
+        let mut out = Weights::new();
+        for (name, values) in average.dense() {
+            let shape = self.live[name].shape();
+            out.insert(name.clone(), Tensor::from_slice(values, shape, device)?);
+        }
+        let ngrams = (self.ngrams.is_some())
+            .then(|| average.table(1, device))
+            .transpose()?;
+        Ok(with_tables(&out, average.table(0, device)?, ngrams))
     }
 
     /// The current weights without the autograd graph (views of the live storage).
@@ -262,12 +333,18 @@ impl TrainState {
     }
 
     pub(super) fn checkpoint(
-        &self,
+        &mut self,
         mut progress: Progress,
         best: Option<&Best>,
         device: &Device,
     ) -> Result<Checkpoint> {
         let (mut tensors, dense_step, sparse_step) = self.state_tensors(device)?;
+        if self.average.is_some() {
+            for (name, t) in self.scored_weights(device)? {
+                tensors.insert(format!("average/{name}"), t);
+            }
+            progress.average_updates = self.average.as_ref().map_or(0, Averaged::updates);
+        }
         if let Some(best) = best {
             for (name, t) in &best.weights {
                 tensors.insert(format!("best/{name}"), t.clone());
@@ -305,7 +382,20 @@ impl TrainState {
 
     pub(super) fn restore(&mut self, c: &Checkpoint, origin: &Path) -> Result<()> {
         let steps = (c.progress.dense_step, c.progress.sparse_step);
-        self.restore_state(c, steps, origin)
+        self.restore_state(c, steps, origin)?;
+        let Some(average) = &mut self.average else {
+            return Ok(());
+        };
+        let mut dense = BTreeMap::new();
+        for name in self.live.keys() {
+            dense.insert(name.clone(), c.values("average", name, origin)?);
+        }
+        let mut tables = vec![c.values("average", EMBEDDING, origin)?];
+        if self.ngrams.is_some() {
+            tables.push(c.values("average", NGRAMS, origin)?);
+        }
+        (average.restore(c.progress.average_updates, dense, tables))
+            .map_err(|m| Error::model(origin, m))
     }
 
     /// Continues from what [`state_tensors`](Self::state_tensors) put in `c`, with the step

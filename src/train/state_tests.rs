@@ -80,7 +80,8 @@ fn row_gradients_of_both_tables_equal_the_dense_gradients_of_the_plain_path() {
     };
 
     let params = ParamsAdamW::default();
-    let mut state = TrainState::new(config.embedding_dim, weights, false, params.clone()).unwrap();
+    let mut state =
+        TrainState::new(config.embedding_dim, weights, false, params.clone(), 0.99).unwrap();
     let model = Model::from_weights(&config, &state.placeholder_weights(&device).unwrap());
     let mut rng = StdRng::seed_from_u64(7);
     let mut no_dropout = Dropout::new(0.0, &mut rng);

@@ -1,0 +1,242 @@
+//! The weights a run evaluates and keeps: an exponential moving average of the weights over the
+//! optimizer steps (Polyak averaging, as TensorFlow's `ExponentialMovingAverage` with
+//! `num_updates`). After step t, `average = d * average + (1 - d) * weights` with
+//! `d = min(decay, (1 + t) / (10 + t))`, so early on the average follows the weights closely
+//! and later spans about the last t / 9 steps, up to 1 / (1 - decay). With a constant
+//! learning rate the weights at an epoch's end carry the noise of its last batches; the
+//! average smooths it, which matters most on small sets where an epoch is a few dozen steps.
+//!
+//! A step moves only the table rows its batch uses, so the tables' averages are brought up to
+//! date lazily: a row left alone since step s keeps the same weights w, and its average after
+//! step t is `w + (average_s - w) * d_{s+1} * ... * d_t`. Every row is brought up to date
+//! before the average is read ([`Averaged::sync`]), so a checkpoint holds plain averages.
+
+use crate::error::{Error, Result};
+use candle_core::{Device, Tensor};
+use std::collections::BTreeMap;
+
+/// The decay at update `t` (counted from 1).
+fn decay_at(decay: f64, t: u64) -> f64 {
+    decay.min((1.0 + t as f64) / (10.0 + t as f64))
+}
+
+/// A table's average, with the update after which each row was last brought up to date.
+struct Table {
+    dim: usize,
+    average: Vec<f32>,
+    synced: Vec<u64>,
+}
+
+/// The averages of a run's weights: the dense tensors by name and the row-trained tables.
+pub(crate) struct Averaged {
+    decay: f64,
+    /// Updates so far.
+    updates: u64,
+    /// The sum of ln d over updates `base + 1 ..= base + i`, at index i.
+    log_decay: Vec<f64>,
+    base: u64,
+    dense: BTreeMap<String, Vec<f32>>,
+    tables: Vec<Table>,
+}
+
+impl Averaged {
+    /// Averages starting at the given weights, `tables` as (row-major values, row width).
+    pub fn new(
+        decay: f64,
+        dense: BTreeMap<String, Vec<f32>>,
+        tables: Vec<(&[f32], usize)>,
+    ) -> Self {
+        let tables = (tables.into_iter())
+            .map(|(values, dim)| Table {
+                dim,
+                average: values.to_vec(),
+                synced: vec![0; values.len() / dim.max(1)],
+            })
+            .collect();
+        Self {
+            decay,
+            updates: 0,
+            log_decay: vec![0.0],
+            base: 0,
+            dense,
+            tables,
+        }
+    }
+
+    /// The factor by which the gap between a row's average and its weights shrinks from
+    /// update `from` to the last one.
+    fn shrink_since(&self, from: u64) -> f32 {
+        let at = |u: u64| self.log_decay[(u - self.base) as usize];
+        (at(self.updates) - at(from)).exp() as f32
+    }
+
+    /// Brings `rows` of table `i`, whose weights are `values`, up to date with the last
+    /// update. Call it for the rows a step is about to move, before it moves them.
+    pub fn catch_up(&mut self, i: usize, rows: &[u32], values: &[f32]) {
+        let updates = self.updates;
+        let shrink: Vec<f32> = (rows.iter())
+            .map(|&r| self.shrink_since(self.tables[i].synced[r as usize]))
+            .collect();
+        let table = &mut self.tables[i];
+        for (&r, f) in rows.iter().zip(shrink) {
+            let span = r as usize * table.dim..(r as usize + 1) * table.dim;
+            for (a, w) in table.average[span.clone()].iter_mut().zip(&values[span]) {
+                *a = w + (*a - w) * f;
+            }
+            table.synced[r as usize] = updates;
+        }
+    }
+
+    /// One update, after an optimizer step: every dense tensor (`dense` by name), and the rows
+    /// of each table that the step moved (`tables[i]` = (rows, the table's values)), whose
+    /// averages [`catch_up`](Self::catch_up) brought up to date before the step.
+    pub fn update(
+        &mut self,
+        dense: &BTreeMap<String, Vec<f32>>,
+        tables: &[(&[u32], &[f32])],
+    ) -> Result<()> {
+        self.updates += 1;
+        let d = decay_at(self.decay, self.updates);
+        let last = *self.log_decay.last().unwrap_or(&0.0);
+        self.log_decay.push(last + d.ln());
+        // a + (1 - d)(w - a): a weight that stays put keeps its average exactly.
+        let take = (1.0 - d) as f32;
+        for (name, average) in &mut self.dense {
+            let w = dense
+                .get(name)
+                .ok_or_else(|| Error::Config(format!("no weights for the average of `{name}`")))?;
+            for (a, w) in average.iter_mut().zip(w) {
+                *a += take * (w - *a);
+            }
+        }
+        for (table, (rows, values)) in self.tables.iter_mut().zip(tables) {
+            for &r in *rows {
+                let span = r as usize * table.dim..(r as usize + 1) * table.dim;
+                for (a, w) in table.average[span.clone()].iter_mut().zip(&values[span]) {
+                    *a += take * (w - *a);
+                }
+                table.synced[r as usize] = self.updates;
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings every row of every table up to date (`tables[i]`: table i's values).
+    pub fn sync(&mut self, tables: &[&[f32]]) {
+        for (i, values) in tables.iter().enumerate() {
+            let stale: Vec<u32> = (self.tables[i].synced.iter().enumerate())
+                .filter(|&(_, &s)| s != self.updates)
+                .map(|(r, _)| r as u32)
+                .collect();
+            self.catch_up(i, &stale, values);
+        }
+        self.log_decay = vec![0.0];
+        self.base = self.updates;
+    }
+
+    /// The dense averages, by name.
+    pub fn dense(&self) -> &BTreeMap<String, Vec<f32>> {
+        &self.dense
+    }
+
+    /// Table `i`'s average as a (rows, dim) tensor; up to date after [`sync`](Self::sync).
+    pub fn table(&self, i: usize, device: &Device) -> Result<Tensor> {
+        let t = &self.tables[i];
+        Ok(Tensor::from_slice(
+            &t.average,
+            (t.synced.len(), t.dim),
+            device,
+        )?)
+    }
+
+    /// The number of updates so far, for a checkpoint.
+    pub fn updates(&self) -> u64 {
+        self.updates
+    }
+
+    /// Continues from a checkpoint: the averages it holds (all rows up to date) after
+    /// `updates` updates.
+    pub fn restore(
+        &mut self,
+        updates: u64,
+        dense: BTreeMap<String, Vec<f32>>,
+        tables: Vec<Vec<f32>>,
+    ) -> std::result::Result<(), String> {
+        for (name, values) in &dense {
+            match self.dense.get(name) {
+                Some(a) if a.len() == values.len() => {}
+                _ => return Err(format!("the average of `{name}` has the wrong size")),
+            }
+        }
+        if dense.len() != self.dense.len() || tables.len() != self.tables.len() {
+            return Err("the checkpoint's averages do not match the model".into());
+        }
+        for (table, values) in self.tables.iter_mut().zip(tables) {
+            if values.len() != table.average.len() {
+                return Err("a table's average has the wrong size".into());
+            }
+            table.average = values;
+            table.synced.fill(updates);
+        }
+        self.dense = dense;
+        self.updates = updates;
+        self.base = updates;
+        self.log_decay = vec![0.0];
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain, eager average: every value mixed at every update.
+    fn eager(decay: f64, start: &[f32], steps: &[Vec<f32>]) -> Vec<f32> {
+        let mut a = start.to_vec();
+        for (t, w) in (1..).zip(steps) {
+            let d = decay_at(decay, t) as f32;
+            for (a, w) in a.iter_mut().zip(w) {
+                *a += (1.0 - d) * (w - *a);
+            }
+        }
+        a
+    }
+
+    #[test]
+    fn the_lazy_table_average_is_the_eager_one() {
+        // A 3-row table of width 2; each step moves the rows it lists.
+        let moves: [&[u32]; 5] = [&[0], &[2], &[0, 2], &[], &[1]];
+        let mut values = vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let mut lazy = Averaged::new(0.9, BTreeMap::new(), vec![(&values, 2)]);
+        let mut history = Vec::new();
+        for (step, rows) in moves.iter().enumerate() {
+            lazy.catch_up(0, rows, &values);
+            for &r in *rows {
+                values[2 * r as usize] += step as f32 + 1.0;
+                values[2 * r as usize + 1] -= 0.5;
+            }
+            lazy.update(&BTreeMap::new(), &[(rows, &values)]).unwrap();
+            history.push(values.clone());
+        }
+        lazy.sync(&[&values]);
+        let got = lazy.table(0, &Device::Cpu).unwrap().flatten_all().unwrap();
+        let want = eager(0.9, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &history);
+        for (g, w) in got.to_vec1::<f32>().unwrap().iter().zip(&want) {
+            assert!((g - w).abs() < 1e-5, "{g} against {w}");
+        }
+    }
+
+    #[test]
+    fn the_average_trails_the_weights_and_the_decay_caps_its_span() {
+        let mut avg = Averaged::new(0.3, BTreeMap::from([("w".into(), vec![0.0])]), vec![]);
+        for _ in 0..5 {
+            avg.update(&BTreeMap::from([("w".into(), vec![1.0])]), &[])
+                .unwrap();
+        }
+        // d = 2/11, 3/12 then the cap 0.3: the average is 1 - the product of the decays.
+        let kept = 2.0 / 11.0 * 3.0 / 12.0 * 0.3f64.powi(3);
+        let a = avg.dense()["w"][0];
+        assert!((f64::from(a) - (1.0 - kept)).abs() < 1e-6, "{a}");
+        assert_eq!(decay_at(0.99, 10_000), 0.99);
+    }
+}
