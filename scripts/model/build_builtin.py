@@ -39,10 +39,13 @@ What it trains on, and why (settings are in SETTINGS below; --set overrides one 
 - 20,000 hashed bigram buckets added to the word vectors: 0.8944 mean dev accuracy against
   0.8867 without them (they take the model from 4.1M to 6.7M parameters, 13.3 MB as float16,
   within the 16 MB budget); most on IMDB (+4 points) and zh-waimai (+2.7), a point lost on SST-2.
+- Each epoch scored, and the best kept, by the moving average of the weights (`--ema 0.99`):
+  0.8972 mean dev accuracy against 0.8944 from the weights themselves, level or ahead on every
+  domain (SST-2 +1 point).
 - Mean dev accuracies behind the other settings (bidirectional LSTM 128, max pooling, 400
-  tokens keeping head and tail): with the buckets and without the phrases and word2vec,
-  0.8856; with those and a constant learning rate of 2e-3 instead of the linear fall over
-  three epochs, 0.8833 (best after one epoch).
+  tokens keeping head and tail), without the average: with the buckets and without the phrases
+  and word2vec, 0.8856; with those and a constant learning rate of 2e-3 instead of the linear
+  fall over three epochs, 0.8833 (best after one epoch).
 
 Labels: 0/1 in the files become negative/positive. The float16 model goes to --out.
 """
@@ -98,6 +101,7 @@ SETTINGS = {
     "max-vocab": "30000",
     "max-length": "400",
     "truncate": "head_tail",
+    "ema": "0.99",
     "seed": "1",
 }
 
