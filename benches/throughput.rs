@@ -287,8 +287,6 @@ fn bench_train(a: &TrainArgs, device: DeviceSpec) -> Result<Value> {
         clip_norm: a.clip_norm,
         max_length: a.max_length,
         patience: 0,
-        // The PyTorch side keeps no moving average of the weights: time the same work.
-        ema: 0.0,
         device,
         ..TrainConfig::default()
     };

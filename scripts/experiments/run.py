@@ -26,8 +26,8 @@ epochs, 2 threads: the settings of its README's sentiment example) on the same f
 with the PyTorch twin (scripts/parity/train_twin.py, through scripts/python.sh) instead of our
 binary, on the same files and seeds; our `eval` scores both. Its seconds include starting
 Python and importing torch (a second or two). `--flags '...'` adds flags after every recipe's
-own (ours and the twin's), e.g. `--flags '--ema 0'` to score every run by its weights rather
-than their moving average.
+own (ours and the twin's), e.g. `--flags '--ema 0.99'` to score every run by the moving
+average of its weights.
 
 The binary is $BIN, else target/release/lstm-sentiment (built when missing). Data: $DATA, else
 ../shared/data beside the repository. Splits are written under target/experiments/splits/.

@@ -19,7 +19,7 @@ run() { # name train dev test extra...
   [ -n "$dev" ] && dev_args=(--dev "$dev")
   local start=$SECONDS
   "$bin" train --no-checkpoint -q --train "$train" "${dev_args[@]}" --out "$work/$name" \
-    --epochs "${EPOCHS:-6}" --patience 2 --seed 7 --ema 0 "$@" > "$work/$name.log"
+    --epochs "${EPOCHS:-6}" --patience 2 --seed 7 "$@" > "$work/$name.log"
   local acc
   acc=$("$bin" eval --model "$work/$name" --data "$test" --json | sed 's/.*"accuracy":\([0-9.]*\).*/\1/')
   printf '%-28s test accuracy %.4f   (%d s)\n' "$name" "$acc" $((SECONDS - start))

@@ -106,7 +106,7 @@ def parse_args(argv):
     p.add_argument("--word-dropout", type=float, default=0.0)
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--patience", type=int, default=3)
-    p.add_argument("--ema", type=float, default=0.99)
+    p.add_argument("--ema", type=float, default=0.0)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--lr-schedule", default="constant", choices=["constant", "linear", "cosine"])

@@ -91,7 +91,7 @@ pub struct TrainArgs {
     patience: usize,
     /// Score and keep a moving average of the weights rather than the weights themselves:
     /// after step t, average = d x average + (1 - d) x weights, d = min(D, (1 + t) / (10 + t)),
-    /// so it spans about the last t / 9 steps (at most 1 / (1 - D)). 0: no average.
+    /// so it spans about the last t / 9 steps (at most 1 / (1 - D)). 0: the weights themselves.
     #[arg(long, default_value_t = defaults().ema, value_name = "D")]
     ema: f64,
     #[arg(long, default_value_t = defaults().batch_size, value_name = "N")]

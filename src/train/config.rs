@@ -168,7 +168,7 @@ impl Default for TrainConfig {
             max_length: 512,
             truncation: Truncation::Head,
             patience: 3,
-            ema: 0.99,
+            ema: 0.0,
             dev_fraction: 0.1,
             seed: 42,
             tokenizer: TokenizerConfig::default(),

@@ -38,8 +38,6 @@ fn config(ngram_buckets: usize) -> TrainConfig {
         dev_fraction: 0.0,
         ngram_buckets: Some(ngram_buckets),
         seed: 5,
-        // The weights themselves: 42 steps leave too few for an average to settle.
-        ema: 0.0,
         ..TrainConfig::default()
     }
 }

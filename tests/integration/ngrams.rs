@@ -341,24 +341,22 @@ fn a_model_with_buckets_saves_loads_converts_and_exports_its_word_vectors() {
     assert!(exported.vector("alpha").is_some());
 }
 
-/// A run stopped after its first epoch and resumed ends with the uninterrupted run's weights,
-/// bucket table included.
-#[test]
-fn a_resumed_run_with_buckets_ends_with_the_same_weights() {
+fn weight_values(c: &Classifier) -> Vec<(String, Vec<f32>)> {
+    (c.weights().iter())
+        .map(|(k, t)| (k.clone(), t.flatten_all().unwrap().to_vec1().unwrap()))
+        .collect()
+}
+
+/// An uninterrupted run of `config`, and the same run stopped after its first epoch and resumed.
+fn uninterrupted_and_resumed(config: &TrainConfig) -> (Classifier, Classifier) {
     let tmp = tempfile::tempdir().unwrap();
     let data = order_examples(40, 4);
-    let config = TrainConfig {
-        epochs: 2,
-        batch_size: 8,
-        dev_fraction: 0.0,
-        ..order_config(64, 5)
-    };
-    let (reference, _) = train(&data, None, &config, &mut |_| ControlFlow::Continue(())).unwrap();
+    let (reference, _) = train(&data, None, config, &mut |_| ControlFlow::Continue(())).unwrap();
     let checkpointing = Checkpointing {
         dir: Some(tmp.path().join("checkpoint")),
         resume: false,
     };
-    let (_, stopped) = train_with(&data, None, &config, &checkpointing, &mut |e| match e {
+    let (_, stopped) = train_with(&data, None, config, &checkpointing, &mut |e| match e {
         TrainEvent::Epoch(_) => ControlFlow::Break(()),
         _ => ControlFlow::Continue(()),
     })
@@ -374,17 +372,59 @@ fn a_resumed_run_with_buckets_ends_with_the_same_weights() {
     })
     .unwrap();
     assert_eq!(report.config.ngram_buckets, Some(64));
-    let values = |c: &Classifier| -> Vec<(String, Vec<f32>)> {
-        (c.weights().iter())
-            .map(|(k, t)| (k.clone(), t.flatten_all().unwrap().to_vec1().unwrap()))
-            .collect()
-    };
-    assert!(values(&reference)
+    assert_eq!(report.config.ema, config.ema);
+    (reference, resumed)
+}
+
+fn resumable_config(ema: f64) -> TrainConfig {
+    TrainConfig {
+        epochs: 2,
+        batch_size: 8,
+        dev_fraction: 0.0,
+        ema,
+        ..order_config(64, 5)
+    }
+}
+
+/// A run stopped after its first epoch and resumed ends with the uninterrupted run's weights,
+/// bucket table included.
+#[test]
+fn a_resumed_run_with_buckets_ends_with_the_same_weights() {
+    let (reference, resumed) = uninterrupted_and_resumed(&resumable_config(0.0));
+    assert!(weight_values(&reference)
         .iter()
         .any(|(k, _)| k == NGRAM_EMBEDDING_TENSOR));
     assert!(
-        values(&resumed) == values(&reference),
+        weight_values(&resumed) == weight_values(&reference),
         "resumed weights differ"
+    );
+}
+
+/// With `ema` the run keeps the average of its weights, which differs from the weights
+/// themselves; a resumed run continues the average from its checkpoint (word and bucket rows
+/// included) and keeps the same one.
+#[test]
+fn a_resumed_run_keeps_the_same_average_of_its_weights() {
+    let (reference, resumed) = uninterrupted_and_resumed(&resumable_config(0.99));
+    let plain = train(
+        &order_examples(40, 4),
+        None,
+        &resumable_config(0.0),
+        &mut |_| ControlFlow::Continue(()),
+    )
+    .unwrap()
+    .0;
+    let averaged = weight_values(&reference);
+    for (name, values) in weight_values(&plain) {
+        let kept = &averaged.iter().find(|(k, _)| *k == name).unwrap().1;
+        assert!(
+            *kept != values,
+            "{name}: the average is the weights themselves"
+        );
+    }
+    assert!(
+        weight_values(&resumed) == averaged,
+        "resumed averages differ"
     );
 }
 

@@ -267,8 +267,6 @@ fn the_embedding_table_learns_at_its_own_rate() {
         dropout: 0.0,
         clip_norm: 0.0,
         lr: 0.01,
-        // The step's own weights, not their average.
-        ema: 0.0,
         ..config()
     };
     let table = |c: &Classifier| values(c).remove(EMBEDDING_TENSOR).unwrap();
