@@ -20,11 +20,26 @@ fn decay_at(decay: f64, t: u64) -> f64 {
     decay.min((1.0 + t as f64) / (10.0 + t as f64))
 }
 
+/// Moves each average `take` of the way to its weight: a + take (w - a), so a weight that
+/// stays put keeps its average exactly.
+fn mix(average: &mut [f32], weights: &[f32], take: f32) {
+    for (a, w) in average.iter_mut().zip(weights) {
+        *a += take * (w - *a);
+    }
+}
+
 /// A table's average, with the update after which each row was last brought up to date.
 struct Table {
     dim: usize,
     average: Vec<f32>,
     synced: Vec<u64>,
+}
+
+impl Table {
+    /// Where row `r` lies in the row-major values.
+    fn span(&self, r: u32) -> std::ops::Range<usize> {
+        r as usize * self.dim..(r as usize + 1) * self.dim
+    }
 }
 
 /// The averages of a run's weights: the dense tensors by name and the row-trained tables.
@@ -79,7 +94,7 @@ impl Averaged {
             .collect();
         let table = &mut self.tables[i];
         for (&r, f) in rows.iter().zip(shrink) {
-            let span = r as usize * table.dim..(r as usize + 1) * table.dim;
+            let span = table.span(r);
             for (a, w) in table.average[span.clone()].iter_mut().zip(&values[span]) {
                 *a = w + (*a - w) * f;
             }
@@ -99,22 +114,17 @@ impl Averaged {
         let d = decay_at(self.decay, self.updates);
         let last = *self.log_decay.last().unwrap_or(&0.0);
         self.log_decay.push(last + d.ln());
-        // a + (1 - d)(w - a): a weight that stays put keeps its average exactly.
         let take = (1.0 - d) as f32;
         for (name, average) in &mut self.dense {
             let w = dense
                 .get(name)
                 .ok_or_else(|| Error::Config(format!("no weights for the average of `{name}`")))?;
-            for (a, w) in average.iter_mut().zip(w) {
-                *a += take * (w - *a);
-            }
+            mix(average, w, take);
         }
         for (table, (rows, values)) in self.tables.iter_mut().zip(tables) {
             for &r in *rows {
-                let span = r as usize * table.dim..(r as usize + 1) * table.dim;
-                for (a, w) in table.average[span.clone()].iter_mut().zip(&values[span]) {
-                    *a += take * (w - *a);
-                }
+                let span = table.span(r);
+                mix(&mut table.average[span.clone()], &values[span], take);
                 table.synced[r as usize] = self.updates;
             }
         }
