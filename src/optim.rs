@@ -139,6 +139,9 @@ impl SparseRows {
     }
 }
 
+/// Takes a parameter's name and its values after a step.
+pub type SeenWeights<'a> = &'a mut dyn FnMut(&str, &[f32]) -> Result<()>;
+
 /// A parameter's name with its first and second moments.
 pub type Moments<'a> = (&'a str, &'a [f32], &'a [f32]);
 
@@ -190,12 +193,22 @@ impl DenseAdamW {
         self.params.lr = lr;
     }
 
-    /// One step; each gradient is multiplied by `scale` first (for clipping).
-    pub fn step(&mut self, grads: &GradStore, scale: f64) -> Result<()> {
+    /// One step; each gradient is multiplied by `scale` first (for clipping). With `seen`,
+    /// every parameter's values after the step go to it by name, moved or not: the weights are
+    /// already on the host here, so a moving average costs no second copy of them.
+    pub fn step(
+        &mut self,
+        grads: &GradStore,
+        scale: f64,
+        mut seen: Option<SeenWeights>,
+    ) -> Result<()> {
         self.step += 1;
         let step = AdamWStep::new(&self.params, self.step);
-        for ((_, var, m, v), &lr_scale) in self.slots.iter_mut().zip(&self.scales) {
+        for ((name, var, m, v), &lr_scale) in self.slots.iter_mut().zip(&self.scales) {
             let Some(g) = grads.get(var.as_tensor()).filter(|_| lr_scale > 0.0) else {
+                if let Some(seen) = seen.as_deref_mut() {
+                    seen(name, &var.as_tensor().flatten_all()?.to_vec1::<f32>()?)?;
+                }
                 continue;
             };
             let scaled;
@@ -215,6 +228,9 @@ impl DenseAdamW {
             let g = g.flatten_all()?.to_vec1::<f32>()?;
             let mut w = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
             step.apply(&mut w, m, v, &g, scale as f32);
+            if let Some(seen) = seen.as_deref_mut() {
+                seen(name, &w)?;
+            }
             var.set(&Tensor::from_vec(w, var.shape(), var.device())?)?;
         }
         Ok(())
@@ -344,7 +360,8 @@ mod tests {
         let mut theirs = AdamW::new(vec![b.clone()], params).unwrap();
         let square_sum_grads = |v: &Var| v.as_tensor().sqr().unwrap().sum_all().unwrap().backward();
         for _ in 0..5 {
-            ours.step(&square_sum_grads(&a).unwrap(), 1.0).unwrap();
+            ours.step(&square_sum_grads(&a).unwrap(), 1.0, None)
+                .unwrap();
             theirs.step(&square_sum_grads(&b).unwrap()).unwrap();
         }
         let (x, y) = (values(a.as_tensor()), values(b.as_tensor()));
@@ -385,7 +402,7 @@ mod tests {
             let loss = (a.as_tensor().sqr().unwrap().sum_all().unwrap()
                 + frozen.as_tensor().sqr().unwrap().sum_all().unwrap())
             .unwrap();
-            ours.step(&loss.backward().unwrap(), 1.0).unwrap();
+            ours.step(&loss.backward().unwrap(), 1.0, None).unwrap();
             let grads = b.as_tensor().sqr().unwrap().sum_all().unwrap().backward();
             theirs.step(&grads.unwrap()).unwrap();
         }

@@ -102,33 +102,41 @@ impl Averaged {
         }
     }
 
-    /// One update, after an optimizer step: every dense tensor (`dense` by name), and the rows
-    /// of each table that the step moved (`tables[i]` = (rows, the table's values)), whose
-    /// averages [`catch_up`](Self::catch_up) brought up to date before the step.
-    pub fn update(
-        &mut self,
-        dense: &BTreeMap<String, Vec<f32>>,
-        tables: &[(&[u32], &[f32])],
-    ) -> Result<()> {
+    /// Starts one update, for the optimizer step about to run: [`mix_dense`](Self::mix_dense)
+    /// then takes in each dense tensor's new weights, and [`mix_rows`](Self::mix_rows) the
+    /// table rows the step moved, whose averages [`catch_up`](Self::catch_up) brought up to
+    /// date before this update.
+    pub fn next_update(&mut self) {
         self.updates += 1;
         let d = decay_at(self.decay, self.updates);
         let last = *self.log_decay.last().unwrap_or(&0.0);
         self.log_decay.push(last + d.ln());
-        let take = (1.0 - d) as f32;
-        for (name, average) in &mut self.dense {
-            let w = dense
-                .get(name)
-                .ok_or_else(|| Error::Config(format!("no weights for the average of `{name}`")))?;
-            mix(average, w, take);
-        }
-        for (table, (rows, values)) in self.tables.iter_mut().zip(tables) {
-            for &r in *rows {
-                let span = table.span(r);
-                mix(&mut table.average[span.clone()], &values[span], take);
-                table.synced[r as usize] = self.updates;
-            }
-        }
+    }
+
+    /// How far this update moves an average towards its weights.
+    fn take(&self) -> f32 {
+        (1.0 - decay_at(self.decay, self.updates)) as f32
+    }
+
+    /// Mixes the weights of the dense tensor `name` after this update's step into its average.
+    pub fn mix_dense(&mut self, name: &str, weights: &[f32]) -> Result<()> {
+        let take = self.take();
+        let average = (self.dense.get_mut(name))
+            .ok_or_else(|| Error::Config(format!("no average for the weights of `{name}`")))?;
+        mix(average, weights, take);
         Ok(())
+    }
+
+    /// Mixes `rows` of table `i`, whose weights after this update's step are `values`, into
+    /// their averages.
+    pub fn mix_rows(&mut self, i: usize, rows: &[u32], values: &[f32]) {
+        let (take, updates) = (self.take(), self.updates);
+        let table = &mut self.tables[i];
+        for &r in rows {
+            let span = table.span(r);
+            mix(&mut table.average[span.clone()], &values[span], take);
+            table.synced[r as usize] = updates;
+        }
     }
 
     /// Brings every row of every table up to date (`tables[i]`: table i's values).
@@ -225,7 +233,8 @@ mod tests {
                 values[2 * r as usize] += step as f32 + 1.0;
                 values[2 * r as usize + 1] -= 0.5;
             }
-            lazy.update(&BTreeMap::new(), &[(rows, &values)]).unwrap();
+            lazy.next_update();
+            lazy.mix_rows(0, rows, &values);
             history.push(values.clone());
         }
         lazy.sync(&[&values]);
@@ -240,8 +249,8 @@ mod tests {
     fn the_average_trails_the_weights_and_the_decay_caps_its_span() {
         let mut avg = Averaged::new(0.3, BTreeMap::from([("w".into(), vec![0.0])]), vec![]);
         for _ in 0..5 {
-            avg.update(&BTreeMap::from([("w".into(), vec![1.0])]), &[])
-                .unwrap();
+            avg.next_update();
+            avg.mix_dense("w", &[1.0]).unwrap();
         }
         // d = 2/11, 3/12 then the cap 0.3: the average is 1 - the product of the decays.
         let kept = 2.0 / 11.0 * 3.0 / 12.0 * 0.3f64.powi(3);

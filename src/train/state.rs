@@ -96,6 +96,16 @@ fn dense_values(live: &Weights) -> Result<BTreeMap<String, Vec<f32>>> {
         .collect()
 }
 
+/// The values of the tables trained row by row, in the average's order: the embedding, then
+/// the bigram table where there is one.
+fn table_values<'a>(
+    embedding: &'a SparseRows,
+    ngrams: &'a Option<(SparseRows, usize)>,
+) -> Vec<&'a [f32]> {
+    let ngrams = ngrams.as_ref().map(|(table, _)| table.state().1);
+    std::iter::once(embedding.state().1).chain(ngrams).collect()
+}
+
 impl TrainState {
     /// `ema`: the decay of the moving average of the weights (0: none; see [`Averaged`]).
     pub(crate) fn new(
@@ -254,14 +264,23 @@ impl TrainState {
         let factor = clip_factor(norm, clip_norm);
         let ngram_rows = ngram_rows.as_ref().map(|(rows, _, _)| &rows[..]);
         self.catch_up_average(&rows, ngram_rows);
-        self.dense.step(&grads, factor)?;
+        match &mut self.average {
+            Some(average) => {
+                average.next_update();
+                let mut mix = |name: &str, w: &[f32]| {
+                    average.mix_dense(name, w).map_err(candle_core::Error::wrap)
+                };
+                self.dense.step(&grads, factor, Some(&mut mix))?;
+            }
+            None => self.dense.step(&grads, factor, None)?,
+        }
         if !self.frozen_embedding && !self.resting_embedding {
             (self.embedding).update(&rows, &word_grad.affine(factor, 0.0)?)?;
         }
         if let (Some((table, _)), Some((rows, grad))) = (&mut self.ngrams, ngram_grad) {
             table.update(rows, &grad.affine(factor, 0.0)?)?;
         }
-        self.update_average(&rows, ngram_rows)?;
+        self.mix_average_rows(&rows, ngram_rows);
         Ok(Ok((loss_value, out)))
     }
 
@@ -270,22 +289,21 @@ impl TrainState {
         let Some(average) = &mut self.average else {
             return;
         };
-        average.catch_up(0, rows, self.embedding.state().1);
-        if let (Some((table, _)), Some(ngram_rows)) = (&self.ngrams, ngram_rows) {
-            average.catch_up(1, ngram_rows, table.state().1);
+        let values = table_values(&self.embedding, &self.ngrams);
+        for (i, (moved, values)) in [Some(rows), ngram_rows].iter().zip(values).enumerate() {
+            average.catch_up(i, moved.unwrap_or_default(), values);
         }
     }
 
-    /// Mixes the weights after a step into their average.
-    fn update_average(&mut self, rows: &[u32], ngram_rows: Option<&[u32]>) -> Result<()> {
+    /// Mixes the table rows a step moved into their averages.
+    fn mix_average_rows(&mut self, rows: &[u32], ngram_rows: Option<&[u32]>) {
         let Some(average) = &mut self.average else {
-            return Ok(());
+            return;
         };
-        let mut tables = vec![(rows, self.embedding.state().1)];
-        if let (Some((table, _)), Some(ngram_rows)) = (&self.ngrams, ngram_rows) {
-            tables.push((ngram_rows, table.state().1));
+        let values = table_values(&self.embedding, &self.ngrams);
+        for (i, (moved, values)) in [Some(rows), ngram_rows].iter().zip(values).enumerate() {
+            average.mix_rows(i, moved.unwrap_or_default(), values);
         }
-        average.update(&dense_values(&self.live)?, &tables)
     }
 
     /// The weights each epoch is scored and kept by: their moving average when the run keeps
@@ -294,11 +312,7 @@ impl TrainState {
         let Some(average) = &mut self.average else {
             return self.weights(device);
         };
-        let mut tables = vec![self.embedding.state().1];
-        if let Some((table, _)) = &self.ngrams {
-            tables.push(table.state().1);
-        }
-        average.sync(&tables);
+        average.sync(&table_values(&self.embedding, &self.ngrams));
         let mut out = Weights::new();
         for (name, values) in average.dense() {
             let shape = self.live[name].shape();
