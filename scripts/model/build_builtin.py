@@ -5,9 +5,10 @@ both languages, and writes it as float16 to --out (default assets/default, the b
 files).
 
     scripts/python.sh scripts/model/build_builtin.py [--out assets/default] [--set KEY=VALUE ...]
-        [--work DIR] [--dry-run]
+        [--unset KEY ...] [--work DIR] [--dry-run]
 
-What it trains on, and why (settings are in SETTINGS below; --set overrides one for a trial):
+What it trains on, and why (settings are in SETTINGS below; --set overrides or adds one for a
+trial, --unset leaves one out):
 - Six domains: SST-2 phrases (films), MR (films), IMDB (long film reviews), en-electronics (long
   product reviews), zh-waimai (Chinese takeaway), zh-shopping (Chinese shopping, 9 categories).
   Hotels are left out on purpose (en-hotels is for evaluation only): the model is judged on
@@ -265,6 +266,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=str(ROOT / "assets" / "default"))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--unset", action="append", default=[], metavar="KEY",
+                   help="leave one of SETTINGS out, for a trial")
     p.add_argument("--work", help="keep the data files and the float32 model here")
     p.add_argument("--dry-run", action="store_true", help="write the data files and stop")
     a = p.parse_args()
@@ -272,6 +275,10 @@ def main():
     for item in a.set:
         k, _, v = item.partition("=")
         settings[k] = v
+    for k in a.unset:
+        if k not in settings:
+            sys.exit(f"--unset {k}: no such setting (SETTINGS has {', '.join(settings)})")
+        del settings[k]
     rng = random.Random(SEED)
     work = Path(a.work or tempfile.mkdtemp(prefix="builtin-"))
     work.mkdir(parents=True, exist_ok=True)
