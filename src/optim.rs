@@ -415,6 +415,39 @@ mod tests {
         assert!(moments[1].1.iter().all(|&m| m == 0.0));
     }
 
+    /// What a moving average of the weights reads: every parameter after the step, the frozen
+    /// one too, with the values its Var holds.
+    #[test]
+    fn a_step_shows_every_parameter_after_it_moved_or_frozen() {
+        let init = Tensor::new(&[[0.3f32, -1.2], [2.0, 0.5]], &Device::Cpu).unwrap();
+        let (a, frozen) = (
+            Var::from_tensor(&init).unwrap(),
+            Var::from_tensor(&init).unwrap(),
+        );
+        let named = [
+            ("a".to_string(), a.clone()),
+            ("f".to_string(), frozen.clone()),
+        ];
+        let mut ours = DenseAdamW::new(&named, ParamsAdamW::default());
+        ours.set_scales(|name| if name == "a" { 1.0 } else { 0.0 });
+        let loss = (a.as_tensor().sqr().unwrap().sum_all().unwrap()
+            + frozen.as_tensor().sqr().unwrap().sum_all().unwrap())
+        .unwrap();
+        let mut shown = Vec::new();
+        let mut seen = |name: &str, w: &[f32]| {
+            shown.push((name.to_string(), w.to_vec()));
+            Ok(())
+        };
+        let grads = loss.backward().unwrap();
+        ours.step(&grads, 1.0, Some(&mut seen)).unwrap();
+        let want = [
+            ("a".to_string(), values(a.as_tensor())),
+            ("f".to_string(), values(&init)),
+        ];
+        assert_eq!(shown, want);
+        assert_ne!(values(a.as_tensor()), values(&init), "a moved");
+    }
+
     #[test]
     fn untouched_rows_do_not_move() {
         let mut sparse = SparseRows::new(vec![1.0; 6], 2, ParamsAdamW::default());
