@@ -286,23 +286,28 @@ impl TrainState {
 
     /// Brings the average of the table rows a step is about to move up to date.
     fn catch_up_average(&mut self, rows: &[u32], ngram_rows: Option<&[u32]>) {
-        let Some(average) = &mut self.average else {
-            return;
-        };
-        let values = table_values(&self.embedding, &self.ngrams);
-        for (i, (moved, values)) in [Some(rows), ngram_rows].iter().zip(values).enumerate() {
-            average.catch_up(i, moved.unwrap_or_default(), values);
-        }
+        self.on_moved_rows(rows, ngram_rows, Averaged::catch_up);
     }
 
     /// Mixes the table rows a step moved into their averages.
     fn mix_average_rows(&mut self, rows: &[u32], ngram_rows: Option<&[u32]>) {
+        self.on_moved_rows(rows, ngram_rows, Averaged::mix_rows);
+    }
+
+    /// Calls `f(average, table, rows, values)` for each row-trained table, with the rows a
+    /// step moves: `rows` of the embedding, `ngram_rows` of the bigram table.
+    fn on_moved_rows(
+        &mut self,
+        rows: &[u32],
+        ngram_rows: Option<&[u32]>,
+        f: fn(&mut Averaged, usize, &[u32], &[f32]),
+    ) {
         let Some(average) = &mut self.average else {
             return;
         };
         let values = table_values(&self.embedding, &self.ngrams);
         for (i, (moved, values)) in [Some(rows), ngram_rows].iter().zip(values).enumerate() {
-            average.mix_rows(i, moved.unwrap_or_default(), values);
+            f(average, i, moved.unwrap_or_default(), values);
         }
     }
 
