@@ -6,8 +6,8 @@ use std::path::Path;
 
 /// The least accuracy the built-in model must reach on each check set: the shipped model's,
 /// less two texts' worth, so that a float rounding on another CPU cannot fail it.
-const ENGLISH_FLOOR: f64 = 0.86;
-const CHINESE_FLOOR: f64 = 0.855;
+const ENGLISH_FLOOR: f64 = 0.85;
+const CHINESE_FLOOR: f64 = 0.865;
 
 fn check(file: &str, floor: f64) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
