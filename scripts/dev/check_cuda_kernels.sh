@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Checks the arithmetic of the CUDA path's kernels (src/encoder/cuda/recurrent.cu) on the CPU,
+# with g++ alone: no CUDA toolkit, no GPU. scripts/dev/cuda_kernels/check.cpp compiles the .cu
+# as C++ through scripts/dev/cuda_kernels/shim.h and compares one step of each cell, and a
+# whole layer run as the Rust side runs it, with PyTorch's equations in double precision
+# (gradients by central differences). Prints one summary line; exits 1 on any difference.
+#
+#   scripts/dev/check_cuda_kernels.sh
+#
+# Each cell's kernels ignore some of the arguments all of them take, hence
+# -Wno-unused-parameter. Address and undefined-behaviour sanitizers are on where g++ has them, so that a kernel that
+# reads or writes past its rows fails too.
+source "$(dirname "$0")/../common.sh"
+make_work
+here="$root/scripts/dev/cuda_kernels"
+flags=(-std=c++17 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -include "$here/shim.h"
+       -I "$root/src/encoder/cuda" -I "$here")
+sanitize=(-fsanitize=address,undefined -fno-sanitize-recover=all)
+if echo 'int main() {}' | g++ -x c++ "${sanitize[@]}" -o "$work/probe" - 2>/dev/null; then
+  flags+=("${sanitize[@]}")
+fi
+g++ "${flags[@]}" -o "$work/check" "$here/check.cpp"
+"$work/check"
