@@ -1,7 +1,7 @@
 //! Where the model's tensors live: the CPU, or a CUDA GPU in builds with the `cuda` feature.
 //!
-//! On the CPU the recurrence runs as the fused kernel; on a GPU it runs as plain candle ops
-//! (cuBLAS products and candle's CUDA kernels), the same path the kernel's tests compare to.
+//! In f32 the recurrence runs as the fused kernel on either: on the CPU as its own code, on a
+//! GPU as cuBLAS products and kernels of its own (`encoder::cuda`).
 
 use crate::error::{Error, Result};
 use candle_core::Device;

@@ -1,5 +1,6 @@
-//! The fused CPU path: one layer and direction as one candle custom op with its own backward
-//! ([`run`]), or for prediction as a plain call on weights laid out once ([`predict`]).
+//! The fused path: one layer and direction as one candle custom op with its own backward
+//! ([`run`]), on the CPU or (its CUDA side in `cuda`) a GPU, or for prediction on the CPU as a
+//! plain call on weights laid out once ([`predict`]).
 //!
 //! Stepping with candle ops costs a dozen small tensors per step, each allocated, dispatched
 //! and in backward revisited by autograd, which also zero-fills and adds a gradient buffer for
@@ -36,6 +37,8 @@ pub fn run(
         save: xs.track_op() || packed.track_op() || bias.track_op(),
         states,
         saved: Mutex::new(None),
+        #[cfg(feature = "cuda")]
+        kept: Default::default(),
     };
     xs.apply_op3(&packed, &bias, op)
 }
@@ -185,6 +188,9 @@ struct RecurrentOp {
     /// What forward kept for backward, per part of the split; read (not taken) so that a second
     /// backward works too.
     saved: Mutex<Option<Vec<PartRun>>>,
+    /// The same on a GPU, kept there.
+    #[cfg(feature = "cuda")]
+    kept: super::cuda::Kept,
 }
 
 impl RecurrentOp {
@@ -247,6 +253,22 @@ impl CustomOp3 for RecurrentOp {
         Ok((CpuStorage::F32(out), shape))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        x: &candle_core::CudaStorage,
+        x_layout: &Layout,
+        w: &candle_core::CudaStorage,
+        w_layout: &Layout,
+        bias: &candle_core::CudaStorage,
+        bias_layout: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        self.check(x_layout.dims(), w_layout.dims(), bias_layout.dims())?;
+        let (x, w, bias) = ((x, x_layout), (w, w_layout), (bias, bias_layout));
+        let how = (self.states, self.save);
+        self.kept.forward(self.split.whole(), how, x, w, bias)
+    }
+
     fn bwd(
         &self,
         x: &Tensor,
@@ -255,6 +277,12 @@ impl CustomOp3 for RecurrentOp {
         res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        #[cfg(feature = "cuda")]
+        if x.device().is_cuda() {
+            let tensors = [x, w, bias, res, grad];
+            let (layer, want_x) = (self.split.whole(), x.track_op());
+            return self.kept.backward(layer, self.states, tensors, want_x);
+        }
         let grads = with_slice(x, |xv| {
             with_slice(w, |wv| {
                 with_slice(res, |out| {

@@ -5,10 +5,11 @@
 //! the backward direction reads each text from its own last token to its first, as PyTorch's
 //! `pack_padded_sequence` does.
 //!
-//! Two implementations compute the same thing: on the CPU in f32 a fused kernel (`fused`:
-//! one product for the input side of all steps, then the recurrence as one custom op with its
-//! own backward, each batch's texts split across rayon's threads by `parts`), elsewhere plain
-//! candle ops step by step (`reference`). Prediction with a model whose weights no longer change
+//! Two implementations compute the same thing: in f32 on the CPU or a CUDA GPU a fused kernel
+//! (`fused`: one product for the input side of all steps, then the recurrence as one custom op
+//! with its own backward; on the CPU each batch's texts split across rayon's threads by
+//! `parts`, on a GPU the op's CUDA side in `cuda`), elsewhere plain candle ops step by step
+//! (`reference`). Prediction with a model whose weights no longer change
 //! ([`Encoder::predict`]) also keeps, from call to call, the weights laid out for the kernel and
 //! the first layer's input side per word, and per bigram bucket where the model has them
 //! (`projection`).
@@ -22,6 +23,8 @@
 
 mod activation;
 mod cells;
+#[cfg(feature = "cuda")]
+mod cuda;
 mod direction;
 mod fused;
 mod layer;
@@ -65,9 +68,9 @@ pub struct Encoder {
 /// rounding); the choice is about speed, and about having a reference to test against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Kernel {
-    /// The fused kernel for CPU f32 tensors, the reference for everything else. Setting
-    /// `LSTM_SENTIMENT_KERNEL=reference` in the environment turns the fused kernel off, so that
-    /// the two can be timed against each other with the same binary.
+    /// The fused kernel for f32 tensors on the CPU or a CUDA GPU, the reference for everything
+    /// else. Setting `LSTM_SENTIMENT_KERNEL=reference` in the environment turns the fused kernel
+    /// off, so that the two can be timed against each other with the same binary.
     #[default]
     Auto,
     /// Plain candle ops, one step at a time.
@@ -79,21 +82,41 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// Whether the fused kernel runs on `weights` over `time` steps of an input with the dtype
-    /// and device of `xs` (the input itself, or the embedding it is looked up in).
-    fn runs_fused(self, xs: &Tensor, time: usize, weights: &DirectionWeights) -> bool {
+    /// Where a layer over `time` steps of `xs` (the input itself, or the embedding it is looked
+    /// up in) with `weights` runs.
+    fn path(self, xs: &Tensor, time: usize, weights: &DirectionWeights) -> Path {
         static OFF: OnceLock<bool> = OnceLock::new();
         let off = *OFF.get_or_init(|| {
             std::env::var("LSTM_SENTIMENT_KERNEL")
                 .is_ok_and(|v| v.eq_ignore_ascii_case("reference"))
         });
         let w = weights;
-        let all_f32 = [xs, &w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh]
-            .iter()
-            .all(|t| t.dtype() == DType::F32 && t.device().is_cpu());
+        let tensors = [xs, &w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh];
+        let all_f32 = tensors.iter().all(|t| t.dtype() == DType::F32);
         // Zero steps leave no last step to read the final state from.
-        matches!(self, Kernel::Auto | Kernel::Bf16) && !off && all_f32 && time > 0
+        if !matches!(self, Kernel::Auto | Kernel::Bf16) || off || !all_f32 || time == 0 {
+            return Path::Reference;
+        }
+        if tensors.iter().all(|t| t.device().is_cpu()) {
+            return Path::Cpu;
+        }
+        // The GPU's kernels take at least one text (xs is (time, batch, input) there).
+        let texts = xs.dims().get(1).is_some_and(|&batch| batch > 0);
+        match tensors.iter().all(|t| t.device().is_cuda()) && texts {
+            true => Path::Cuda,
+            false => Path::Reference,
+        }
     }
+}
+
+/// Where the recurrence runs: see [`Kernel`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Reference,
+    /// The fused kernel on the CPU, which also reads words and keeps what prediction reuses.
+    Cpu,
+    /// The fused kernel's op on a CUDA GPU.
+    Cuda,
 }
 
 /// Whether this CPU multiplies in bfloat16 ([`Kernel::Bf16`]).
@@ -163,9 +186,7 @@ impl Encoder {
     pub fn reads_words(&self, embedding: &Tensor, time: usize) -> bool {
         let first = self.layers.first().map_or(&[][..], Vec::as_slice);
         !first.is_empty()
-            && first
-                .iter()
-                .all(|w| self.kernel.runs_fused(embedding, time, w))
+            && (first.iter()).all(|w| self.kernel.path(embedding, time, w) == Path::Cpu)
     }
 
     /// xs (time, batch, input) -> final states (batch, directions * hidden): for each text the
@@ -344,20 +365,20 @@ impl Encoder {
                 } else {
                     xs.clone()
                 };
-                if !self.kernel.runs_fused(&xin, xin.dim(0)?, weights) {
-                    let every_step = states == States::EveryStep;
-                    let (h, outs) =
-                        reference::run(cell, self.hidden, weights, &xin, steps, every_step)?;
-                    let back = reverse && order == Order::Text;
-                    let outs = outs.map(|o| if back { steps.reverse(&o) } else { Ok(o) });
-                    return Ok((h, outs.transpose()?));
-                }
-                match cache {
-                    Some(cache) => {
+                match (self.kernel.path(&xin, xin.dim(0)?, weights), cache) {
+                    (Path::Reference, _) => {
+                        let every_step = states == States::EveryStep;
+                        let (h, outs) =
+                            reference::run(cell, self.hidden, weights, &xin, steps, every_step)?;
+                        let back = reverse && order == Order::Text;
+                        let outs = outs.map(|o| if back { steps.reverse(&o) } else { Ok(o) });
+                        return Ok((h, outs.transpose()?));
+                    }
+                    (Path::Cpu, Some(cache)) => {
                         let (x, prepared) = (PredictInput::Vectors(&xin), &cache.layers[l][d]);
                         fused::predict(cell, weights, x, prepared, lengths, bf16, states)?
                     }
-                    None => fused::run(cell, weights, &xin, lengths, bf16, states)?,
+                    _ => fused::run(cell, weights, &xin, lengths, bf16, states)?,
                 }
             }
         };
@@ -417,5 +438,49 @@ impl std::fmt::Debug for PredictCache {
             .field("words", &self.words)
             .field("ngrams", &self.ngrams)
             .finish()
+    }
+}
+
+#[cfg(all(test, feature = "cuda"))]
+mod cuda_path {
+    use super::{DirectionWeights, Kernel, Path};
+    use candle_core::{DType, Device, Tensor};
+
+    /// Needs a GPU; says it is skipped where there is none.
+    #[test]
+    fn f32_tensors_on_a_gpu_take_the_fused_kernel() {
+        let gpu = match Device::new_cuda(0) {
+            Ok(gpu) => gpu,
+            Err(e) => {
+                let e = e.to_string();
+                let why = e.lines().next().unwrap_or_default();
+                let line = format!("skipped in {}: no GPU ({why})\n", module_path!());
+                // Not eprintln!: the test harness drops what that prints for passing tests.
+                let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+                return;
+            }
+        };
+        let (hidden, input, batch, time) = (3, 4, 2, 5);
+        let zeros = |shape: &[usize], dtype| Tensor::zeros(shape, dtype, &gpu).unwrap();
+        let weights = |dtype| DirectionWeights {
+            weight_ih: zeros(&[4 * hidden, input], dtype),
+            weight_hh: zeros(&[4 * hidden, hidden], dtype),
+            bias_ih: zeros(&[4 * hidden], dtype),
+            bias_hh: zeros(&[4 * hidden], dtype),
+        };
+        let (xs, w) = (
+            zeros(&[time, batch, input], DType::F32),
+            weights(DType::F32),
+        );
+        assert_eq!(Kernel::Auto.path(&xs, time, &w), Path::Cuda);
+        assert_eq!(Kernel::Bf16.path(&xs, time, &w), Path::Cuda);
+        assert_eq!(Kernel::Reference.path(&xs, time, &w), Path::Reference);
+        let no_texts = zeros(&[time, 0, input], DType::F32);
+        assert_eq!(Kernel::Auto.path(&no_texts, time, &w), Path::Reference);
+        let (xs, w) = (
+            zeros(&[time, batch, input], DType::BF16),
+            weights(DType::BF16),
+        );
+        assert_eq!(Kernel::Auto.path(&xs, time, &w), Path::Reference);
     }
 }

@@ -70,7 +70,7 @@ impl Recurrence {
         self.cell.gates() * self.hidden
     }
 
-    fn saved_width(&self) -> usize {
+    pub(super) fn saved_width(&self) -> usize {
         match self.cell {
             Cell::Lstm => cells::LSTM_SAVED * self.hidden,
             Cell::Gru => cells::GRU_SAVED * self.hidden,
@@ -79,7 +79,7 @@ impl Recurrence {
     }
 
     /// For each step, the rows up to and including the last text still running at it.
-    fn active_rows(&self) -> Vec<usize> {
+    pub(super) fn active_rows(&self) -> Vec<usize> {
         (0..self.time)
             .map(|t| {
                 self.lengths

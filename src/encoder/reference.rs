@@ -1,7 +1,7 @@
 //! The reference path: one direction of one layer stepped with plain candle ops.
 //!
 //! It runs on every device and dtype, and it is the definition the fused kernel is tested
-//! against; the CPU f32 path uses [`super::fused`] instead.
+//! against; f32 on the CPU or a CUDA GPU uses [`super::fused`] instead.
 
 use super::direction::DirectionWeights;
 use super::steps::Steps;
