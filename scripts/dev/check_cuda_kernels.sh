@@ -3,13 +3,14 @@
 # with g++ alone: no CUDA toolkit, no GPU. scripts/dev/cuda_kernels/check.cpp compiles the .cu
 # as C++ through scripts/dev/cuda_kernels/shim.h and compares one step of each cell, and a
 # whole layer run as the Rust side runs it, with PyTorch's equations in double precision
-# (gradients by central differences). Prints one summary line; exits 1 on any difference.
+# (gradients by central differences). Prints each failed check and a summary; exits 1 on a
+# failure.
 #
 #   scripts/dev/check_cuda_kernels.sh
 #
 # Each cell's kernels ignore some of the arguments all of them take, hence
-# -Wno-unused-parameter. Address and undefined-behaviour sanitizers are on where g++ has them, so that a kernel that
-# reads or writes past its rows fails too.
+# -Wno-unused-parameter. Address and undefined-behaviour sanitizers are on where g++ has them,
+# so that a kernel that reads or writes past its rows fails too.
 source "$(dirname "$0")/../common.sh"
 make_work
 here="$root/scripts/dev/cuda_kernels"

@@ -1,9 +1,14 @@
-//! The CUDA backend against the CPU: the same model gives the same numbers on both. These run
-//! only in builds with the `cuda` feature, on a machine with a GPU:
+//! The CUDA backend against the CPU: the same model gives the same numbers on both, and the
+//! fused recurrent kernel gives the CPU kernel's values and gradients. These run only in builds
+//! with the `cuda` feature, on a machine with a GPU:
 //! `cargo test --release --features cuda --test integration cuda::`.
 
-use crate::common::{ex, max_diff_rows, run, stderr, stdout, trained};
-use lstm_sentiment::{Cell, Classifier, DeviceSpec, Example, TrainConfig};
+use crate::common::{ex, max_diff, max_diff_rows, run, stderr, stdout, trained};
+use candle_core::{Device, Tensor, Var};
+use lstm_sentiment::encoder::{padded_time, DirectionWeights, Encoder, Steps};
+use lstm_sentiment::{Cell, Classifier, DeviceSpec, Example, Pooling, TrainConfig};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 const GPU: DeviceSpec = DeviceSpec::Cuda(0);
 
@@ -137,4 +142,156 @@ fn cli_predicts_on_the_gpu() {
     let (cpu, gpu) = (on("cpu"), on("cuda"));
     assert_eq!(cpu.0, gpu.0);
     assert!((cpu.1 - gpu.1).abs() < 1e-4, "{cpu:?} {gpu:?}");
+}
+
+/// One encoder for [`fused_kernel_follows_the_cpu`].
+struct Case {
+    cell: Cell,
+    layers: usize,
+    bidirectional: bool,
+    /// Last: the last layer hands on final states alone; Mean: every step's.
+    pooling: Pooling,
+    input: usize,
+    hidden: usize,
+    lengths: Vec<usize>,
+}
+
+/// The encoder's features and the gradients of their product with `readout` with respect to
+/// every weight tensor (layer by layer, direction by direction: W_ih, W_hh, b_ih, b_hh) and the
+/// input, last, from `values` put on `device`.
+fn features_and_grads(
+    case: &Case,
+    (values, readout): &(Vec<Tensor>, Tensor),
+    device: &Device,
+) -> Vec<Vec<f32>> {
+    let vars: Vec<Var> = (values.iter())
+        .map(|t| Var::from_tensor(&t.to_device(device).unwrap()).unwrap())
+        .collect();
+    let (xs, weights) = vars.split_last().unwrap();
+    let directions: Vec<DirectionWeights> = (weights.chunks(4))
+        .map(|w| DirectionWeights {
+            weight_ih: w[0].as_tensor().clone(),
+            weight_hh: w[1].as_tensor().clone(),
+            bias_ih: w[2].as_tensor().clone(),
+            bias_hh: w[3].as_tensor().clone(),
+        })
+        .collect();
+    let per_layer = 1 + usize::from(case.bidirectional);
+    let layers = directions.chunks(per_layer).map(<[_]>::to_vec).collect();
+    let encoder = Encoder::new(case.cell, case.hidden, layers).with_pooling(case.pooling);
+    let steps = Steps::new(&case.lengths, xs.dim(0).unwrap(), device).unwrap();
+    let features = encoder.forward(xs.as_tensor(), &steps, None).unwrap();
+    let readout = readout.to_device(device).unwrap();
+    let loss = features.mul(&readout).unwrap().sum_all().unwrap();
+    let grads = loss.backward().unwrap();
+    let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let mut out = vec![flat(&features)];
+    out.extend(
+        vars.iter()
+            .map(|v| flat(grads.get(v.as_tensor()).expect("a gradient"))),
+    );
+    out
+}
+
+/// Random weights of about PyTorch's initial scale or larger (so that gates also saturate), a
+/// random input and a random read-out of the features, as `features_and_grads` reads them.
+fn random_values(case: &Case, seed: u64) -> (Vec<Tensor>, Tensor) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut uniform = |shape: &[usize], scale: f32| {
+        let n = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-scale..scale)).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    };
+    let directions = 1 + usize::from(case.bidirectional);
+    let gates = case.cell.gates() * case.hidden;
+    let mut values = Vec::new();
+    for l in 0..case.layers {
+        let input = if l == 0 {
+            case.input
+        } else {
+            directions * case.hidden
+        };
+        for _ in 0..directions {
+            values.push(uniform(&[gates, input], 0.8));
+            values.push(uniform(&[gates, case.hidden], 0.8));
+            values.push(uniform(&[gates], 0.5));
+            values.push(uniform(&[gates], 0.5));
+        }
+    }
+    let time = padded_time(&case.lengths);
+    let batch = case.lengths.len();
+    values.push(uniform(&[time, batch, case.input], 1.5));
+    let width = directions * case.hidden * case.pooling.width();
+    (values, uniform(&[batch, width], 1.0))
+}
+
+/// The fused kernel on the GPU gives the fused CPU kernel's features and gradients (input and
+/// every weight tensor) to 1e-4: every cell, 1 to 3 layers, one and two directions, final
+/// states and every step's, texts of mixed lengths (an empty one, two running to the end).
+#[test]
+fn fused_kernel_follows_the_cpu() {
+    let gpu = GPU.open().unwrap();
+    let mut seed = 0;
+    for cell in [Cell::Lstm, Cell::Gru, Cell::Rnn] {
+        for layers in 1..=3 {
+            for bidirectional in [false, true] {
+                for pooling in [Pooling::Last, Pooling::Mean] {
+                    seed += 1;
+                    let case = Case {
+                        cell,
+                        layers,
+                        bidirectional,
+                        pooling,
+                        input: 6,
+                        hidden: 8,
+                        lengths: vec![5, 0, 3, 7, 1, 7, 2],
+                    };
+                    check_fused(&case, seed, &gpu);
+                }
+            }
+        }
+    }
+}
+
+/// As [`fused_kernel_follows_the_cpu`] with more (text, unit) pairs than one block of GPU
+/// threads holds and sizes past cuBLAS's small tiles.
+#[test]
+fn fused_kernel_follows_the_cpu_on_wider_layers() {
+    let gpu = GPU.open().unwrap();
+    let lengths = vec![30, 12, 0, 29, 1, 30, 17, 8, 25];
+    for (i, cell) in [Cell::Lstm, Cell::Gru, Cell::Rnn].into_iter().enumerate() {
+        let case = Case {
+            cell,
+            layers: 2,
+            bidirectional: true,
+            pooling: Pooling::Mean,
+            input: 33,
+            hidden: 70,
+            lengths: lengths.clone(),
+        };
+        check_fused(&case, 100 + i as u64, &gpu);
+    }
+}
+
+fn check_fused(case: &Case, seed: u64, gpu: &Device) {
+    let values = random_values(case, seed);
+    let cpu_run = features_and_grads(case, &values, &Device::Cpu);
+    let gpu_run = features_and_grads(case, &values, gpu);
+    let what = format!(
+        "{} layers={} bidirectional={} pooling={} lengths={:?}",
+        case.cell, case.layers, case.bidirectional, case.pooling, case.lengths
+    );
+    let last = cpu_run.len() - 1;
+    for (i, (c, g)) in cpu_run.iter().zip(&gpu_run).enumerate() {
+        let name = match i {
+            0 => "features".to_string(),
+            i if i == last => "gradient of the input".to_string(),
+            i => {
+                let tensor = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"][(i - 1) % 4];
+                format!("gradient of {tensor} of direction {}", (i - 1) / 4)
+            }
+        };
+        let d = max_diff(c, g);
+        assert!(d < 1e-4, "{what}: {name} differs by {d}");
+    }
 }
