@@ -4,7 +4,8 @@
 #
 #   scripts/dev/build_cuda.sh [TOOLKIT_DIR]      # default TOOLKIT_DIR: ../cuda-toolkit
 #
-# Builds target-cuda/release/lstm-sentiment, the CUDA tests and the throughput bench (release).
+# Builds target-cuda/release/lstm-sentiment, the CUDA tests (integration and unit) and the
+# throughput bench (release); scripts/dev/cuda_tests.sh packs the tests for a GPU machine.
 # With a CUDA toolkit installed (nvcc on PATH) and a GPU, plain
 # `cargo build --release --features cuda` does the same.
 #
@@ -43,4 +44,5 @@ export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 export CARGO_TARGET_DIR="$root/target-cuda"
 cargo build --release --features cuda --bin lstm-sentiment
 cargo test --release --features cuda --test integration --no-run
+cargo test --release --features cuda --lib --no-run
 cargo bench --features cuda --bench throughput --no-run

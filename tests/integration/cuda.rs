@@ -193,8 +193,8 @@ fn features_and_grads(
     out
 }
 
-/// Random weights of about PyTorch's initial scale or larger (so that gates also saturate), a
-/// random input and a random read-out of the features, as `features_and_grads` reads them.
+/// Random weights of twice PyTorch's initial scale (so that gates also saturate), a random
+/// input and a random read-out of the features, as `features_and_grads` reads them.
 fn random_values(case: &Case, seed: u64) -> (Vec<Tensor>, Tensor) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut uniform = |shape: &[usize], scale: f32| {
@@ -204,6 +204,7 @@ fn random_values(case: &Case, seed: u64) -> (Vec<Tensor>, Tensor) {
     };
     let directions = 1 + usize::from(case.bidirectional);
     let gates = case.cell.gates() * case.hidden;
+    let scale = 2.0 / (case.hidden as f32).sqrt();
     let mut values = Vec::new();
     for l in 0..case.layers {
         let input = if l == 0 {
@@ -212,10 +213,10 @@ fn random_values(case: &Case, seed: u64) -> (Vec<Tensor>, Tensor) {
             directions * case.hidden
         };
         for _ in 0..directions {
-            values.push(uniform(&[gates, input], 0.8));
-            values.push(uniform(&[gates, case.hidden], 0.8));
-            values.push(uniform(&[gates], 0.5));
-            values.push(uniform(&[gates], 0.5));
+            values.push(uniform(&[gates, input], scale));
+            values.push(uniform(&[gates, case.hidden], scale));
+            values.push(uniform(&[gates], scale));
+            values.push(uniform(&[gates], scale));
         }
     }
     let time = padded_time(&case.lengths);

@@ -79,7 +79,7 @@ impl Kept {
     }
 
     /// The op's backward on the device, from its inputs (x, w, bias), `res`, what forward
-    /// returned, and `grad`, the gradient of `res`. The gradient of x only `with want_x`.
+    /// returned, and `grad`, the gradient of `res`. The gradient of x only with `want_x`.
     pub fn backward(
         &self,
         layer: &Layer,
