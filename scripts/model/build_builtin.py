@@ -5,7 +5,7 @@ both languages, and writes it as float16 to --out (default assets/default, the b
 files).
 
     scripts/python.sh scripts/model/build_builtin.py [--out assets/default] [--set KEY=VALUE ...]
-        [--unset KEY ...] [--work DIR] [--dry-run]
+        [--unset KEY ...] [--copies DOMAIN=N ...] [--work DIR] [--dry-run]
 
 What it trains on, and why (settings are in SETTINGS below; --set overrides or adds one for a
 trial, --unset leaves one out):
@@ -23,7 +23,8 @@ trial, --unset leaves one out):
   shares sentences with SST-2's dev and test files: those rows are dropped (compared after
   lowercasing and keeping only letters and digits; the count is printed).
 - Labels balanced within each domain by repeating the minority label's rows (zh-waimai is a third
-  positive), so no set's skew becomes a language's prior; COPIES repeats a small domain.
+  positive), so no set's skew becomes a language's prior; COPIES repeats a small domain
+  (--copies DOMAIN=N changes it for a trial).
 - VADER's lexicon (MIT licence, from the vaderSentiment package): each word rated at least
   LEXICON_MIN in absolute value becomes a one-word example with the label of its sign. Service
   words (friendly, helpful, rude, spotless) are rare in film and product reviews; the lexicon
@@ -277,6 +278,8 @@ def main():
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--unset", action="append", default=[], metavar="KEY",
                    help="leave one of SETTINGS out, for a trial")
+    p.add_argument("--copies", action="append", default=[], metavar="DOMAIN=N",
+                   help="repeat a domain's training rows N times, for a trial")
     p.add_argument("--work", help="keep the data files and the float32 model here")
     p.add_argument("--dry-run", action="store_true", help="write the data files and stop")
     a = p.parse_args()
@@ -288,6 +291,13 @@ def main():
         if k not in settings:
             sys.exit(f"--unset {k}: no such setting (SETTINGS has {', '.join(settings)})")
         del settings[k]
+    copies = dict(COPIES)
+    for item in a.copies:
+        name, _, n = item.partition("=")
+        if name not in copies or not n.isdigit() or int(n) < 1:
+            sys.exit(f"--copies {item}: expected DOMAIN=N with N >= 1 and DOMAIN one of "
+                     f"{', '.join(copies)}")
+        copies[name] = int(n)
     rng = random.Random(SEED)
     work = Path(a.work or tempfile.mkdtemp(prefix="builtin-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -296,7 +306,7 @@ def main():
     print(f"MR train rows dropped as SST-2 dev/test sentences: {dropped}", file=sys.stderr)
     train, dev, train_rows = [], [], {}
     for name, (rows, dev_rows) in sets.items():
-        rows = balanced(rows, rng) * COPIES[name]
+        rows = balanced(rows, rng) * copies[name]
         counts = Counter(label for label, _ in rows)
         print(f"{name:15} train {len(rows):6} ({dict(counts)})  dev {len(dev_rows)}", file=sys.stderr)
         train += rows
