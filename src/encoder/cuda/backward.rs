@@ -4,7 +4,7 @@
 
 use super::super::layer::Layer;
 use super::super::parts::States;
-use super::forward::{buffer, Inputs, Saved};
+use super::forward::{before, buffer, Inputs, Saved};
 use super::gemm::{plain, product, transposed};
 use super::kernels::{int, launch, StepKernels};
 use crate::config::Cell;
@@ -197,17 +197,4 @@ fn through_time(
         }
     }
     Ok(gates)
-}
-
-/// Step t - 1 of a (time, batch, hidden) buffer, or zeros at t = 0.
-fn before<'a>(
-    buf: &CudaView<'a, f32>,
-    zeros: &'a CudaSlice<f32>,
-    t: usize,
-    state: usize,
-) -> CudaView<'a, f32> {
-    match t {
-        0 => zeros.slice(..),
-        _ => buf.slice((t - 1) * state..),
-    }
 }

@@ -74,11 +74,8 @@ pub fn run(dev: &CudaDevice, layer: &Layer, (x, w, bias): Inputs, save: bool) ->
     let (batch_arg, hidden_arg) = (int(batch)?, int(hs)?);
     for (t, &n) in active.iter().enumerate() {
         let (done, mut h_t) = out.split_at_mut(t * state);
-        let h_prev = if t == 0 {
-            zeros.slice(..)
-        } else {
-            done.slice((t - 1) * state..)
-        };
+        let done = done.slice(..);
+        let h_prev = before(&done, &zeros, t, state);
         // Rows past `n` (texts that have ended) keep what they held: the kernel does not read
         // them.
         if t > 0 && n > 0 {
@@ -93,10 +90,10 @@ pub fn run(dev: &CudaDevice, layer: &Layer, (x, w, bias): Inputs, save: bool) ->
             )?;
         }
         let (c_done, mut c_t) = cells.split_at_mut(if lstm { t * state } else { 0 });
-        let c_prev = if lstm && t > 0 {
-            c_done.slice((t - 1) * state..)
-        } else {
-            zeros.slice(..)
+        let c_done = c_done.slice(..);
+        let c_prev = match lstm {
+            true => before(&c_done, &zeros, t, state),
+            false => zeros.slice(..),
         };
         let gi_t = gi.slice(t * batch * gw..);
         let mut acts_t = acts.slice_mut(if save { t * batch * aw } else { 0 }..);
@@ -117,4 +114,17 @@ pub fn run(dev: &CudaDevice, layer: &Layer, (x, w, bias): Inputs, save: bool) ->
         lengths,
     };
     Ok(Run { out, saved })
+}
+
+/// Step t - 1 of a (time, batch, hidden) buffer, or zeros at t = 0.
+pub(super) fn before<'a>(
+    buf: &CudaView<'a, f32>,
+    zeros: &'a CudaSlice<f32>,
+    t: usize,
+    state: usize,
+) -> CudaView<'a, f32> {
+    match t {
+        0 => zeros.slice(..),
+        _ => buf.slice((t - 1) * state..),
+    }
 }
