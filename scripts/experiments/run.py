@@ -78,7 +78,8 @@ def read_rows(path, rows=None):
 
 def write_rows(path, rows):
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    # One temporary name per process: runs started together write the same splits.
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text("".join(r + "\n" for r in rows), encoding="utf-8")
     tmp.replace(path)
     return path
