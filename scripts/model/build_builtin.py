@@ -5,7 +5,7 @@ both languages, and writes it as float16 to --out (default assets/default, the b
 files).
 
     scripts/python.sh scripts/model/build_builtin.py [--out assets/default] [--set KEY=VALUE ...]
-        [--unset KEY ...] [--copies DOMAIN=N ...] [--work DIR] [--dry-run]
+        [--unset KEY ...] [--copies DOMAIN=N ...] [--zh-phrases N] [--work DIR] [--dry-run]
 
 What it trains on, and why (settings are in SETTINGS below; --set overrides or adds one for a
 trial, --unset leaves one out):
@@ -35,6 +35,10 @@ trial, --unset leaves one out):
   great but the battery is awful"). In the reviews a word like "staff" mostly occurs in
   complaints, so the model learns the noun as negative; the phrases pair every noun with both
   directions, so the rated word decides. English only too.
+- No Chinese phrases (--zh-phrases N adds N from zh_phrases.py for a trial): 20,000 of them take
+  the Chinese check set from 0.87-0.88 to 0.93-0.94 over two seeds, but the mean dev accuracy
+  from 0.8986 to 0.8939 (IMDB three points lower, zh-waimai a third of a point, zh-shopping a
+  third higher); 5,000 score 0.8928.
 - The word vectors start from word2vec (skip-gram) trained on every training text plus IMDB's
   50,000 unlabelled reviews (imdb/unsup.txt): 0.8867 mean dev accuracy against 0.8828 from
   random vectors, with the same settings.
@@ -68,6 +72,8 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
+
+import zh_phrases
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("DATA", ROOT.parent / "shared" / "data"))
@@ -280,6 +286,8 @@ def main():
                    help="leave one of SETTINGS out, for a trial")
     p.add_argument("--copies", action="append", default=[], metavar="DOMAIN=N",
                    help="repeat a domain's training rows N times, for a trial")
+    p.add_argument("--zh-phrases", type=int, default=0, metavar="N",
+                   help="add N short Chinese phrases (zh_phrases.py), for a trial")
     p.add_argument("--work", help="keep the data files and the float32 model here")
     p.add_argument("--dry-run", action="store_true", help="write the data files and stop")
     a = p.parse_args()
@@ -322,6 +330,11 @@ def main():
     print(f"{'vader phrases':15} train {len(phrases):6}", file=sys.stderr)
     train += phrases
     train_rows["vader-phrases"] = len(phrases)
+    if a.zh_phrases:
+        zh = zh_phrases.phrase_rows(a.zh_phrases, random.Random(SEED + 2))
+        print(f"{'zh phrases':15} train {len(zh):6}", file=sys.stderr)
+        train += zh
+        train_rows["zh-phrases"] = len(zh)
     rng.shuffle(train)
     write_tsv(work / "train.tsv", train)
     write_tsv(work / "dev.tsv", dev)
