@@ -195,30 +195,39 @@ def make_fixture(out_dir: str, seed: int, spec) -> int:
         "features": floats(features),
         "probs": floats(probs),
     }
-    with open(os.path.join(path, "expected.json"), "w", encoding="utf-8") as f:
-        json.dump(expected, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+    write_expected(path, expected)
     return len(ids)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=DEFAULT_OUT, help="fixtures directory")
-    parser.add_argument("--seed", type=int, default=20240611)
+def write_expected(path, expected):
+    with open(os.path.join(path, "expected.json"), "w", encoding="utf-8") as f:
+        json.dump(expected, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+
+def fixtures_main(doc, fixtures, make_fixture, default_out, default_seed) -> int:
+    """The command line of both fixture scripts: writes every fixture, or the ones named."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--out", default=default_out, help="fixtures directory")
+    parser.add_argument("--seed", type=int, default=default_seed)
     parser.add_argument("names", nargs="*", metavar="NAME", help="only these fixtures")
     args = parser.parse_args()
-    unknown = set(args.names) - {spec[0] for spec in FIXTURES}
+    unknown = set(args.names) - {spec[0] for spec in fixtures}
     if unknown:
         parser.error(f"no fixture named {', '.join(sorted(unknown))}")
     torch.set_num_threads(1)
     os.makedirs(args.out, exist_ok=True)
-    for i, spec in enumerate(FIXTURES):
+    for i, spec in enumerate(fixtures):
         if args.names and spec[0] not in args.names:
             continue
-        # A fixture's seed is its place in FIXTURES, whichever are made.
+        # A fixture's seed is its place in the list, whichever are made.
         make_fixture(args.out, args.seed + i, spec)
         print(f"wrote {os.path.join(args.out, spec[0])}")
     return 0
+
+
+def main() -> int:
+    return fixtures_main(__doc__, FIXTURES, make_fixture, DEFAULT_OUT, 20240611)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ Regenerate (from the repository root), all of them or the ones named:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_twin  # noqa: E402
-from make_golden import ROOT, TEXTS, make_tokenizer  # noqa: E402
+from make_golden import ROOT, TEXTS, fixtures_main, make_tokenizer, write_expected  # noqa: E402
 
 DEFAULT_OUT = os.path.join(ROOT, "tests", "fixtures", "pretrained")
 
@@ -96,28 +95,11 @@ def make_fixture(out_dir: str, seed: int, spec) -> None:
         "nll": [nll for nll, _ in scores],
         "predictions": [n for _, n in scores],
     }
-    with open(os.path.join(path, "expected.json"), "w", encoding="utf-8") as f:
-        json.dump(expected, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+    write_expected(path, expected)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=DEFAULT_OUT, help="fixtures directory")
-    parser.add_argument("--seed", type=int, default=20240917)
-    parser.add_argument("names", nargs="*", metavar="NAME", help="only these fixtures")
-    args = parser.parse_args()
-    unknown = set(args.names) - {spec[0] for spec in FIXTURES}
-    if unknown:
-        parser.error(f"no fixture named {', '.join(sorted(unknown))}")
-    torch.set_num_threads(1)
-    os.makedirs(args.out, exist_ok=True)
-    for i, spec in enumerate(FIXTURES):
-        if args.names and spec[0] not in args.names:
-            continue
-        make_fixture(args.out, args.seed + i, spec)
-        print(f"wrote {os.path.join(args.out, spec[0])}")
-    return 0
+    return fixtures_main(__doc__, FIXTURES, make_fixture, DEFAULT_OUT, 20240917)
 
 
 if __name__ == "__main__":
