@@ -329,25 +329,21 @@ def main():
         train_rows[name] = len(rows)
         dev += dev_rows
         write_tsv(work / f"dev-{name}.tsv", dev_rows)
+
+    def add(name, rows):
+        """Training rows without a dev part: the lexicon and the phrases."""
+        print(f"{name:15} train {len(rows):6}", file=sys.stderr)
+        train.extend(rows)
+        train_rows[name] = len(rows)
+
     lexicon = lexicon_rows()
-    print(f"{'vader lexicon':15} train {len(lexicon):6}", file=sys.stderr)
-    train += lexicon
-    train_rows["vader-lexicon"] = len(lexicon)
-    # Its own generator, so the dev parts above do not depend on the phrases.
-    phrases = phrase_rows(lexicon, random.Random(SEED + 1))
-    print(f"{'vader phrases':15} train {len(phrases):6}", file=sys.stderr)
-    train += phrases
-    train_rows["vader-phrases"] = len(phrases)
+    add("vader-lexicon", lexicon)
+    # Each its own generator, so the dev parts above do not depend on the phrases.
+    add("vader-phrases", phrase_rows(lexicon, random.Random(SEED + 1)))
     if a.en_phrases:
-        en = en_phrases.phrase_rows(a.en_phrases, random.Random(SEED + 3))
-        print(f"{'en phrases':15} train {len(en):6}", file=sys.stderr)
-        train += en
-        train_rows["en-phrases"] = len(en)
+        add("en-phrases", en_phrases.phrase_rows(a.en_phrases, random.Random(SEED + 3)))
     if a.zh_phrases:
-        zh = zh_phrases.phrase_rows(a.zh_phrases, random.Random(SEED + 2))
-        print(f"{'zh phrases':15} train {len(zh):6}", file=sys.stderr)
-        train += zh
-        train_rows["zh-phrases"] = len(zh)
+        add("zh-phrases", zh_phrases.phrase_rows(a.zh_phrases, random.Random(SEED + 2)))
     rng.shuffle(train)
     write_tsv(work / "train.tsv", train)
     write_tsv(work / "dev.tsv", dev)

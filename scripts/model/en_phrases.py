@@ -14,14 +14,18 @@ carry no label: "no problems" is praise and "no hot water" a complaint; "so many
 praise and "so many delays" a complaint; "would stay again" and "would never stay again".
 """
 
+
+def words(text):
+    """The items of a list written as one string, "_" joining the words of an item."""
+    return [w.replace("_", " ") for w in text.split()]
+
+
 # Things that go wrong: "no problems" (praise), "so many problems" (complaint).
-TROUBLES = """problems issues complaints hassle fuss delays bugs crashes stains noise smells
-hidden_fees extra_charges mistakes glitches waiting queues errors""".split()
+TROUBLES = words("""problems issues complaints hassle fuss delays bugs crashes stains noise smells
+hidden_fees extra_charges mistakes glitches waiting queues errors""")
 # Things people want: "no hot water" (complaint), "so many options" (praise).
-WANTS = """hot_water wifi help parking space flavour options choice legroom signal towels
-storage battery_life extras answers light""".split()
-TROUBLES = [t.replace("_", " ") for t in TROUBLES]
-WANTS = [w.replace("_", " ") for w in WANTS]
+WANTS = words("""hot_water wifi help parking space flavour options choice legroom signal towels
+storage battery_life extras answers light""")
 # Frames around such a thing: praise with a trouble, a complaint with a want...
 ABSENCE = ["no {x}", "no {x} at all", "no {x} whatsoever", "zero {x}", "never had any {x}",
            "there was no {x}", "without any {x}", "not a hint of {x}"]
