@@ -149,6 +149,18 @@ pub struct TrainArgs {
     /// With --pretrain-word2vec or --pretrain-lm: more text to pretrain on, one text per line.
     #[arg(long, value_name = "FILE", requires = "pretraining")]
     unlabeled: Option<PathBuf>,
+    /// With --pretrain-word2vec and --unlabeled: also give ids to up to N words of the
+    /// unlabelled file that the training texts lack (seen at least --min-count times there, the
+    /// most frequent first), so that they keep their pretrained vectors rather than all reading
+    /// as unknown. They come on top of --max-vocab.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "N",
+        requires = "unlabeled",
+        conflicts_with = "pretrain_lm"
+    )]
+    unlabeled_words: usize,
     /// Start the word vectors and the encoder from a pretrained encoder directory (written by
     /// `pretrain`); the output layer starts fresh. The classifier takes the directory's
     /// tokenizer, cell, sizes, layers and direction: a flag that says otherwise is an error.
@@ -403,6 +415,7 @@ impl TrainArgs {
                 (Some(path), _) => EmbeddingInit::Vectors { path: path.clone() },
                 (None, true) => EmbeddingInit::Word2Vec {
                     unlabeled: self.unlabeled.clone(),
+                    unlabeled_words: self.unlabeled_words,
                 },
                 (None, false) => EmbeddingInit::Random,
             },

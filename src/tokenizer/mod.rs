@@ -208,6 +208,46 @@ impl TextTokenizer {
         Self::checked(tokenizer).map_err(|message| Error::Tokenizer(message.to_string()))
     }
 
+    /// This vocabulary followed by up to `extra` words of `texts` that it lacks, each seen at
+    /// least `min_count` times there, in the order [`build`](Self::build) gives (count
+    /// descending, then word). The ids it has keep their words; the new words take the ids
+    /// after them. Word vectors pretrained on more text than the labelled texts reach the
+    /// model through these ids.
+    pub fn extended<'a, I: IntoIterator<Item = &'a str>>(
+        &self,
+        texts: I,
+        min_count: usize,
+        extra: usize,
+    ) -> Result<Self> {
+        let size = self.vocab_size();
+        // The first size + extra words of `texts` hold at least `extra` that this one lacks.
+        let counted = Self::build(
+            texts,
+            &TokenizerConfig {
+                lowercase: self.lowercase(),
+                min_count,
+                max_vocab: size.saturating_add(extra).saturating_add(2),
+            },
+        )?;
+        let mut vocab = self.inner.get_vocab(false);
+        let new_words = (UNK_ID + 1..counted.vocab_size() as u32)
+            .filter_map(|id| counted.id_to_token(id))
+            .filter(|word| !vocab.contains_key(word))
+            .take(extra)
+            .collect::<Vec<_>>();
+        for (word, id) in new_words.into_iter().zip(size as u32..) {
+            vocab.insert(word, id);
+        }
+        let model = WordLevel::builder()
+            .vocab(vocab.into_iter().collect())
+            .unk_token(UNK.to_string())
+            .build()
+            .map_err(tokenizer_error)?;
+        let mut tokenizer = self.inner.clone();
+        tokenizer.with_model(model);
+        Self::checked(tokenizer).map_err(|message| Error::Tokenizer(message.to_string()))
+    }
+
     /// Accepts a tokenizer only if its ids mean what the rest of the crate assumes, and removes
     /// padding and truncation because `encode` must return exactly the text's ids.
     fn checked(mut tokenizer: Tokenizer) -> std::result::Result<Self, String> {
@@ -585,6 +625,27 @@ mod tests {
         let tokenizer = TextTokenizer::build(["x y y z z z"], &config).unwrap();
         assert_eq!(vocab_in_id_order(&tokenizer), ["[PAD]", "[UNK]", "z", "y"]);
         assert_eq!(tokenizer.encode("x y z", 10).unwrap(), [UNK_ID, 3, 2]);
+    }
+
+    #[test]
+    fn extended_keeps_the_ids_and_appends_the_most_frequent_new_words() {
+        let config = TokenizerConfig {
+            max_vocab: 4,
+            ..TokenizerConfig::default()
+        };
+        let labelled = TextTokenizer::build(["good good bad"], &config).unwrap();
+        let more = ["bad spotless spotless spotless rude rude once", "good"];
+        let extended = labelled.extended(more, 2, 5).unwrap();
+        assert_eq!(
+            vocab_in_id_order(&extended),
+            ["[PAD]", "[UNK]", "good", "bad", "spotless", "rude"]
+        );
+        assert_eq!(
+            extended.encode("good bad spotless rude once", 10).unwrap(),
+            [2, 3, 4, 5, UNK_ID]
+        );
+        let one = labelled.extended(more, 1, 1).unwrap();
+        assert_eq!(vocab_in_id_order(&one)[4..], ["spotless"]);
     }
 
     #[test]

@@ -110,8 +110,13 @@ pub enum EmbeddingInit {
     /// Rows from a word2vec (binary or text) or GloVe file; words it lacks start random.
     Vectors { path: PathBuf },
     /// Skip-gram word2vec trained first on the training texts plus, optionally, a file of
-    /// unlabelled text (one text per line).
-    Word2Vec { unlabeled: Option<PathBuf> },
+    /// unlabelled text (one text per line). `unlabeled_words` more words of that file, those the
+    /// training texts lack, join the vocabulary with their pretrained vectors.
+    Word2Vec {
+        unlabeled: Option<PathBuf>,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        unlabeled_words: usize,
+    },
 }
 
 /// How the embedding table and the encoder start.
@@ -138,6 +143,10 @@ fn no_buckets() -> Option<usize> {
 
 fn is_no_buckets(buckets: &Option<usize>) -> bool {
     *buckets == Some(0)
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn is_one(x: &f64) -> bool {
@@ -247,6 +256,15 @@ impl TrainConfig {
                 "a pretrained encoder brings its own word vectors; it cannot also start from \
                  word vectors (a vector file or word2vec)"
                     .into(),
+            ));
+        }
+        if let EmbeddingInit::Word2Vec {
+            unlabeled: None,
+            unlabeled_words: 1..,
+        } = self.embeddings
+        {
+            return Err(Error::Config(
+                "words of the unlabelled text need an unlabelled text file".into(),
             ));
         }
         if let EncoderInit::PretrainLm { epochs: 0, .. } = self.encoder {

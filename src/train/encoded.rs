@@ -4,7 +4,7 @@
 use super::batching::fingerprint;
 use super::checkpoint::Checkpoint;
 use super::split::{label_indices, training_labels};
-use super::TrainConfig;
+use super::{EmbeddingInit, TrainConfig};
 use crate::data::Example;
 use crate::error::{Error, Result};
 use crate::tokenizer::{TextTokenizer, Truncation};
@@ -68,9 +68,7 @@ impl Encoded {
             }
             None => match given {
                 Some(tokenizer) => tokenizer.clone(),
-                None => {
-                    TextTokenizer::build(train.iter().map(|e| e.text.as_str()), &config.tokenizer)?
-                }
+                None => vocabulary(train, config)?,
             },
         };
         let cut = (config.max_length, config.truncation);
@@ -86,5 +84,23 @@ impl Encoded {
     /// Tokens in the longest training text.
     pub fn longest(&self) -> usize {
         self.train.ids.iter().map(Vec::len).max().unwrap_or(0)
+    }
+}
+
+/// The vocabulary of the training texts, and with word2vec on an unlabelled file, the words of
+/// that file they lack (as many as the config asks for), so that those words keep their
+/// pretrained vectors rather than all reading as `[UNK]`.
+fn vocabulary(train: &[Example], config: &TrainConfig) -> Result<TextTokenizer> {
+    let tokenizer = TextTokenizer::build(train.iter().map(|e| e.text.as_str()), &config.tokenizer)?;
+    match &config.embeddings {
+        EmbeddingInit::Word2Vec {
+            unlabeled: Some(path),
+            unlabeled_words: extra @ 1..,
+        } => {
+            let texts = crate::data::read_lines(path)?;
+            let texts = texts.iter().map(String::as_str);
+            tokenizer.extended(texts, config.tokenizer.min_count, *extra)
+        }
+        _ => Ok(tokenizer),
     }
 }

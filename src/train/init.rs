@@ -63,7 +63,7 @@ pub(super) fn start_from_vectors(
     let vectors = match &config.embeddings {
         EmbeddingInit::Random => return Ok(()),
         EmbeddingInit::Vectors { path } => Embeddings::from_file(path, Utf8::Lossy)?,
-        EmbeddingInit::Word2Vec { unlabeled } => pretrain_word2vec(config, train, unlabeled)?,
+        EmbeddingInit::Word2Vec { unlabeled, .. } => pretrain_word2vec(config, train, unlabeled)?,
     };
     let table = weights
         .get(EMBEDDING)

@@ -62,10 +62,14 @@ pub(super) fn check_files(config: &TrainConfig, checkpointing: &Checkpointing) -
             .map_err(|e| Error::io(path, "cannot read", e))
     };
     match &config.embeddings {
-        EmbeddingInit::Random | EmbeddingInit::Word2Vec { unlabeled: None } => {}
+        EmbeddingInit::Random
+        | EmbeddingInit::Word2Vec {
+            unlabeled: None, ..
+        } => {}
         EmbeddingInit::Vectors { path } => readable(path)?,
         EmbeddingInit::Word2Vec {
             unlabeled: Some(path),
+            ..
         } => readable(path)?,
     }
     match &config.encoder {

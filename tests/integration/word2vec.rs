@@ -294,3 +294,58 @@ fn export_embeddings_and_query_a_model_table() {
     assert_eq!(from_model.lines().count(), 3);
     assert!(!from_model.contains("[UNK]") && !from_model.contains("[PAD]"));
 }
+
+#[test]
+fn train_with_word2vec_gives_ids_to_frequent_words_of_the_unlabelled_text() {
+    let tmp = crate::common::train_dir(40);
+    let dir = tmp.path();
+    // Words the training texts lack: juniper four times, kelp three, larch once.
+    let more = "juniper kelp juniper\njuniper kelp larch\njuniper kelp good film\n";
+    std::fs::write(dir.join("more.txt"), more).unwrap();
+    let vocabulary = |out: &str, extra: &[&str]| {
+        let mut flags = vec!["--pretrain-word2vec", "--unlabeled", "more.txt"];
+        flags.extend_from_slice(&["--min-count", "2", "-q"]);
+        flags.extend_from_slice(extra);
+        success(&run(dir, &tiny_train_args(out, "1", &flags)));
+        let model = lstm_sentiment::Classifier::load(dir.join(out)).unwrap();
+        model.tokenizer().clone()
+    };
+    let labelled = vocabulary("plain", &[]);
+    assert_eq!(labelled.token_to_id("juniper"), None);
+
+    let one = vocabulary("one", &["--unlabeled-words", "1"]);
+    assert_eq!(one.vocab_size(), labelled.vocab_size() + 1);
+    assert_eq!(
+        one.token_to_id("juniper"),
+        Some(labelled.vocab_size() as u32)
+    );
+    assert_eq!(one.token_to_id("kelp"), None);
+
+    // Only words seen --min-count times count; the labelled words keep their ids.
+    let all = vocabulary("all", &["--unlabeled-words", "10"]);
+    assert_eq!(all.vocab_size(), labelled.vocab_size() + 2);
+    assert_eq!(
+        all.token_to_id("kelp"),
+        Some(labelled.vocab_size() as u32 + 1)
+    );
+    assert_eq!(all.token_to_id("larch"), None);
+    assert_eq!(all.token_to_id("good"), labelled.token_to_id("good"));
+}
+
+#[test]
+fn unlabelled_words_need_word2vec_and_an_unlabelled_file() {
+    let tmp = crate::common::train_dir(20);
+    for extra in [
+        &["--unlabeled-words", "5", "--pretrain-word2vec"][..],
+        &[
+            "--unlabeled-words",
+            "5",
+            "--pretrain-lm",
+            "--unlabeled",
+            "train.tsv",
+        ][..],
+    ] {
+        let err = failure(&run(tmp.path(), &tiny_train_args("m", "1", extra)), 2);
+        assert!(err.contains("--unlabeled-words"), "{err}");
+    }
+}
