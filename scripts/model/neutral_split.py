@@ -10,8 +10,8 @@ FILE holds `label<TAB>text` lines, labels `1`/`0`. A text is neutral when VADER'
 is within 0.05 of zero (VADER's own threshold for "neutral"). Prints, for the model (default:
 the built-in one; the binary is $BIN, else target/release/lstm-sentiment): the neutral share,
 the accuracy on each part, the positive share among the neutral texts, the accuracy the model
-would have if every neutral text were answered positive, and VADER's own accuracy (compound >= 0
--> positive, as scripts/model/baselines.py scores it).
+would have if every neutral text were answered positive, and VADER's own accuracy on each part
+and in all (compound >= 0 -> positive, as scripts/model/baselines.py scores it).
 """
 
 import argparse
@@ -56,7 +56,10 @@ def main():
     print(f"positive share of the neutral texts  {accuracy([True] * n, bool):.4f}")
     prior = [s or m for s, m in zip(neutral, said)]
     print(f"model, neutral answered positive     {accuracy(prior, lambda _: True):.4f}")
-    print(f"VADER (compound >= 0 -> positive)    {accuracy([c >= 0 for c in compound], lambda _: True):.4f}")
+    vader_says = [c >= 0 for c in compound]
+    print(f"VADER, neutral texts                 {accuracy(vader_says, bool):.4f}")
+    print(f"VADER, the others                    {accuracy(vader_says, lambda x: not x):.4f}")
+    print(f"VADER (compound >= 0 -> positive)    {accuracy(vader_says, lambda _: True):.4f}")
 
 
 if __name__ == "__main__":
