@@ -15,14 +15,9 @@ and in all (compound >= 0 -> positive, as scripts/model/baselines.py scores it).
 """
 
 import argparse
-import json
-import os
-import subprocess
-from pathlib import Path
 
+from predictions import positive_probabilities, read_labelled
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def main():
@@ -30,16 +25,8 @@ def main():
     p.add_argument("file")
     p.add_argument("--model", help="model directory (default: the built-in model)")
     a = p.parse_args()
-    rows = [l.split("\t", 1) for l in Path(a.file).read_text(encoding="utf-8").splitlines() if "\t" in l]
-    gold = [label == "1" for label, _ in rows]
-    texts = [text for _, text in rows]
-    binary = os.environ.get("BIN", str(ROOT / "target" / "release" / "lstm-sentiment"))
-    command = [binary, "predict", "--json"] + (["--model", a.model] if a.model else [])
-    out = subprocess.run(command, input="\n".join(texts) + "\n", capture_output=True, text=True,
-                         check=True).stdout
-    said = [json.loads(line)["label"] == "positive" for line in out.splitlines()]
-    if len(said) != len(texts):
-        raise SystemExit(f"{len(texts)} texts but {len(said)} predictions (a text with a newline?)")
+    gold, texts = read_labelled(a.file)
+    said = [q > 0.5 for q in positive_probabilities(texts, a.model)]
     vader = SentimentIntensityAnalyzer()
     compound = [vader.polarity_scores(t)["compound"] for t in texts]
     neutral = [abs(c) < 0.05 for c in compound]
