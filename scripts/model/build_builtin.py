@@ -6,7 +6,7 @@ files).
 
     scripts/python.sh scripts/model/build_builtin.py [--out assets/default] [--set KEY=VALUE ...]
         [--unset KEY ...] [--copies DOMAIN=N ...] [--en-phrases N] [--zh-phrases N]
-        [--work DIR] [--dry-run]
+        [--sst2-max-words K] [--work DIR] [--dry-run]
 
 What it trains on, and why (settings are in SETTINGS below; --set overrides or adds one for a
 trial, --unset leaves one out):
@@ -168,11 +168,22 @@ def balanced(rows, rng):
     return out
 
 
-def domains(rng):
+def sst2_rows(held, max_words=None):
+    """SST-2's training phrases, minus dev and test sentences; with `max_words`, only the phrases
+    of at most that many words, plus the whole sentences (train.tsv), each once."""
+    phrases = read_tsv(DATA / "sst2/train_phrases.tsv")
+    if max_words is not None:
+        short = [r for r in phrases if len(r[1].split()) <= max_words]
+        seen = {key(t) for _, t in short}
+        phrases = short + [r for r in read_tsv(DATA / "sst2/train.tsv") if key(r[1]) not in seen]
+    return [r for r in phrases if key(r[1]) not in held]
+
+
+def domains(rng, sst2_max_words=None):
     """name -> (training rows, dev rows), and the number of MR rows dropped for overlap."""
     sst_dev = read_tsv(DATA / "sst2/dev.tsv")
     held = {key(t) for _, t in sst_dev + read_tsv(DATA / "sst2/test.tsv")}
-    sst_train = [r for r in read_tsv(DATA / "sst2/train_phrases.tsv") if key(r[1]) not in held]
+    sst_train = sst2_rows(held, sst2_max_words)
     mr_all = read_tsv(DATA / "mr/train.tsv")
     mr = [r for r in mr_all if key(r[1]) not in held]
     out = {"sst2": (sst_train, dev_part(sst_dev, rng)[0])}
@@ -296,6 +307,9 @@ def main():
                    help="add N English pattern phrases (en_phrases.py), for a trial")
     p.add_argument("--zh-phrases", type=int, default=0, metavar="N",
                    help="add N short Chinese phrases (zh_phrases.py), for a trial")
+    p.add_argument("--sst2-max-words", type=int, metavar="K",
+                   help="SST-2's phrases of at most K words and its whole sentences, in place of "
+                        "every phrase, for a trial")
     p.add_argument("--work", help="keep the data files and the float32 model here")
     p.add_argument("--dry-run", action="store_true", help="write the data files and stop")
     a = p.parse_args()
@@ -318,7 +332,7 @@ def main():
     work = Path(a.work or tempfile.mkdtemp(prefix="builtin-"))
     work.mkdir(parents=True, exist_ok=True)
 
-    sets, dropped = domains(rng)
+    sets, dropped = domains(rng, a.sst2_max_words)
     print(f"MR train rows dropped as SST-2 dev/test sentences: {dropped}", file=sys.stderr)
     train, dev, train_rows = [], [], {}
     for name, (rows, dev_rows) in sets.items():
