@@ -220,13 +220,14 @@ impl TextTokenizer {
         extra: usize,
     ) -> Result<Self> {
         let size = self.vocab_size();
-        // The first size + extra words of `texts` hold at least `extra` that this one lacks.
+        // Both count the two special tokens: of the first size + extra ids of `texts`, at most
+        // size - 2 are words this one has, so at least `extra` are words it lacks.
         let counted = Self::build(
             texts,
             &TokenizerConfig {
                 lowercase: self.lowercase(),
                 min_count,
-                max_vocab: size.saturating_add(extra).saturating_add(2),
+                max_vocab: size.saturating_add(extra),
             },
         )?;
         let mut vocab = self.inner.get_vocab(false);
