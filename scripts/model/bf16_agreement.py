@@ -7,29 +7,21 @@ ways, how many labels differ, and the largest and mean change in the positive pr
 
 Default files: SST-2 dev and test, MR test, the takeaway reviews' test split and the first
 --limit IMDB training reviews (long texts, where rounding has the most steps to add up), all
-from ../shared/data. Standard library only.
+from ../shared/data. The binary is $BIN, else target/release/lstm-sentiment. Standard library
+only.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
+from predictions import predict
+
 ROOT = Path(__file__).resolve().parents[2]
-CLI = ROOT / "target" / "release" / "lstm-sentiment"
 DATA = ROOT.parent / "shared" / "data"
 DEFAULT = ["sst2/dev.tsv", "sst2/test.tsv", "mr/test.tsv", "zh-waimai/test.tsv", "imdb/train.tsv"]
-
-
-def predict(texts: list[str], model: list[str], bf16: bool) -> list[dict]:
-    args = [str(CLI), *(["--bf16"] if bf16 else []), "predict", *model, "--json", "--input", "-"]
-    done = subprocess.run(args, input="\n".join(texts) + "\n", capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(args)} failed:\n{done.stderr}")
-    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def main() -> int:
@@ -39,7 +31,6 @@ def main() -> int:
     p.add_argument("--limit", type=int, default=2000, help="lines read per file")
     args = p.parse_args()
     files = args.files or [str(DATA / f) for f in DEFAULT]
-    model = ["--model", args.model] if args.model else []
     print(f"{'file':28} {'texts':>6} {'acc f32':>8} {'acc bf16':>8} {'labels differ':>13} "
           f"{'max |dp|':>9} {'mean |dp|':>9}")
     for f in files:
@@ -47,7 +38,7 @@ def main() -> int:
         rows = [r for r in rows if len(r) == 2 and r[1].strip()][: args.limit]
         texts = [r[1].replace("\n", " ") for r in rows]
         gold = [r[0] for r in rows]
-        a, b = predict(texts, model, False), predict(texts, model, True)
+        a, b = predict(texts, args.model), predict(texts, args.model, ["--bf16"])
         key = sorted(a[0]["probs"])[-1]  # the last label, "positive" for the built-in model
         dp = [abs(x["probs"][key] - y["probs"][key]) for x, y in zip(a, b)]
         differ = sum(x["label"] != y["label"] for x, y in zip(a, b))
