@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use lstm_sentiment::train::CHECKPOINT_FILE;
+use lstm_sentiment::train::{resumes_self_training, CHECKPOINT_FILE};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// The checkpoint directory named by --resume: the directory itself or its `checkpoint/`.
 pub fn resume_dir(dir: &Path) -> Result<PathBuf> {
     for candidate in [dir.to_path_buf(), dir.join("checkpoint")] {
-        if candidate.join(CHECKPOINT_FILE).is_file() {
+        if candidate.join(CHECKPOINT_FILE).is_file() || resumes_self_training(&candidate) {
             return Ok(candidate);
         }
     }

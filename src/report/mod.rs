@@ -214,6 +214,7 @@ mod tests {
                 labels: labels.iter().map(|l| l.to_string()).collect(),
                 counts: (0..k).map(|i| (0..k).map(|j| i + j).collect()).collect(),
             }),
+            self_training: None,
         }
     }
 

@@ -94,6 +94,11 @@ pub struct TrainConfig {
     /// word vectors.
     #[serde(skip_serializing_if = "is_default")]
     pub gradual_unfreezing: bool,
+    /// Self-training: a teacher trained with this config labels unlabelled texts, and the
+    /// model kept is a student trained the same way on the training data plus the texts the
+    /// teacher was surest of (see `self_train.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_train: Option<SelfTrain>,
     /// Where training runs: the CPU, or a CUDA GPU in builds with the `cuda` feature. Not part
     /// of the saved config: a model or checkpoint made on one device loads on any.
     #[serde(skip)]
@@ -118,6 +123,20 @@ pub enum EmbeddingInit {
         unlabeled_words: usize,
     },
 }
+
+/// What self-training reads and how much of it the student trains on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelfTrain {
+    /// Unlabelled texts, one per line.
+    pub unlabeled: PathBuf,
+    /// The share of the texts predicted as the rarest predicted label that is kept, the most
+    /// confident first; every other label keeps as many of its own, so the added rows are
+    /// balanced. In (0, 1].
+    pub keep: f64,
+}
+
+/// The share of pseudo-labelled texts a run keeps unless told otherwise.
+pub const SELF_TRAIN_KEEP: f64 = 0.6;
 
 /// How the embedding table and the encoder start.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -186,6 +205,7 @@ impl Default for TrainConfig {
             encoder: EncoderInit::Random,
             encoder_lr_scale: 1.0,
             gradual_unfreezing: false,
+            self_train: None,
             device: DeviceSpec::Cpu,
         }
     }
@@ -231,6 +251,14 @@ impl TrainConfig {
                 "n-gram buckets must be at most {} (0: none), found {buckets}",
                 crate::ngram::MAX_BUCKETS,
             ));
+        }
+        if let Some(keep) = self.self_train.as_ref().map(|s| s.keep) {
+            if !(keep > 0.0 && keep <= 1.0) {
+                return fail(format!(
+                    "the share of pseudo-labelled texts to keep must be in (0, 1], found {}",
+                    number(keep)
+                ));
+            }
         }
         if !(0.0..1.0).contains(&self.ema) {
             return fail(format!(

@@ -16,16 +16,18 @@ mod preflight;
 mod report;
 mod run;
 mod schedule;
+mod self_train;
 mod split;
 mod state;
 mod tally;
 
 pub use crate::error::Divergence;
 pub use checkpoint::{checkpoint_path, Checkpointing, CHECKPOINT_FILE};
-pub use config::{EmbeddingInit, EncoderInit, TrainConfig, MAX_LR};
+pub use config::{EmbeddingInit, EncoderInit, SelfTrain, TrainConfig, MAX_LR, SELF_TRAIN_KEEP};
 pub use preflight::check_writable_dir;
-pub use report::{EpochRecord, TrainEvent, TrainReport};
+pub use report::{EpochRecord, SelfTraining, TrainEvent, TrainReport};
 pub use schedule::LrSchedule;
+pub use self_train::{resumes_self_training, SELF_TRAINING_FILE, TEACHER_DIR};
 pub use split::training_labels;
 
 pub(crate) use batching::{epoch_rng, length_buckets, Fingerprint};
@@ -52,7 +54,9 @@ pub fn train(
 }
 
 /// [`train`] with checkpoints: written atomically after each epoch, and optionally resumed. A
-/// resumed run ends with the same weights as an uninterrupted one with the same seed.
+/// resumed run ends with the same weights as an uninterrupted one with the same seed. With
+/// `config.self_train` (or when resuming such a run), a teacher is trained first and the
+/// student returned (see `self_train.rs`).
 pub fn train_with(
     train: &[Example],
     dev: Option<&[Example]>,
@@ -60,7 +64,12 @@ pub fn train_with(
     checkpointing: &Checkpointing,
     on_event: &mut dyn FnMut(&TrainEvent) -> ControlFlow<()>,
 ) -> Result<(Classifier, TrainReport)> {
-    let mut run = Run::start(train, dev, config, checkpointing, on_event)?;
+    let resumes_self_training =
+        checkpointing.resume && (checkpointing.dir.as_deref()).is_some_and(resumes_self_training);
+    if config.self_train.is_some() || resumes_self_training {
+        return self_train::train(train, dev, config, checkpointing, on_event);
+    }
+    let mut run = Run::start(train, dev, &[], config, checkpointing, on_event)?;
     run.epochs(on_event)?;
     run.finish()
 }

@@ -84,6 +84,9 @@ pub(super) fn check_files(config: &TrainConfig, checkpointing: &Checkpointing) -
         // Read whole before the run starts.
         EncoderInit::Pretrained { .. } => {}
     }
+    if let Some(self_train) = &config.self_train {
+        readable(&self_train.unlabeled)?;
+    }
     match &checkpointing.dir {
         Some(dir) => check_writable_dir(dir),
         None => Ok(()),

@@ -71,6 +71,25 @@ pub enum TrainEvent {
     },
     /// Progress of the language-model pretraining that runs first.
     Pretraining(crate::pretrain::PretrainEvent),
+    /// An event of the teacher run that self-training starts with.
+    Teacher(Box<TrainEvent>),
+    /// The teacher has labelled the unlabelled texts; the student starts next.
+    PseudoLabels(SelfTraining),
+}
+
+/// What self-training added to the student's training data, and the teacher that labelled it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelfTraining {
+    /// Texts in the unlabelled file.
+    pub texts: usize,
+    /// Texts added as training rows, per label in the model's label order.
+    pub kept: Vec<(String, usize)>,
+    /// The teacher's lowest probability among the added rows (0 when none were added).
+    pub min_confidence: f64,
+    /// The teacher's kept epoch, its dev accuracy and its training time.
+    pub teacher_epoch: usize,
+    pub teacher_dev_accuracy: f64,
+    pub teacher_seconds: f64,
 }
 
 /// The callback a run reports to; `ControlFlow::Break` asks it to stop after the current step.
@@ -100,4 +119,7 @@ pub struct TrainReport {
     /// it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dev_confusion: Option<ConfusionMatrix>,
+    /// With self-training, what the teacher added (this report is the student's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_training: Option<SelfTraining>,
 }

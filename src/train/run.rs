@@ -47,6 +47,8 @@ pub(super) struct Run<'a> {
     /// The learning rate of every step.
     schedule: Schedule,
     history: History,
+    /// With self-training, what the teacher added (for the report).
+    self_training: Option<super::SelfTraining>,
 }
 
 /// What the epochs so far leave behind, and how the run ended.
@@ -62,10 +64,13 @@ struct History {
 }
 
 impl<'a> Run<'a> {
-    /// Everything before the first step: resume, check, split, tokenize, initialize.
+    /// Everything before the first step: resume, check, split, tokenize, initialize. `added`
+    /// rows join the training part after the dev part is held out (self-training's
+    /// pseudo-labelled texts, which must not be scored as dev).
     pub fn start(
         train: &[Example],
         dev: Option<&[Example]>,
+        added: &[Example],
         config: &TrainConfig,
         checkpointing: &'a Checkpointing,
         on_event: OnEvent,
@@ -88,7 +93,8 @@ impl<'a> Run<'a> {
         preflight::check_files(&config, checkpointing)?;
         let origin = checkpointing.dir.as_deref().map(checkpoint_path);
         let mut rng = StdRng::seed_from_u64(config.seed);
-        let (train, dev) = split(train, dev, config.dev_fraction, &mut rng)?;
+        let (mut train, dev) = split(train, dev, config.dev_fraction, &mut rng)?;
+        train.extend_from_slice(added);
         let resumed_from = resumed.as_ref().zip(origin.as_deref());
         let pretrained = match resumed {
             None => pretrained_encoder(&config, &train, on_event)?,
@@ -135,6 +141,7 @@ impl<'a> Run<'a> {
             model,
             schedule,
             history: History::new(),
+            self_training: None,
         };
         if let Some((checkpoint, origin)) = resumed_from {
             run.restore(checkpoint, origin)?;
@@ -386,6 +393,11 @@ impl<'a> Run<'a> {
         Ok(eval.confusion_matrix())
     }
 
+    /// Records in the report what self-training added to this (the student's) run.
+    pub fn set_self_training(&mut self, added: super::SelfTraining) {
+        self.self_training = Some(added);
+    }
+
     /// The classifier of the best epoch and the report; an error when training turned
     /// non-finite before any epoch finished.
     pub fn finish(self) -> Result<(Classifier, TrainReport)> {
@@ -412,6 +424,7 @@ impl<'a> Run<'a> {
             interrupted: h.interrupted,
             diverged: h.diverged,
             dev_confusion,
+            self_training: self.self_training,
         };
         let mut model_config = self.model_config;
         model_config.training = Some(

@@ -31,6 +31,7 @@ mod report;
 mod resource_limits;
 mod saving;
 mod scripting;
+mod self_train;
 #[cfg(feature = "serve")]
 mod serve;
 #[cfg(feature = "serve")]
