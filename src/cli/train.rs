@@ -622,9 +622,13 @@ fn print_summary(report: &TrainReport, dir: &Path) -> std::io::Result<()> {
     } else {
         "the last; no dev set".to_string()
     };
+    let whose = match report.self_training {
+        Some(_) => "for the student",
+        None => "in all",
+    };
     writeln!(
         out,
-        "kept epoch {} ({kept}); {:.1} s in all; saved to {}",
+        "kept epoch {} ({kept}); {:.1} s {whose}; saved to {}",
         report.best_epoch,
         report.seconds,
         dir.display()
@@ -637,9 +641,10 @@ fn pseudo_label_line(added: &SelfTraining) -> String {
         .map(|(label, n)| format!("{n} {label}"))
         .collect();
     format!(
-        "self-training: the teacher (epoch {}, dev accuracy {:.4}) labelled {} texts; the student adds {} (probability at least {:.4})",
+        "self-training: the teacher (epoch {}, dev accuracy {:.4}, {:.1} s) labelled {} texts; the student adds {} (probability at least {:.4})",
         added.teacher_epoch,
         added.teacher_dev_accuracy,
+        added.teacher_seconds,
         added.texts,
         kept.join(", "),
         added.min_confidence

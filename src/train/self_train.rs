@@ -23,7 +23,7 @@ use crate::data::Example;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The file in a checkpoint directory that holds the teacher's labelled texts.
 pub const SELF_TRAINING_FILE: &str = "self_training.json";
@@ -143,7 +143,7 @@ fn teach(
     Ok(Taught::Labelled(Box::new(labelled)))
 }
 
-fn read_labelled(path: &PathBuf) -> Result<Labelled> {
+fn read_labelled(path: &Path) -> Result<Labelled> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, "cannot read", e))?;
     serde_json::from_slice(&bytes).map_err(|e| {
         Error::Config(format!(
