@@ -2,8 +2,8 @@
 //! config says labels a file of unlabelled texts; a student, trained the same way from fresh
 //! weights on the training data plus the texts the teacher was surest of, is the model kept.
 //! The student reads them with dropout, which the teacher's labels were made without, and so
-//! learns more than the teacher knew: on long reviews with plenty of unlabelled text, about a
-//! point of accuracy (docs/training.md).
+//! may learn more than the teacher's strongest cues, and it learns the words only the
+//! unlabelled texts hold (docs/training.md has what it gives).
 //!
 //! The added texts are balanced: each label keeps the same number of its most confident texts,
 //! `keep` times the count of the label predicted least, so that a teacher's lean toward one
