@@ -176,7 +176,8 @@ pub struct TrainArgs {
     pretrain_epochs: usize,
     /// Self-training: train a teacher as the other flags say, label the texts of FILE (one per
     /// line) with it, and keep a student trained the same way on the training data plus the
-    /// texts the teacher was surest of. About twice the time, and more with a large FILE.
+    /// texts the teacher was surest of. More than twice the time: a teacher, then a student on
+    /// more rows.
     #[arg(long, value_name = "FILE")]
     self_train: Option<PathBuf>,
     /// With --self-train: the share of the texts predicted as the rarer label that is added,
