@@ -545,7 +545,7 @@ impl Progress {
                 objective,
                 vocab_size,
             } => self.say(format!(
-                "the word vectors and the encoder start from a pretrained encoder ({objective} objective, vocabulary {vocab_size})"
+                "{who}the word vectors and the encoder start from a pretrained encoder ({objective} objective, vocabulary {vocab_size})"
             )),
             TrainEvent::Pretraining(event) => match event {
                 PretrainEvent::Step {
@@ -559,7 +559,7 @@ impl Progress {
                     if *step == 1 {
                         self.bar.reset();
                         self.bar.set_length(*steps as u64);
-                        self.bar.set_prefix(format!("lm {epoch}"));
+                        self.bar.set_prefix(format!("{who}lm {epoch}"));
                     }
                     self.bar.set_position(*step as u64);
                     self.bar.set_message(format!(
@@ -568,7 +568,7 @@ impl Progress {
                 }
                 other => {
                     if let Some(line) = super::pretrain::describe(other) {
-                        self.say(format!("language model: {line}"));
+                        self.say(format!("{who}language model: {line}"));
                     }
                 }
             },

@@ -27,7 +27,7 @@ pub use config::{EmbeddingInit, EncoderInit, SelfTrain, TrainConfig, MAX_LR, SEL
 pub use preflight::check_writable_dir;
 pub use report::{EpochRecord, SelfTraining, TrainEvent, TrainReport};
 pub use schedule::LrSchedule;
-pub use self_train::{resumes_self_training, SELF_TRAINING_FILE, TEACHER_DIR};
+pub use self_train::{resumes_self_training, SELF_TRAINING_FILE};
 pub use split::training_labels;
 
 pub(crate) use batching::{epoch_rng, length_buckets, Fingerprint};

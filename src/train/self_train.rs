@@ -28,7 +28,7 @@ use std::path::Path;
 /// The file in a checkpoint directory that holds the teacher's labelled texts.
 pub const SELF_TRAINING_FILE: &str = "self_training.json";
 /// The folder in a checkpoint directory that holds the teacher's checkpoints.
-pub const TEACHER_DIR: &str = "teacher";
+const TEACHER_DIR: &str = "teacher";
 
 /// Whether `dir` holds a self-training run to resume: the teacher's checkpoint or its labels.
 pub fn resumes_self_training(dir: &Path) -> bool {
