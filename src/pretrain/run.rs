@@ -323,7 +323,7 @@ impl<'a> Run<'a> {
                     negatives_local: &local_negatives[0],
                 };
                 let loss = scoring.loss(&predicted.z, &targets, &targets_local)?;
-                Ok((loss, targets.len()))
+                Ok((loss.into(), targets.len()))
             })?;
         match stepped {
             Ok((loss, predictions)) => {

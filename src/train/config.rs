@@ -12,6 +12,10 @@ use std::path::PathBuf;
 /// far below this bound a run already diverges.
 pub const MAX_LR: f64 = 10.0;
 
+/// The longest adversarial move a run accepts, in word vectors' lengths: further, the moved
+/// text is no longer the text.
+pub const MAX_ADVERSARIAL: f64 = 10.0;
+
 /// Every hyperparameter of a run. The defaults suit sentence-level sentiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -41,6 +45,11 @@ pub struct TrainConfig {
     /// Word dropout: in training, each token of a text becomes `[UNK]` with this probability.
     /// Prediction never drops words.
     pub word_dropout: f32,
+    /// Adversarial training: each step also trains on its texts with their word vectors moved
+    /// this far (in word vectors' lengths, per text) in the direction that raises the loss
+    /// fastest. 0: off.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub adversarial: f64,
     /// Upper bound on epochs; early stopping may end sooner.
     pub epochs: usize,
     pub batch_size: usize,
@@ -185,6 +194,7 @@ impl Default for TrainConfig {
             dropout: 0.3,
             embedding_dropout: None,
             word_dropout: 0.0,
+            adversarial: 0.0,
             epochs: 8,
             batch_size: 64,
             lr: 2e-3,
@@ -328,6 +338,13 @@ impl TrainConfig {
                     "{what} must be in [0, 1), found {p}"
                 )));
             }
+        }
+        if !(0.0..=MAX_ADVERSARIAL).contains(&self.adversarial) {
+            return Err(Error::Config(format!(
+                "the adversarial move (--adversarial) must be in [0, {MAX_ADVERSARIAL}] word \
+                 vectors (0: off), found {}",
+                number(self.adversarial)
+            )));
         }
         Ok(())
     }

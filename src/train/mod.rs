@@ -4,6 +4,7 @@
 //! everything it can before its first step (hyperparameters, files, memory) and stops at the
 //! first non-finite loss, gradient or weight (see [`TrainReport::diverged`]).
 
+mod adversarial;
 mod average;
 mod batching;
 mod checkpoint;

@@ -277,11 +277,16 @@ impl<'a> Run<'a> {
             self.state.set_lr(lr, lr * self.config.embedding_lr_scale);
             let mut dropout = Dropout::new(self.config.dropout, &mut rng)
                 .with_embedding(self.config.embedding_dropout_rate());
-            let clip = self.config.clip_norm;
-            match self
-                .state
-                .step(&self.model, &seqs, &y, &mut dropout, clip, &self.device)?
-            {
+            let (clip, adversarial) = (self.config.clip_norm, self.config.adversarial);
+            match (self.state).step(
+                &self.model,
+                &seqs,
+                &y,
+                &mut dropout,
+                adversarial,
+                clip,
+                &self.device,
+            )? {
                 Stepped::Done {
                     loss,
                     logits,

@@ -2,6 +2,7 @@
 //! AdamW, the embedding table (and the bigram table, with bigrams) with its row-sparse AdamW,
 //! and the best epoch kept so far; with their checkpoints.
 
+use super::adversarial;
 use super::average::Averaged;
 use super::checkpoint::{Checkpoint, Progress, Resumable};
 use super::guard::non_finite_step;
@@ -11,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::metrics::Evaluation;
 use crate::model::{padded, Batch, Model, Weights};
 use crate::optim::{clip_factor, compact_ids, global_norm, DenseAdamW, SparseRows};
+use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var};
 use candle_nn::ParamsAdamW;
 use std::collections::BTreeMap;
@@ -36,6 +38,23 @@ pub(crate) struct StepRows<'a> {
     pub word_ids: &'a [Vec<u32>],
     /// The bigram table's rows and every position's bucket, with bigrams.
     pub ngrams: Option<(&'a Tensor, &'a [Vec<u32>])>,
+}
+
+/// What a step's loss hands back: the loss reported and checked to be finite, and what the
+/// step differentiates when that is something else.
+pub(crate) struct Objective {
+    pub value: Tensor,
+    /// Differentiated in place of `value`; its gradients and `grads` add up to the step's.
+    pub differentiate: Option<(Tensor, GradStore)>,
+}
+
+impl From<Tensor> for Objective {
+    fn from(value: Tensor) -> Self {
+        Self {
+            value,
+            differentiate: None,
+        }
+    }
 }
 
 /// The best epoch so far and its weights.
@@ -177,14 +196,17 @@ impl TrainState {
         self.resting_embedding = !embedding;
     }
 
-    /// One optimizer step on a batch of a classifier. A non-finite loss or gradient norm
-    /// changes nothing and comes back as [`Stepped::NonFinite`].
+    /// One optimizer step on a batch of a classifier, adversarial with `adversarial` > 0 (see
+    /// `adversarial.rs`). A non-finite loss or gradient norm changes nothing and comes back as
+    /// [`Stepped::NonFinite`].
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn step(
         &mut self,
         model: &Model,
         seqs: &[Vec<u32>],
         y: &[u32],
         dropout: &mut Dropout,
+        adversarial: f64,
         clip_norm: f64,
         device: &Device,
     ) -> Result<Stepped> {
@@ -198,9 +220,18 @@ impl TrainState {
                 let at = Tensor::from_vec(padded(ids, time), (time, ids.len()), device)?;
                 xs = (xs + Embedding::new(table.clone()).forward(&at)?)?;
             }
-            let out = model.forward_embedded(xs, &batch.steps, Some(dropout))?;
-            let loss = candle_nn::loss::cross_entropy(&out.logits, &targets)?;
-            Ok((loss, (out.logits, batch.token_count())))
+            let mut loss_at = |xs: Tensor| -> Result<(Tensor, Tensor)> {
+                let out = model.forward_embedded(xs, &batch.steps, Some(&mut *dropout))?;
+                let loss = candle_nn::loss::cross_entropy(&out.logits, &targets)?;
+                Ok((loss, out.logits))
+            };
+            let tokens = batch.token_count();
+            if adversarial == 0.0 {
+                let (loss, logits) = loss_at(xs)?;
+                return Ok((loss.into(), (logits, tokens)));
+            }
+            let (objective, logits) = adversarial::objective(&xs, adversarial, loss_at)?;
+            Ok((objective, (logits, tokens)))
         })?;
         Ok(match stepped {
             Ok((loss, (logits, tokens))) => Stepped::Done {
@@ -221,7 +252,7 @@ impl TrainState {
         ids: &[Vec<u32>],
         clip_norm: f64,
         device: &Device,
-        loss: impl FnOnce(StepRows) -> Result<(Tensor, T)>,
+        loss: impl FnOnce(StepRows) -> Result<(Objective, T)>,
     ) -> Result<std::result::Result<(f64, T), String>> {
         let (rows, local) = compact_ids(ids);
         let batch_rows = Var::from_tensor(&self.embedding.gather(&rows, device)?)?;
@@ -241,8 +272,15 @@ impl TrainState {
             word_ids: &local,
             ngrams: (ngram_rows.as_ref()).map(|(_, local, var)| (var.as_tensor(), &local[..])),
         })?;
-        let loss_value = f64::from(loss.to_scalar::<f32>()?);
-        let grads = loss.backward()?;
+        let loss_value = f64::from(loss.value.to_scalar::<f32>()?);
+        let grads = match loss.differentiate {
+            None => loss.value.backward()?,
+            Some((other, earlier)) => {
+                let mut grads = other.backward()?;
+                grads.extend(earlier)?;
+                grads
+            }
+        };
         let row_grad = |var: &Var, what: &str| {
             (grads.get(var.as_tensor()))
                 .ok_or_else(|| Error::Config(format!("the {what} received no gradient")))

@@ -85,7 +85,16 @@ fn row_gradients_of_both_tables_equal_the_dense_gradients_of_the_plain_path() {
     let model = Model::from_weights(&config, &state.placeholder_weights(&device).unwrap());
     let mut rng = StdRng::seed_from_u64(7);
     let mut no_dropout = Dropout::new(0.0, &mut rng);
-    let stepped = (state.step(&model.unwrap(), &seqs, &y, &mut no_dropout, 0.0, &device)).unwrap();
+    let stepped = (state.step(
+        &model.unwrap(),
+        &seqs,
+        &y,
+        &mut no_dropout,
+        0.0,
+        0.0,
+        &device,
+    ))
+    .unwrap();
     assert!(matches!(stepped, Stepped::Done { .. }));
     let beta1 = params.beta1 as f32;
     let (_, _, words_m, _) = state.embedding.state();

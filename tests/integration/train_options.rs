@@ -122,6 +122,7 @@ fn a_resumed_run_keeps_its_schedule_and_ends_with_the_same_weights() {
         word_dropout: 0.2,
         embedding_dropout: Some(0.1),
         embedding_lr_scale: 2.0,
+        adversarial: 0.5,
         ..config()
     };
     let data = examples(40);
@@ -202,6 +203,34 @@ fn word_dropout_changes_training_repeatably() {
     });
     assert!(values(&a) != values(&none), "word dropout changed nothing");
     assert!(values(&a) != values(&other_seed));
+}
+
+#[test]
+fn adversarial_training_changes_training_repeatably() {
+    let adversarial = TrainConfig {
+        adversarial: 0.5,
+        ..config()
+    };
+    let (a, report, events) = run(&adversarial);
+    let (b, _, _) = run(&adversarial);
+    assert!(values(&a) == values(&b), "the same seed, the same weights");
+    let (none, _, plain_events) = run(&config());
+    assert!(
+        values(&a) != values(&none),
+        "the moved texts changed nothing"
+    );
+    assert_eq!(report.config.adversarial, 0.5);
+    // The loss reported is the loss at the texts themselves: before any step has moved a
+    // weight, it is the plain run's.
+    let first_loss = |events: &[TrainEvent]| {
+        (events.iter())
+            .find_map(|e| match e {
+                TrainEvent::Step { loss, .. } => Some(*loss),
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert_eq!(first_loss(&events), first_loss(&plain_events));
 }
 
 #[test]
@@ -306,6 +335,10 @@ fn configs_without_the_options_read_as_the_defaults() {
     );
     assert_eq!(c.embedding_dropout, None);
     assert_eq!(c.embedding_dropout_rate(), 0.2);
+    assert_eq!(
+        c.adversarial, 0.0,
+        "a stored config without it trained without it"
+    );
     // Unset, the word-vector rate stays out of the recorded config.
     let written = serde_json::to_value(TrainConfig::default()).unwrap();
     assert!(written.get("embedding_dropout").is_none());
@@ -315,6 +348,14 @@ fn configs_without_the_options_read_as_the_defaults() {
 #[test]
 fn out_of_range_options_are_refused() {
     let bad = [
+        TrainConfig {
+            adversarial: -0.1,
+            ..config()
+        },
+        TrainConfig {
+            adversarial: f64::INFINITY,
+            ..config()
+        },
         TrainConfig {
             warmup: 1.0,
             ..config()
@@ -375,6 +416,8 @@ fn train_flags_set_the_options_and_are_recorded() {
         "0.2",
         "--embedding-lr-scale",
         "0.5",
+        "--adversarial",
+        "0.3",
     ];
     let out = common::run(dir, &tiny_train_args("m", "2", &flags));
     let err = stderr(&out);
@@ -392,6 +435,7 @@ fn train_flags_set_the_options_and_are_recorded() {
     assert_eq!(recorded["word_dropout"], 0.1f32 as f64);
     assert_eq!(recorded["embedding_dropout"], 0.2f32 as f64);
     assert_eq!(recorded["embedding_lr_scale"], 0.5);
+    assert_eq!(recorded["adversarial"], 0.3);
     let epochs = config["training"]["epochs"].as_array().unwrap();
     assert!(epochs[1]["lr"].as_f64().unwrap() < epochs[0]["lr"].as_f64().unwrap());
 
@@ -400,6 +444,8 @@ fn train_flags_set_the_options_and_are_recorded() {
         ("--word-dropout", "1.5", "word dropout"),
         ("--embedding-dropout", "1", "embedding dropout"),
         ("--embedding-lr-scale", "0", "embedding learning-rate scale"),
+        ("--adversarial", "nan", "adversarial move"),
+        ("--adversarial", "11", "adversarial move"),
         ("--lr-schedule", "step", "constant, linear or cosine"),
     ] {
         let out = common::run(dir, &tiny_train_args("bad", "1", &[flag, value]));
@@ -426,6 +472,8 @@ fn the_options_at_their_defaults_train_the_same_weights_as_no_flags() {
         "0.3",
         "--embedding-lr-scale",
         "1",
+        "--adversarial",
+        "0",
         "-q",
     ];
     for (out, flags) in [("plain", &["-q"][..]), ("explicit", &defaults[..])] {
