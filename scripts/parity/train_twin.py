@@ -29,7 +29,9 @@ The network is scripts/parity/torch_twin.py's `Classifier`. What mirrors what:
   and before the head; cross-entropy; the global gradient norm over every parameter, tables
   included (also frozen word vectors, as ours), clipped to --clip-norm; the learning rate of
   src/train/schedule.rs, tables at --embedding-lr-scale x it. One direction runs padded (exact,
-  padding comes after each text), two through pack_padded_sequence.
+  padding comes after each text), two through pack_padded_sequence. --adversarial (auto as
+  ours decides it) adds the loss at the word vectors moved along their gradient
+  (src/train/adversarial.rs), the move's scale from the real tokens' vectors.
 - average: after each step every weight, tables included, mixes into its moving average with
   src/train/average.rs's decay (--ema; ours brings a table row's average up to date only when
   the row moves or the average is read, which is the same sum); each epoch is scored, and the
@@ -104,6 +106,8 @@ def parse_args(argv):
     p.add_argument("--dropout", type=float, default=0.3)
     p.add_argument("--embedding-dropout", type=float, help="default: --dropout")
     p.add_argument("--word-dropout", type=float, default=0.0)
+    p.add_argument("--adversarial", type=adversarial_arg, default=None,
+                   help="a number, or auto (the default: src/train/adversarial.rs's rule)")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--patience", type=int, default=3)
     p.add_argument("--ema", type=float, default=0.0)
@@ -138,6 +142,11 @@ def buckets_arg(s: str):
     return None if s == "auto" else int(s)
 
 
+def adversarial_arg(s: str) -> float | None:
+    """--adversarial: `auto` (None, decided from the training data) or a number."""
+    return None if s == "auto" else float(s)
+
+
 def bool_arg(s: str) -> bool:
     """clap's bool values."""
     if s not in ("true", "false"):
@@ -154,6 +163,8 @@ def check(a) -> str | None:
                     ("dev fraction", a.dev_fraction), ("ema", a.ema)]:
         if not 0.0 <= x < 1.0:
             return f"{what} must be in [0, 1), found {x}"
+    if a.adversarial is not None and not 0 <= a.adversarial <= 10:
+        return f"the adversarial move must be in [0, 10], found {a.adversarial}"
     if not 0 < a.lr <= 10 or not 0 < a.lr * a.embedding_lr_scale <= 10:
         return "learning rate and learning rate x embedding scale must be in (0, 10]"
     if a.weight_decay < 0 or a.weight_decay * a.lr * max(1.0, a.embedding_lr_scale) > 1:
@@ -238,17 +249,49 @@ def features(model, xs, lengths):
     return model.pool(last, states, lengths)
 
 
-def logits_in_training(model, ids, lengths, a):
-    """Word dropout, the lookups of real tokens only, dropout, encoder, dropout, head."""
+def vectors_in_training(model, ids, lengths, a):
+    """Word dropout, then the lookups of real tokens only (zeros past each text's end)."""
     inside = torch.arange(ids.shape[1])[None, :] < lengths[:, None]
     if a.word_dropout > 0:
         ids = torch.where(inside & (torch.rand(ids.shape) < a.word_dropout), data.UNK_ID, ids)
     vectors = model.embedding(ids[inside])
     if model.ngram_buckets:
         vectors = vectors + model.ngram_embedding(twin.bucket_ids(ids, model.ngram_buckets)[inside])
-    xs = torch.zeros(*ids.shape, vectors.shape[1]).masked_scatter(inside[..., None], vectors)
+    return torch.zeros(*ids.shape, vectors.shape[1]).masked_scatter(inside[..., None], vectors)
+
+
+def logits_at(model, xs, lengths, a):
+    """Dropout, encoder, dropout, head."""
     xs = F.dropout(xs, embedding_dropout(a), training=True)
     return model.head(F.dropout(features(model, xs, lengths), a.dropout, training=True))
+
+
+def perturbation(xs, grad, lengths, eps):
+    """src/train/adversarial.rs: each text's gradient scaled to eps times the root-mean-square
+    length of the batch's word vectors."""
+    inside = torch.arange(xs.shape[1])[None, :] < lengths[:, None]
+    length = eps * math.sqrt(float(xs[inside].square().sum(1).mean()))
+    norm = grad.square().sum((1, 2), keepdim=True).sqrt()
+    return grad / (norm + 1e-12) * length
+
+
+def loss_in_training(model, ids, lengths, y, a):
+    """The loss at the texts (backward already taken with --adversarial) and its logits: with
+    --adversarial, the loss at the moved texts is added, as src/train/adversarial.rs does."""
+    xs = vectors_in_training(model, ids, lengths, a)
+    if a.adversarial == 0:
+        logits = logits_at(model, xs, lengths, a)
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        return loss, logits
+    leaf = xs.detach().requires_grad_()
+    logits = logits_at(model, leaf, lengths, a)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    moved = xs + perturbation(xs.detach(), leaf.grad, lengths, a.adversarial)
+    moved_loss = F.cross_entropy(logits_at(model, moved, lengths, a), y)
+    (moved_loss + (xs * leaf.grad).sum()).backward()
+    return loss, logits
 
 
 class Trainer:
@@ -289,10 +332,8 @@ class Trainer:
         """One optimizer step; (loss, logits) or a message when the loss or gradient is not
         finite (nothing moves then)."""
         ids, lengths = twin.pad(seqs)
-        logits = logits_in_training(self.model, ids, lengths, self.a)
-        loss = F.cross_entropy(logits, torch.tensor(y))
         self.model.zero_grad(set_to_none=True)
-        loss.backward()
+        loss, logits = loss_in_training(self.model, ids, lengths, torch.tensor(y), self.a)
         for t in tables(self.model):
             t.grad = t.grad.coalesce()
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
@@ -456,6 +497,9 @@ def main(argv=None) -> int:
         encoded = [data.encode(tokenizer, (t for _, t in s), a.max_length, a.truncate)
                    for s in (train, dev)]
         ys = [data.label_indices(s, labels) for s in (train, dev)]
+        if a.adversarial is None:  # src/train/adversarial.rs's auto_adversarial
+            tokens = sum(len(ids) for ids in encoded[0])
+            a.adversarial = 0.5 if tokens <= 4_000_000 else 0.0
         model = new_model(a, tokenizer.get_vocab_size(True), labels)
         if a.pretrain_word2vec:
             vectors = data.word2vec_vectors(BIN, train, a.embedding_dim, a.min_count,

@@ -85,10 +85,11 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = defaults().word_dropout, value_name = "P")]
     word_dropout: f32,
     /// Adversarial training: each step also trains on its texts with their word vectors moved
-    /// X word-vector lengths (per text) in the direction that raises the loss fastest. About
-    /// doubles the time of a step. 0: off.
-    #[arg(long, default_value_t = defaults().adversarial, value_name = "X")]
-    adversarial: f64,
+    /// X word-vector lengths (per text) in the direction that raises the loss fastest, which
+    /// about doubles its time. 0: off. auto: 0.5, or 0 when the training texts hold more than
+    /// 4 million tokens.
+    #[arg(long, default_value = "auto", value_name = "X|auto")]
+    adversarial: Adversarial,
     /// Most epochs to run (early stopping may end sooner).
     #[arg(long, default_value_t = defaults().epochs, value_name = "N")]
     epochs: usize,
@@ -396,6 +397,22 @@ impl std::str::FromStr for Buckets {
     }
 }
 
+/// `--adversarial`: a move, or `auto` (None).
+#[derive(Debug, Clone, Copy)]
+struct Adversarial(Option<f64>);
+
+impl std::str::FromStr for Adversarial {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(Self(None)),
+            _ => (s.parse().map(|x| Self(Some(x)))).map_err(|_| {
+                format!("expected a number of word-vector lengths or `auto`, found `{s}`")
+            }),
+        }
+    }
+}
+
 impl TrainArgs {
     fn config(&self, device: DeviceSpec) -> TrainConfig {
         TrainConfig {
@@ -409,7 +426,7 @@ impl TrainArgs {
             dropout: self.dropout,
             embedding_dropout: self.embedding_dropout,
             word_dropout: self.word_dropout,
-            adversarial: self.adversarial,
+            adversarial: self.adversarial.0,
             epochs: self.epochs,
             batch_size: self.batch_size,
             lr: self.lr,

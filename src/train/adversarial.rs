@@ -11,6 +11,24 @@ use super::state::Objective;
 use crate::error::{Error, Result};
 use candle_core::{Tensor, Var};
 
+/// The move a run gets when the training data decide and are not large ([`auto_adversarial`]).
+pub const AUTO_ADVERSARIAL: f64 = 0.5;
+
+/// The most tokens (as read, after truncation) that training data may hold and still train
+/// adversarially when they decide. Above it a run is already long, an adversarial step costs
+/// about two plain ones, and a large set needs the regularization least.
+pub const AUTO_ADVERSARIAL_TOKENS: usize = 4_000_000;
+
+/// The adversarial move for training data of `tokens` tokens: [`AUTO_ADVERSARIAL`] up to
+/// [`AUTO_ADVERSARIAL_TOKENS`], else none.
+pub fn auto_adversarial(tokens: usize) -> f64 {
+    if tokens <= AUTO_ADVERSARIAL_TOKENS {
+        AUTO_ADVERSARIAL
+    } else {
+        0.0
+    }
+}
+
 /// An adversarial step's objective at `xs` (time, batch, dim), the batch's word vectors:
 /// the loss at `xs` plus the loss at `xs` moved `eps` along its gradient ([`perturbation`]).
 /// `loss_at` gives the loss and the logits at any vectors; the logits given back are those at
@@ -100,6 +118,13 @@ mod tests {
                 assert!((a - b).abs() < 1e-5, "{got:?} against {want:?}");
             }
         }
+    }
+
+    #[test]
+    fn data_of_up_to_four_million_tokens_train_adversarially() {
+        assert_eq!(auto_adversarial(1), AUTO_ADVERSARIAL);
+        assert_eq!(auto_adversarial(AUTO_ADVERSARIAL_TOKENS), AUTO_ADVERSARIAL);
+        assert_eq!(auto_adversarial(AUTO_ADVERSARIAL_TOKENS + 1), 0.0);
     }
 
     #[test]

@@ -47,9 +47,11 @@ pub struct TrainConfig {
     pub word_dropout: f32,
     /// Adversarial training: each step also trains on its texts with their word vectors moved
     /// this far (in word vectors' lengths, per text) in the direction that raises the loss
-    /// fastest. 0: off.
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub adversarial: f64,
+    /// fastest; 0: off. `None` lets the training data decide ([`super::auto_adversarial`]: on
+    /// unless they are large); a run stores the number it chose. A stored config without the
+    /// field trained without.
+    #[serde(default = "no_adversarial", skip_serializing_if = "is_no_adversarial")]
+    pub adversarial: Option<f64>,
     /// Upper bound on epochs; early stopping may end sooner.
     pub epochs: usize,
     pub batch_size: usize,
@@ -173,6 +175,14 @@ fn is_no_buckets(buckets: &Option<usize>) -> bool {
     *buckets == Some(0)
 }
 
+fn no_adversarial() -> Option<f64> {
+    Some(0.0)
+}
+
+fn is_no_adversarial(x: &Option<f64>) -> bool {
+    *x == Some(0.0)
+}
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
@@ -194,7 +204,7 @@ impl Default for TrainConfig {
             dropout: 0.3,
             embedding_dropout: None,
             word_dropout: 0.0,
-            adversarial: 0.0,
+            adversarial: None,
             epochs: 8,
             batch_size: 64,
             lr: 2e-3,
@@ -339,12 +349,14 @@ impl TrainConfig {
                 )));
             }
         }
-        if !(0.0..=MAX_ADVERSARIAL).contains(&self.adversarial) {
-            return Err(Error::Config(format!(
-                "the adversarial move (--adversarial) must be in [0, {MAX_ADVERSARIAL}] word \
-                 vectors (0: off), found {}",
-                number(self.adversarial)
-            )));
+        if let Some(x) = self.adversarial {
+            if !(0.0..=MAX_ADVERSARIAL).contains(&x) {
+                return Err(Error::Config(format!(
+                    "the adversarial move (--adversarial) must be in [0, {MAX_ADVERSARIAL}] \
+                     word vectors (0: off), found {}",
+                    number(x)
+                )));
+            }
         }
         Ok(())
     }

@@ -23,6 +23,7 @@ mod state;
 mod tally;
 
 pub use crate::error::Divergence;
+pub use adversarial::{auto_adversarial, AUTO_ADVERSARIAL, AUTO_ADVERSARIAL_TOKENS};
 pub use checkpoint::{checkpoint_path, Checkpointing, CHECKPOINT_FILE};
 pub use config::{EmbeddingInit, EncoderInit, SelfTrain, TrainConfig, MAX_LR, SELF_TRAIN_KEEP};
 pub use preflight::check_writable_dir;

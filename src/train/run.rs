@@ -103,6 +103,10 @@ impl<'a> Run<'a> {
         };
         let given = pretrained.as_ref().map(|p| &p.tokenizer);
         let data = Encoded::new(&train, &dev, &config, resumed_from, given)?;
+        if config.adversarial.is_none() {
+            let tokens = data.train.ids.iter().map(Vec::len).sum();
+            config.adversarial = Some(super::auto_adversarial(tokens));
+        }
         let model_config = model_config(&config, &data)?;
         let batch = config.batch_size.min(data.train.len());
         preflight::check_memory(&model_config, batch, data.longest())?;
@@ -277,7 +281,9 @@ impl<'a> Run<'a> {
             self.state.set_lr(lr, lr * self.config.embedding_lr_scale);
             let mut dropout = Dropout::new(self.config.dropout, &mut rng)
                 .with_embedding(self.config.embedding_dropout_rate());
-            let (clip, adversarial) = (self.config.clip_norm, self.config.adversarial);
+            let clip = self.config.clip_norm;
+            // Decided when the run started.
+            let adversarial = self.config.adversarial.unwrap_or(0.0);
             match (self.state).step(
                 &self.model,
                 &seqs,

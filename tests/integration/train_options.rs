@@ -7,7 +7,7 @@ use crate::common::{
     self, sentiment_examples as examples, stderr, success, tiny_train_args, train_dir, trained,
 };
 use lstm_sentiment::config::EMBEDDING_TENSOR;
-use lstm_sentiment::train::{train_with, Checkpointing, LrSchedule};
+use lstm_sentiment::train::{train_with, Checkpointing, LrSchedule, AUTO_ADVERSARIAL};
 use lstm_sentiment::{train, Classifier, TrainConfig, TrainEvent, TrainReport};
 use std::collections::BTreeMap;
 use std::f64::consts::PI;
@@ -122,7 +122,7 @@ fn a_resumed_run_keeps_its_schedule_and_ends_with_the_same_weights() {
         word_dropout: 0.2,
         embedding_dropout: Some(0.1),
         embedding_lr_scale: 2.0,
-        adversarial: 0.5,
+        adversarial: Some(0.3),
         ..config()
     };
     let data = examples(40);
@@ -208,18 +208,25 @@ fn word_dropout_changes_training_repeatably() {
 #[test]
 fn adversarial_training_changes_training_repeatably() {
     let adversarial = TrainConfig {
-        adversarial: 0.5,
+        adversarial: Some(0.5),
         ..config()
     };
     let (a, report, events) = run(&adversarial);
     let (b, _, _) = run(&adversarial);
     assert!(values(&a) == values(&b), "the same seed, the same weights");
-    let (none, _, plain_events) = run(&config());
+    let (none, _, plain_events) = run(&TrainConfig {
+        adversarial: Some(0.0),
+        ..config()
+    });
     assert!(
         values(&a) != values(&none),
         "the moved texts changed nothing"
     );
-    assert_eq!(report.config.adversarial, 0.5);
+    assert_eq!(report.config.adversarial, Some(0.5));
+    // Left to the data, a small set trains adversarially, and the run records the move.
+    let (auto, report, _) = run(&config());
+    assert_eq!(report.config.adversarial, Some(AUTO_ADVERSARIAL));
+    assert!(values(&auto) == values(&a));
     // The loss reported is the loss at the texts themselves: before any step has moved a
     // weight, it is the plain run's.
     let first_loss = |events: &[TrainEvent]| {
@@ -336,7 +343,8 @@ fn configs_without_the_options_read_as_the_defaults() {
     assert_eq!(c.embedding_dropout, None);
     assert_eq!(c.embedding_dropout_rate(), 0.2);
     assert_eq!(
-        c.adversarial, 0.0,
+        c.adversarial,
+        Some(0.0),
         "a stored config without it trained without it"
     );
     // Unset, the word-vector rate stays out of the recorded config.
@@ -349,11 +357,11 @@ fn configs_without_the_options_read_as_the_defaults() {
 fn out_of_range_options_are_refused() {
     let bad = [
         TrainConfig {
-            adversarial: -0.1,
+            adversarial: Some(-0.1),
             ..config()
         },
         TrainConfig {
-            adversarial: f64::INFINITY,
+            adversarial: Some(f64::INFINITY),
             ..config()
         },
         TrainConfig {
@@ -473,7 +481,7 @@ fn the_options_at_their_defaults_train_the_same_weights_as_no_flags() {
         "--embedding-lr-scale",
         "1",
         "--adversarial",
-        "0",
+        "auto",
         "-q",
     ];
     for (out, flags) in [("plain", &["-q"][..]), ("explicit", &defaults[..])] {
