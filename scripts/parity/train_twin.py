@@ -499,7 +499,7 @@ def main(argv=None) -> int:
         ys = [data.label_indices(s, labels) for s in (train, dev)]
         if a.adversarial is None:  # src/train/adversarial.rs's auto_adversarial
             tokens = sum(len(ids) for ids in encoded[0])
-            a.adversarial = 0.5 if tokens <= 4_000_000 else 0.0
+            a.adversarial = 0.5 if tokens <= 3_000_000 else 0.0
         model = new_model(a, tokenizer.get_vocab_size(True), labels)
         if a.pretrain_word2vec:
             vectors = data.word2vec_vectors(BIN, train, a.embedding_dim, a.min_count,

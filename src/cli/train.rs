@@ -87,7 +87,7 @@ pub struct TrainArgs {
     /// Adversarial training: each step also trains on its texts with their word vectors moved
     /// X word-vector lengths (per text) in the direction that raises the loss fastest, which
     /// about doubles its time. 0: off. auto: 0.5, or 0 when the training texts hold more than
-    /// 4 million tokens.
+    /// 3 million tokens.
     #[arg(long, default_value = "auto", value_name = "X|auto")]
     adversarial: Adversarial,
     /// Most epochs to run (early stopping may end sooner).
@@ -530,16 +530,19 @@ impl Progress {
             TrainEvent::Started {
                 first_epoch,
                 train_examples,
+                train_tokens,
                 dev_examples,
                 vocab_size,
                 labels,
                 parameters,
+                adversarial,
                 ..
             } => {
                 self.dev = *dev_examples > 0;
                 self.say(format!(
-                    "{who}training on {train_examples} examples, dev {dev_examples}; vocabulary {vocab_size}; labels {}; {parameters} parameters{}",
+                    "{who}training on {train_examples} examples ({train_tokens} tokens), dev {dev_examples}; vocabulary {vocab_size}; labels {}; {parameters} parameters{}{}",
                     label_list(labels),
+                    if *adversarial > 0.0 { format!("; adversarial {adversarial}") } else { String::new() },
                     if *first_epoch > 1 { format!("; resuming at epoch {first_epoch}") } else { String::new() }
                 ));
             }

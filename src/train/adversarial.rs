@@ -17,7 +17,7 @@ pub const AUTO_ADVERSARIAL: f64 = 0.5;
 /// The most tokens (as read, after truncation) that training data may hold and still train
 /// adversarially when they decide. Above it a run is already long, an adversarial step costs
 /// about two plain ones, and a large set needs the regularization least.
-pub const AUTO_ADVERSARIAL_TOKENS: usize = 4_000_000;
+pub const AUTO_ADVERSARIAL_TOKENS: usize = 3_000_000;
 
 /// The adversarial move for training data of `tokens` tokens: [`AUTO_ADVERSARIAL`] up to
 /// [`AUTO_ADVERSARIAL_TOKENS`], else none.
@@ -121,7 +121,7 @@ mod tests {
     }
 
     #[test]
-    fn data_of_up_to_four_million_tokens_train_adversarially() {
+    fn data_of_up_to_three_million_tokens_train_adversarially() {
         assert_eq!(auto_adversarial(1), AUTO_ADVERSARIAL);
         assert_eq!(auto_adversarial(AUTO_ADVERSARIAL_TOKENS), AUTO_ADVERSARIAL);
         assert_eq!(auto_adversarial(AUTO_ADVERSARIAL_TOKENS + 1), 0.0);

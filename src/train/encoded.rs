@@ -17,6 +17,11 @@ pub(super) struct Ids {
 }
 
 impl Ids {
+    /// The tokens of every text, as read.
+    pub fn tokens(&self) -> usize {
+        self.ids.iter().map(Vec::len).sum()
+    }
+
     pub fn len(&self) -> usize {
         self.y.len()
     }

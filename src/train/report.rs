@@ -34,11 +34,15 @@ pub enum TrainEvent {
         /// The first epoch this run will train (above 1 when resuming).
         first_epoch: usize,
         train_examples: usize,
+        /// The training examples' tokens as read (after truncation).
+        train_tokens: usize,
         dev_examples: usize,
         vocab_size: usize,
         labels: Vec<String>,
         steps_per_epoch: usize,
         parameters: usize,
+        /// The adversarial move the run trains with (0: none), as `auto` chose it or as given.
+        adversarial: f64,
     },
     Step {
         epoch: usize,

@@ -104,8 +104,7 @@ impl<'a> Run<'a> {
         let given = pretrained.as_ref().map(|p| &p.tokenizer);
         let data = Encoded::new(&train, &dev, &config, resumed_from, given)?;
         if config.adversarial.is_none() {
-            let tokens = data.train.ids.iter().map(Vec::len).sum();
-            config.adversarial = Some(super::auto_adversarial(tokens));
+            config.adversarial = Some(super::auto_adversarial(data.train.tokens()));
         }
         let model_config = model_config(&config, &data)?;
         let batch = config.batch_size.min(data.train.len());
@@ -207,11 +206,13 @@ impl<'a> Run<'a> {
         let _ = on_event(&TrainEvent::Started {
             first_epoch: self.history.first_epoch,
             train_examples: self.data.train.len(),
+            train_tokens: self.data.train.tokens(),
             dev_examples: self.data.dev.len(),
             vocab_size: self.data.tokenizer.vocab_size(),
             labels: self.data.labels.clone(),
             steps_per_epoch: steps_per_epoch(&self.config, &self.data),
             parameters: self.model_config.parameter_count(),
+            adversarial: self.config.adversarial.unwrap_or(0.0),
         });
     }
 
