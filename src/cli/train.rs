@@ -57,7 +57,7 @@ pub struct TrainArgs {
     /// --train are Chinese characters (which the tokenizer splits one by one) or its texts
     /// are long (50 tokens or more on average), else none.
     #[arg(long, default_value = "auto", value_name = "K|auto")]
-    ngram_buckets: Buckets,
+    ngram_buckets: OrAuto<usize>,
     /// Hidden state size per direction (n in the tutorial).
     #[arg(long, default_value_t = defaults().hidden_size, value_name = "N")]
     hidden: usize,
@@ -89,7 +89,7 @@ pub struct TrainArgs {
     /// about doubles its time. 0: off. auto: 0.5, or 0 when the training texts hold more than
     /// 3 million tokens.
     #[arg(long, default_value = "auto", value_name = "X|auto")]
-    adversarial: Adversarial,
+    adversarial: OrAuto<f64>,
     /// Most epochs to run (early stopping may end sooner).
     #[arg(long, default_value_t = defaults().epochs, value_name = "N")]
     epochs: usize,
@@ -382,33 +382,18 @@ fn read_data(
     Ok((train, dev))
 }
 
-/// `--ngram-buckets`: a number, or `auto` (the training texts decide).
+/// A number, or `auto` (`None`: the training data decide), as `--ngram-buckets` and
+/// `--adversarial` take.
 #[derive(Debug, Clone, Copy)]
-struct Buckets(Option<usize>);
+struct OrAuto<T>(Option<T>);
 
-impl std::str::FromStr for Buckets {
+impl<T: std::str::FromStr> std::str::FromStr for OrAuto<T> {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         match s {
             "auto" => Ok(Self(None)),
-            _ => (s.parse().map(|k| Self(Some(k))))
-                .map_err(|_| format!("expected a number of buckets or `auto`, found `{s}`")),
-        }
-    }
-}
-
-/// `--adversarial`: a move, or `auto` (None).
-#[derive(Debug, Clone, Copy)]
-struct Adversarial(Option<f64>);
-
-impl std::str::FromStr for Adversarial {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "auto" => Ok(Self(None)),
-            _ => (s.parse().map(|x| Self(Some(x)))).map_err(|_| {
-                format!("expected a number of word-vector lengths or `auto`, found `{s}`")
-            }),
+            _ => (s.parse().map(|x| Self(Some(x))))
+                .map_err(|_| format!("expected a number or `auto`, found `{s}`")),
         }
     }
 }

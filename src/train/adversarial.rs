@@ -7,9 +7,18 @@
 //! A step with it costs about two plain ones: forward and backward at the texts, then at the
 //! moved texts (the gradient at the texts gives the direction and is kept).
 
-use super::state::Objective;
 use crate::error::{Error, Result};
+use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
+
+/// An adversarial step's loss: `value` at the texts (reported), and what the step
+/// differentiates, `differentiate`, whose gradients and `grads` (already taken) add up to those
+/// of both losses.
+pub(crate) struct AdversarialLoss {
+    pub value: Tensor,
+    pub differentiate: Tensor,
+    pub grads: GradStore,
+}
 
 /// The move a run gets when the training data decide and are not large ([`auto_adversarial`]).
 pub const AUTO_ADVERSARIAL: f64 = 0.5;
@@ -37,7 +46,7 @@ pub(crate) fn objective(
     xs: &Tensor,
     eps: f64,
     mut loss_at: impl FnMut(Tensor) -> Result<(Tensor, Tensor)>,
-) -> Result<(Objective, Tensor)> {
+) -> Result<(AdversarialLoss, Tensor)> {
     // The vectors as a leaf of their own, so that backward keeps their gradient.
     let leaf = Var::from_tensor(&xs.detach())?;
     let (loss, logits) = loss_at(leaf.as_tensor().clone())?;
@@ -50,9 +59,10 @@ pub(crate) fn objective(
     // The loss at the texts reaches what made xs (the table rows) through xs: sum(xs * grad)
     // has exactly that gradient there, and `grads` holds the rest of it.
     let to_rows = (xs * &grad)?.sum_all()?;
-    let objective = Objective {
+    let objective = AdversarialLoss {
         value: loss,
-        differentiate: Some(((moved_loss + to_rows)?, grads)),
+        differentiate: (moved_loss + to_rows)?,
+        grads,
     };
     Ok((objective, logits))
 }
@@ -96,9 +106,8 @@ mod tests {
         let (clean, _) = loss_at(&w, &xs).unwrap();
         let value = |t: &Tensor| t.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap();
         assert_eq!(value(&objective.value), value(&clean));
-        let (other, earlier) = objective.differentiate.unwrap();
-        let mut got = other.backward().unwrap();
-        got.extend(earlier).unwrap();
+        let mut got = objective.differentiate.backward().unwrap();
+        got.extend(objective.grads).unwrap();
 
         // The same by hand: the direction from a gradient of its own, then both losses.
         let leaf = Var::from_tensor(&xs.detach()).unwrap();

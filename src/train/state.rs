@@ -230,7 +230,11 @@ impl TrainState {
                 let (loss, logits) = loss_at(xs)?;
                 return Ok((loss.into(), (logits, tokens)));
             }
-            let (objective, logits) = adversarial::objective(&xs, adversarial, loss_at)?;
+            let (loss, logits) = adversarial::objective(&xs, adversarial, loss_at)?;
+            let objective = Objective {
+                value: loss.value,
+                differentiate: Some((loss.differentiate, loss.grads)),
+            };
             Ok((objective, (logits, tokens)))
         })?;
         Ok(match stepped {
