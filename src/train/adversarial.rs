@@ -7,18 +7,9 @@
 //! A step with it costs about two plain ones: forward and backward at the texts, then at the
 //! moved texts (the gradient at the texts gives the direction and is kept).
 
+use super::step_loss::StepLoss;
 use crate::error::{Error, Result};
-use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
-
-/// An adversarial step's loss: `value` at the texts (reported), and what the step
-/// differentiates, `differentiate`, whose gradients and `grads` (already taken) add up to those
-/// of both losses.
-pub(crate) struct AdversarialLoss {
-    pub value: Tensor,
-    pub differentiate: Tensor,
-    pub grads: GradStore,
-}
 
 /// The move a run gets when the training data decide and are not large ([`auto_adversarial`]).
 pub const AUTO_ADVERSARIAL: f64 = 0.5;
@@ -46,7 +37,7 @@ pub(crate) fn objective(
     xs: &Tensor,
     eps: f64,
     mut loss_at: impl FnMut(Tensor) -> Result<(Tensor, Tensor)>,
-) -> Result<(AdversarialLoss, Tensor)> {
+) -> Result<(StepLoss, Tensor)> {
     // The vectors as a leaf of their own, so that backward keeps their gradient.
     let leaf = Var::from_tensor(&xs.detach())?;
     let (loss, logits) = loss_at(leaf.as_tensor().clone())?;
@@ -59,10 +50,9 @@ pub(crate) fn objective(
     // The loss at the texts reaches what made xs (the table rows) through xs: sum(xs * grad)
     // has exactly that gradient there, and `grads` holds the rest of it.
     let to_rows = (xs * &grad)?.sum_all()?;
-    let objective = AdversarialLoss {
+    let objective = StepLoss {
         value: loss,
-        differentiate: (moved_loss + to_rows)?,
-        grads,
+        differentiate: Some(((moved_loss + to_rows)?, grads)),
     };
     Ok((objective, logits))
 }
@@ -106,8 +96,9 @@ mod tests {
         let (clean, _) = loss_at(&w, &xs).unwrap();
         let value = |t: &Tensor| t.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap();
         assert_eq!(value(&objective.value), value(&clean));
-        let mut got = objective.differentiate.backward().unwrap();
-        got.extend(objective.grads).unwrap();
+        let (other, earlier) = objective.differentiate.unwrap();
+        let mut got = other.backward().unwrap();
+        got.extend(earlier).unwrap();
 
         // The same by hand: the direction from a gradient of its own, then both losses.
         let leaf = Var::from_tensor(&xs.detach()).unwrap();

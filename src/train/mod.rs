@@ -20,6 +20,7 @@ mod schedule;
 mod self_train;
 mod split;
 mod state;
+mod step_loss;
 mod tally;
 
 pub use crate::error::Divergence;

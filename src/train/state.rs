@@ -6,13 +6,13 @@ use super::adversarial;
 use super::average::Averaged;
 use super::checkpoint::{Checkpoint, Progress, Resumable};
 use super::guard::non_finite_step;
+use super::step_loss::StepLoss;
 use crate::dropout::Dropout;
 use crate::embedding::Embedding;
 use crate::error::{Error, Result};
 use crate::metrics::Evaluation;
 use crate::model::{padded, Batch, Model, Weights};
 use crate::optim::{clip_factor, compact_ids, global_norm, DenseAdamW, SparseRows};
-use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var};
 use candle_nn::ParamsAdamW;
 use std::collections::BTreeMap;
@@ -38,23 +38,6 @@ pub(crate) struct StepRows<'a> {
     pub word_ids: &'a [Vec<u32>],
     /// The bigram table's rows and every position's bucket, with bigrams.
     pub ngrams: Option<(&'a Tensor, &'a [Vec<u32>])>,
-}
-
-/// What a step's loss hands back: the loss reported and checked to be finite, and what the
-/// step differentiates when that is something else.
-pub(crate) struct Objective {
-    pub value: Tensor,
-    /// Differentiated in place of `value`; its gradients and `grads` add up to the step's.
-    pub differentiate: Option<(Tensor, GradStore)>,
-}
-
-impl From<Tensor> for Objective {
-    fn from(value: Tensor) -> Self {
-        Self {
-            value,
-            differentiate: None,
-        }
-    }
 }
 
 /// The best epoch so far and its weights.
@@ -230,11 +213,7 @@ impl TrainState {
                 let (loss, logits) = loss_at(xs)?;
                 return Ok((loss.into(), (logits, tokens)));
             }
-            let (loss, logits) = adversarial::objective(&xs, adversarial, loss_at)?;
-            let objective = Objective {
-                value: loss.value,
-                differentiate: Some((loss.differentiate, loss.grads)),
-            };
+            let (objective, logits) = adversarial::objective(&xs, adversarial, loss_at)?;
             Ok((objective, (logits, tokens)))
         })?;
         Ok(match stepped {
@@ -256,7 +235,7 @@ impl TrainState {
         ids: &[Vec<u32>],
         clip_norm: f64,
         device: &Device,
-        loss: impl FnOnce(StepRows) -> Result<(Objective, T)>,
+        loss: impl FnOnce(StepRows) -> Result<(StepLoss, T)>,
     ) -> Result<std::result::Result<(f64, T), String>> {
         let (rows, local) = compact_ids(ids);
         let batch_rows = Var::from_tensor(&self.embedding.gather(&rows, device)?)?;
