@@ -31,7 +31,8 @@ The network is scripts/parity/torch_twin.py's `Classifier`. What mirrors what:
   src/train/schedule.rs, tables at --embedding-lr-scale x it. One direction runs padded (exact,
   padding comes after each text), two through pack_padded_sequence. --adversarial (auto as
   ours decides it) adds the loss at the word vectors moved along their gradient
-  (src/train/adversarial.rs), the move's scale from the real tokens' vectors.
+  (src/train/adversarial.rs); the move's scale comes from the real tokens' vectors (ours also
+  counts the padding steps, which hold a vector of one of the batch's words).
 - average: after each step every weight, tables included, mixes into its moving average with
   src/train/average.rs's decay (--ema; ours brings a table row's average up to date only when
   the row moves or the average is read, which is the same sum); each epoch is scored, and the
