@@ -24,19 +24,18 @@ pub const PREVIOUS_FACTOR: u64 = 0x9E37_79B1;
 pub const TOKEN_FACTOR: u64 = 0x85EB_CA77;
 /// The most buckets a table may have: bucket numbers stay below 2^31, like token ids.
 pub const MAX_BUCKETS: usize = 1 << 31;
-/// The buckets a run gets when the training texts decide ([`auto_buckets`]) and call for
-/// bigrams.
+/// The buckets a run gets when the training texts decide and call for bigrams
+/// ([`long_or_ideographic`]).
 pub const AUTO_BUCKETS: usize = 100_000;
-/// The mean tokens per text from which texts count as long for [`auto_buckets`].
+/// The mean tokens per text from which texts count as long for [`long_or_ideographic`].
 pub const LONG_TEXT_TOKENS: usize = 50;
 
-/// The bigram table for `texts`: [`AUTO_BUCKETS`] when most of their tokens are single
-/// Chinese or Japanese ideographs, which the tokenizer splits apart (so that the bigrams bring
-/// back the words, most of them two characters long), or when the texts are long (at least
-/// [`LONG_TEXT_TOKENS`] tokens on average: reviews of a paragraph and more, whose many word
-/// pairs each recur often enough to learn); else none, as for sentences of words, where
-/// bigrams cost more than they give.
-pub fn auto_buckets<'a>(texts: impl IntoIterator<Item = &'a str>) -> usize {
+/// Whether `texts` call for bigrams: most of their tokens are single Chinese or Japanese
+/// ideographs, which the tokenizer splits apart (so that the bigrams bring back the words,
+/// most of them two characters long), or the texts are long (at least [`LONG_TEXT_TOKENS`]
+/// tokens on average: reviews of a paragraph and more, whose many word pairs each recur often
+/// enough to learn). Not so sentences of words, where bigrams cost more than they give.
+pub fn long_or_ideographic<'a>(texts: impl IntoIterator<Item = &'a str>) -> bool {
     let (mut ideographs, mut words, mut count) = (0usize, 0usize, 0usize);
     for text in texts {
         count += 1;
@@ -54,11 +53,7 @@ pub fn auto_buckets<'a>(texts: impl IntoIterator<Item = &'a str>) -> usize {
         }
     }
     let long = ideographs + words >= LONG_TEXT_TOKENS * count.max(1);
-    if ideographs > words || long {
-        AUTO_BUCKETS
-    } else {
-        0
-    }
+    ideographs > words || long
 }
 
 /// The id standing before a text's first token.
@@ -119,23 +114,19 @@ mod tests {
 
     #[test]
     fn the_texts_decide_for_bigrams_by_their_script_and_length() {
-        assert_eq!(
-            auto_buckets(["味道不错，送餐很快", "太难吃了"]),
-            AUTO_BUCKETS
-        );
-        assert_eq!(auto_buckets(["the food was good", "too slow"]), 0);
+        assert!(long_or_ideographic(["味道不错，送餐很快", "太难吃了"]));
+        assert!(!long_or_ideographic(["the food was good", "too slow"]));
         // Counted in tokens: a Chinese review naming an English product is still Chinese.
-        assert_eq!(auto_buckets(["iPhone 手机很好用，电池耐用"]), AUTO_BUCKETS);
-        assert_eq!(
-            auto_buckets(["The noodles (面条) were great and the staff kind"]),
-            0
-        );
-        assert_eq!(auto_buckets(std::iter::empty()), 0);
+        assert!(long_or_ideographic(["iPhone 手机很好用，电池耐用"]));
+        assert!(!long_or_ideographic([
+            "The noodles (面条) were great and the staff kind"
+        ]));
+        assert!(!long_or_ideographic(std::iter::empty()));
         // Long English texts: 50 words on average.
         let long = "word ".repeat(60);
         let short = "word ".repeat(40);
-        assert_eq!(auto_buckets([long.as_str(), short.as_str()]), AUTO_BUCKETS);
-        assert_eq!(auto_buckets([short.as_str(), short.as_str()]), 0);
+        assert!(long_or_ideographic([long.as_str(), short.as_str()]));
+        assert!(!long_or_ideographic([short.as_str(), short.as_str()]));
     }
 
     #[test]

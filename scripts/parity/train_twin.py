@@ -99,7 +99,8 @@ def parse_args(argv):
     p.add_argument("--cell", default="lstm", choices=sorted(twin.CELLS))
     p.add_argument("--embedding-dim", type=int, default=128)
     p.add_argument("--ngram-buckets", type=buckets_arg, default=None,
-                   help="a number, or auto (the default: src/ngram.rs's auto_buckets)")
+                   help="a number, or auto (the default: 100,000 for src/ngram.rs's "
+                   "long_or_ideographic texts, else 0)")
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--bidirectional", type=bool_arg, nargs="?", const=True, default=True)
@@ -488,8 +489,9 @@ def main(argv=None) -> int:
     try:
         given_dev = data.read_tsv(a.dev) if a.dev else None
         train, dev = data.split(data.read_tsv(a.train), given_dev, a.dev_fraction, a.seed)
+        long_or_ideographic = data.long_or_ideographic(t for _, t in data.read_tsv(a.train))
         if a.ngram_buckets is None:
-            a.ngram_buckets = data.auto_buckets(t for _, t in data.read_tsv(a.train))
+            a.ngram_buckets = 100_000 if long_or_ideographic else 0
         labels = data.label_set(train)
         if len(labels) < 2:
             raise data.DataError("a classifier needs at least two labels in the training data")
@@ -500,7 +502,7 @@ def main(argv=None) -> int:
         ys = [data.label_indices(s, labels) for s in (train, dev)]
         if a.adversarial is None:  # src/train/adversarial.rs's auto_adversarial
             tokens = sum(len(ids) for ids in encoded[0])
-            a.adversarial = 0.5 if tokens <= 3_000_000 else 0.0
+            a.adversarial = 0.0 if tokens > 3_000_000 else 1.0 if long_or_ideographic else 0.5
         model = new_model(a, tokenizer.get_vocab_size(True), labels)
         if a.pretrain_word2vec:
             vectors = data.word2vec_vectors(BIN, train, a.embedding_dim, a.min_count,

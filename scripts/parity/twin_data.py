@@ -121,9 +121,9 @@ def is_split_ideograph(c: str) -> bool:
         (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)])
 
 
-def auto_buckets(texts) -> int:
-    """src/ngram.rs's auto_buckets: 100,000 buckets when ideographs outnumber the words of
-    other scripts or the texts hold 50 tokens or more on average, else none."""
+def long_or_ideographic(texts) -> bool:
+    """src/ngram.rs's long_or_ideographic: ideographs outnumber the words of other scripts,
+    or the texts hold 50 tokens or more on average."""
     ideographs = words = count = 0
     for text in texts:
         count += 1
@@ -137,7 +137,7 @@ def auto_buckets(texts) -> int:
             else:
                 in_word = False
     long = ideographs + words >= 50 * max(count, 1)
-    return 100_000 if ideographs > words or long else 0
+    return ideographs > words or long
 
 
 def label_indices(examples, labels: list[str]) -> list[int]:

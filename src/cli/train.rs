@@ -86,8 +86,9 @@ pub struct TrainArgs {
     word_dropout: f32,
     /// Adversarial training: each step also trains on its texts with their word vectors moved
     /// X word-vector lengths (per text) in the direction that raises the loss fastest, which
-    /// about doubles its time. 0: off. auto: 0.5, or 0 when the training texts hold more than
-    /// 3 million tokens.
+    /// about doubles its time. 0: off. auto: 1 for Chinese or long texts (those that
+    /// --ngram-buckets auto gives bigrams), 0.5 for others, 0 when the training texts hold
+    /// more than 3 million tokens.
     #[arg(long, default_value = "auto", value_name = "X|auto")]
     adversarial: OrAuto<f64>,
     /// Most epochs to run (early stopping may end sooner).

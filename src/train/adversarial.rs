@@ -11,21 +11,30 @@ use super::step_loss::StepLoss;
 use crate::error::{Error, Result};
 use candle_core::{Tensor, Var};
 
-/// The move a run gets when the training data decide and are not large ([`auto_adversarial`]).
+/// The move a run gets when the training data decide, are not large and are sentences of
+/// words ([`auto_adversarial`]).
 pub const AUTO_ADVERSARIAL: f64 = 0.5;
+
+/// The move a run gets when the training data decide, are not large and are Chinese or long
+/// texts ([`crate::ngram::long_or_ideographic`]): those take a longer move than sentences of
+/// words, which a whole word vector's move turns into other sentences.
+pub const AUTO_ADVERSARIAL_LONG: f64 = 1.0;
 
 /// The most tokens (as read, after truncation) that training data may hold and still train
 /// adversarially when they decide. Above it a run is already long, an adversarial step costs
 /// about two plain ones, and a large set needs the regularization least.
 pub const AUTO_ADVERSARIAL_TOKENS: usize = 3_000_000;
 
-/// The adversarial move for training data of `tokens` tokens: [`AUTO_ADVERSARIAL`] up to
-/// [`AUTO_ADVERSARIAL_TOKENS`], else none.
-pub fn auto_adversarial(tokens: usize) -> f64 {
-    if tokens <= AUTO_ADVERSARIAL_TOKENS {
-        AUTO_ADVERSARIAL
-    } else {
+/// The adversarial move for training data of `tokens` tokens, `long_or_ideographic` as
+/// [`crate::ngram::long_or_ideographic`] says: none above [`AUTO_ADVERSARIAL_TOKENS`], else
+/// [`AUTO_ADVERSARIAL_LONG`] for Chinese or long texts and [`AUTO_ADVERSARIAL`] for the rest.
+pub fn auto_adversarial(tokens: usize, long_or_ideographic: bool) -> f64 {
+    if tokens > AUTO_ADVERSARIAL_TOKENS {
         0.0
+    } else if long_or_ideographic {
+        AUTO_ADVERSARIAL_LONG
+    } else {
+        AUTO_ADVERSARIAL
     }
 }
 
@@ -122,9 +131,18 @@ mod tests {
 
     #[test]
     fn data_of_up_to_three_million_tokens_train_adversarially() {
-        assert_eq!(auto_adversarial(1), AUTO_ADVERSARIAL);
-        assert_eq!(auto_adversarial(AUTO_ADVERSARIAL_TOKENS), AUTO_ADVERSARIAL);
-        assert_eq!(auto_adversarial(AUTO_ADVERSARIAL_TOKENS + 1), 0.0);
+        assert_eq!(auto_adversarial(1, false), AUTO_ADVERSARIAL);
+        assert_eq!(
+            auto_adversarial(AUTO_ADVERSARIAL_TOKENS, false),
+            AUTO_ADVERSARIAL
+        );
+        assert_eq!(auto_adversarial(AUTO_ADVERSARIAL_TOKENS + 1, false), 0.0);
+        assert_eq!(auto_adversarial(1, true), AUTO_ADVERSARIAL_LONG);
+        assert_eq!(
+            auto_adversarial(AUTO_ADVERSARIAL_TOKENS, true),
+            AUTO_ADVERSARIAL_LONG
+        );
+        assert_eq!(auto_adversarial(AUTO_ADVERSARIAL_TOKENS + 1, true), 0.0);
     }
 
     #[test]

@@ -23,10 +23,11 @@ pub struct TrainConfig {
     pub cell: Cell,
     pub embedding_dim: usize,
     /// Rows of the hashed bigram table whose vectors add to the word vectors (0: none); see
-    /// [`crate::ngram`]. `None` lets the training texts decide ([`crate::ngram::auto_buckets`]:
-    /// a table for Chinese and Japanese, where the tokenizer splits characters, and for long
-    /// texts; none for sentences of words); a run stores the number it chose. A stored config
-    /// without the field had none.
+    /// [`crate::ngram`]. `None` lets the training texts decide
+    /// ([`crate::ngram::long_or_ideographic`]: a table of [`crate::ngram::AUTO_BUCKETS`] for
+    /// Chinese and Japanese, where the tokenizer splits characters, and for long texts; none
+    /// for sentences of words); a run stores the number it chose. A stored config without the
+    /// field had none.
     #[serde(default = "no_buckets", skip_serializing_if = "is_no_buckets")]
     pub ngram_buckets: Option<usize>,
     pub hidden_size: usize,
@@ -48,8 +49,8 @@ pub struct TrainConfig {
     /// Adversarial training: each step also trains on its texts with their word vectors moved
     /// this far (in word vectors' lengths, per text) in the direction that raises the loss
     /// fastest; 0: off. `None` lets the training data decide ([`super::auto_adversarial`]: on
-    /// unless they are large); a run stores the number it chose. A stored config without the
-    /// field trained without.
+    /// unless they are large, further for Chinese or long texts); a run stores the number it
+    /// chose. A stored config without the field trained without.
     #[serde(default = "no_adversarial", skip_serializing_if = "is_no_adversarial")]
     pub adversarial: Option<f64>,
     /// Upper bound on epochs; early stopping may end sooner.

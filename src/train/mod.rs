@@ -24,7 +24,9 @@ mod step_loss;
 mod tally;
 
 pub use crate::error::Divergence;
-pub use adversarial::{auto_adversarial, AUTO_ADVERSARIAL, AUTO_ADVERSARIAL_TOKENS};
+pub use adversarial::{
+    auto_adversarial, AUTO_ADVERSARIAL, AUTO_ADVERSARIAL_LONG, AUTO_ADVERSARIAL_TOKENS,
+};
 pub use checkpoint::{checkpoint_path, Checkpointing, CHECKPOINT_FILE};
 pub use config::{EmbeddingInit, EncoderInit, SelfTrain, TrainConfig, MAX_LR, SELF_TRAIN_KEEP};
 pub use preflight::check_writable_dir;

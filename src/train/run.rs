@@ -24,6 +24,7 @@ use crate::error::{Divergence, Error, Result};
 use crate::metrics::{ConfusionMatrix, Evaluation};
 use crate::model::{init_weights, snapshot, Model, Weights};
 use crate::model_dir::ModelFiles;
+use crate::ngram::{long_or_ideographic, AUTO_BUCKETS};
 use crate::tokenizer::UNK_ID;
 use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
@@ -85,9 +86,9 @@ impl<'a> Run<'a> {
             },
             None => config.clone(),
         };
+        let long_or_ideographic = long_or_ideographic(train.iter().map(|e| e.text.as_str()));
         if config.ngram_buckets.is_none() {
-            let texts = train.iter().map(|e| e.text.as_str());
-            config.ngram_buckets = Some(crate::ngram::auto_buckets(texts));
+            config.ngram_buckets = Some(if long_or_ideographic { AUTO_BUCKETS } else { 0 });
         }
         config.validate()?;
         preflight::check_files(&config, checkpointing)?;
@@ -104,7 +105,8 @@ impl<'a> Run<'a> {
         let given = pretrained.as_ref().map(|p| &p.tokenizer);
         let data = Encoded::new(&train, &dev, &config, resumed_from, given)?;
         if config.adversarial.is_none() {
-            config.adversarial = Some(super::auto_adversarial(data.train.tokens()));
+            let tokens = data.train.tokens();
+            config.adversarial = Some(super::auto_adversarial(tokens, long_or_ideographic));
         }
         let model_config = model_config(&config, &data)?;
         let batch = config.batch_size.min(data.train.len());

@@ -492,22 +492,30 @@ fn machine_memory() -> Option<u64> {
     lstm_sentiment::memory::machine_memory()
 }
 
-/// Left to the data (`ngram_buckets: None`, train's default), a run adds the bigram table to
-/// Chinese texts, which the tokenizer splits into characters, and not to English ones; the
-/// model and the report record the number it chose.
+/// Left to the data (`ngram_buckets: None`, `adversarial: None`, train's defaults), a run adds
+/// the bigram table to Chinese texts, which the tokenizer splits into characters, and not to
+/// English ones, and moves Chinese texts further in adversarial training; the model and the
+/// report record what it chose.
 #[test]
-fn the_default_gives_chinese_texts_bigrams_and_english_ones_none() {
+fn the_default_gives_chinese_texts_bigrams_and_a_longer_adversarial_move() {
+    use lstm_sentiment::ngram::AUTO_BUCKETS;
+    use lstm_sentiment::train::{AUTO_ADVERSARIAL, AUTO_ADVERSARIAL_LONG};
     let chinese = crate::common::labelled(20, &["positive", "negative"], |i| {
         ["味道不错送餐很快", "太难吃了不会再点"][i % 2].to_string()
     });
     let english = crate::common::sentiment_examples(20);
-    for (examples, want) in [(chinese, lstm_sentiment::ngram::AUTO_BUCKETS), (english, 0)] {
+    for (examples, want, move_) in [
+        (chinese, AUTO_BUCKETS, AUTO_ADVERSARIAL_LONG),
+        (english, 0, AUTO_ADVERSARIAL),
+    ] {
         let config = TrainConfig {
             ngram_buckets: None,
+            adversarial: None,
             ..crate::common::tiny_train_config(1)
         };
         let (model, report) = crate::common::trained(&examples, None, &config);
         assert_eq!(model.config().ngram_buckets, want);
+        assert_eq!(report.config.adversarial, Some(move_));
         assert_eq!(report.config.ngram_buckets, Some(want));
     }
 }
