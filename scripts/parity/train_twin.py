@@ -488,8 +488,10 @@ def main(argv=None) -> int:
     started = time.monotonic()
     try:
         given_dev = data.read_tsv(a.dev) if a.dev else None
-        train, dev = data.split(data.read_tsv(a.train), given_dev, a.dev_fraction, a.seed)
-        long_or_ideographic = data.long_or_ideographic(t for _, t in data.read_tsv(a.train))
+        examples = data.read_tsv(a.train)
+        train, dev = data.split(examples, given_dev, a.dev_fraction, a.seed)
+        # Ours decides on every training text, the held-out dev part included.
+        long_or_ideographic = data.long_or_ideographic(t for _, t in examples)
         if a.ngram_buckets is None:
             a.ngram_buckets = 100_000 if long_or_ideographic else 0
         labels = data.label_set(train)

@@ -29,6 +29,7 @@ use crate::tokenizer::UNK_ID;
 use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use std::cell::LazyCell;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
@@ -86,9 +87,15 @@ impl<'a> Run<'a> {
             },
             None => config.clone(),
         };
-        let long_or_ideographic = long_or_ideographic(train.iter().map(|e| e.text.as_str()));
+        // Read once, and only when a default left to the texts needs it.
+        let long_or_ideographic =
+            LazyCell::new(|| long_or_ideographic(train.iter().map(|e| e.text.as_str())));
         if config.ngram_buckets.is_none() {
-            config.ngram_buckets = Some(if long_or_ideographic { AUTO_BUCKETS } else { 0 });
+            config.ngram_buckets = Some(if *long_or_ideographic {
+                AUTO_BUCKETS
+            } else {
+                0
+            });
         }
         config.validate()?;
         preflight::check_files(&config, checkpointing)?;
@@ -106,7 +113,7 @@ impl<'a> Run<'a> {
         let data = Encoded::new(&train, &dev, &config, resumed_from, given)?;
         if config.adversarial.is_none() {
             let tokens = data.train.tokens();
-            config.adversarial = Some(super::auto_adversarial(tokens, long_or_ideographic));
+            config.adversarial = Some(super::auto_adversarial(tokens, *long_or_ideographic));
         }
         let model_config = model_config(&config, &data)?;
         let batch = config.batch_size.min(data.train.len());
