@@ -192,10 +192,18 @@ impl Classifier {
 
     /// Classifies many texts; results come back in input order.
     pub fn predict_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Prediction>> {
-        let probs = self.run(texts, |out| {
+        let probs = self.probabilities(texts)?;
+        Ok(probs
+            .iter()
+            .map(|p| prediction(&self.config.labels, p))
+            .collect())
+    }
+
+    /// Every label's probability, in the model's label order, one row per text.
+    pub(crate) fn probabilities<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
+        self.run(texts, |out| {
             Ok(candle_nn::ops::softmax_last_dim(&out.logits)?)
-        })?;
-        Ok(probs.into_iter().map(|p| self.prediction(&p)).collect())
+        })
     }
 
     /// Raw logits (before softmax), one row per text.
@@ -212,34 +220,9 @@ impl Classifier {
     /// Scores labelled examples, calibration included. Every example's label must be one of the
     /// model's.
     pub fn evaluate(&self, examples: &[Example]) -> Result<Evaluation> {
-        let gold = examples
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                self.label_index(&e.label).ok_or_else(|| {
-                    let aliases: Vec<&String> = self.config.label_aliases.keys().collect();
-                    Error::Config(format!(
-                        "example {} has label `{}`, which the model does not know (its labels: {}{})",
-                        i + 1,
-                        e.label,
-                        label_list(&self.config.labels),
-                        if aliases.is_empty() { String::new() } else { format!("; aliases: {}", label_list(&aliases)) }
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let gold = gold_labels(&self.config, examples)?;
         let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-        let probs = self.run(&texts, |out| {
-            Ok(candle_nn::ops::softmax_last_dim(&out.logits)?)
-        })?;
-        let predicted: Vec<usize> = probs.iter().map(|row| argmax(row)).collect();
-        let confidence: Vec<f32> = probs.iter().zip(&predicted).map(|(p, &i)| p[i]).collect();
-        let correct: Vec<bool> = gold.iter().zip(&predicted).map(|(g, p)| g == p).collect();
-        let calibration = Calibration::from_predictions(&confidence, &correct)?;
-        Ok(
-            Evaluation::from_predictions(&self.config.labels, &gold, &predicted)?
-                .with_calibration(calibration),
-        )
+        evaluation(&self.config.labels, &gold, &self.probabilities(&texts)?)
     }
 
     /// The index of a label, or of the label an alias in config.json stands for.
@@ -295,21 +278,6 @@ impl Classifier {
         })?;
         Ok(rows)
     }
-
-    fn prediction(&self, probs: &[f32]) -> Prediction {
-        let best = argmax(probs);
-        Prediction {
-            label: self.config.labels[best].clone(),
-            score: probs[best],
-            probs: self
-                .config
-                .labels
-                .iter()
-                .cloned()
-                .zip(probs.iter().copied())
-                .collect(),
-        }
-    }
 }
 
 impl std::fmt::Debug for Classifier {
@@ -323,6 +291,55 @@ impl std::fmt::Debug for Classifier {
             .field("vocab_size", &self.config.vocab_size)
             .finish()
     }
+}
+
+/// The answer for one text from its probabilities, given in `labels`' order.
+pub(crate) fn prediction(labels: &[String], probs: &[f32]) -> Prediction {
+    let best = argmax(probs);
+    Prediction {
+        label: labels[best].clone(),
+        score: probs[best],
+        probs: labels.iter().cloned().zip(probs.iter().copied()).collect(),
+    }
+}
+
+/// Each example's label as an index into `config`'s labels, aliases resolved; an error names
+/// the first example whose label the model does not know.
+pub(crate) fn gold_labels(config: &ModelConfig, examples: &[Example]) -> Result<Vec<usize>> {
+    examples
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            config.resolve_label(&e.label).ok_or_else(|| {
+                let aliases: Vec<&String> = config.label_aliases.keys().collect();
+                Error::Config(format!(
+                    "example {} has label `{}`, which the model does not know (its labels: {}{})",
+                    i + 1,
+                    e.label,
+                    label_list(&config.labels),
+                    if aliases.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; aliases: {}", label_list(&aliases))
+                    }
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Accuracy, per-label figures and calibration from each text's probabilities (rows in
+/// `labels`' order) and its gold label.
+pub(crate) fn evaluation(
+    labels: &[String],
+    gold: &[usize],
+    probs: &[Vec<f32>],
+) -> Result<Evaluation> {
+    let predicted: Vec<usize> = probs.iter().map(|row| argmax(row)).collect();
+    let confidence: Vec<f32> = probs.iter().zip(&predicted).map(|(p, &i)| p[i]).collect();
+    let correct: Vec<bool> = gold.iter().zip(&predicted).map(|(g, p)| g == p).collect();
+    let calibration = Calibration::from_predictions(&confidence, &correct)?;
+    Ok(Evaluation::from_predictions(labels, gold, &predicted)?.with_calibration(calibration))
 }
 
 /// Index of the largest value; the first one on ties.

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use lstm_sentiment::data::{read_examples_with, LineChecks};
-use lstm_sentiment::{Classifier, DeviceSpec, Format, ReadOptions};
+use lstm_sentiment::{Classifier, DeviceSpec, Ensemble, Format, ReadOptions};
 use std::path::{Path, PathBuf};
 
 /// Where and how a model runs.
@@ -38,21 +38,59 @@ pub(super) struct ModelArg {
 
 impl ModelArg {
     pub fn load(&self) -> Result<Classifier> {
-        match &self.model {
-            Some(dir) => {
-                let offline = self.offline || lstm_sentiment::hub::offline_from_env();
-                Classifier::load_any(&dir.to_string_lossy(), offline)
-                    .with_context(|| format!("cannot load the model {}", dir.display()))
-            }
-            None => Classifier::builtin().context("cannot load the built-in model"),
-        }
+        load_model(self.model.as_deref(), self.offline)
     }
 
     /// [`ModelArg::load`], then set up to run as `runtime` says.
     pub fn load_for(&self, runtime: &Runtime) -> Result<Classifier> {
-        let classifier = self.load()?.to_device(runtime.device)?;
-        Ok(classifier.with_bf16(runtime.bf16)?)
+        set_up(self.load()?, runtime)
     }
+}
+
+/// One model, or several that answer as one.
+#[derive(Args)]
+pub(super) struct ModelsArg {
+    /// Model directory (config.json, tokenizer.json, model.safetensors), or a Hugging Face Hub
+    /// repository as hf:owner/name[@revision]; default: the built-in model. Given more than
+    /// once, the models answer as one: each text's probabilities are the mean of theirs (they
+    /// must have the same labels).
+    #[arg(long, short = 'm', value_name = "DIR|hf:REPO")]
+    model: Vec<PathBuf>,
+    /// Use only the local Hub cache, never the network (also: HF_HUB_OFFLINE=1).
+    #[arg(long)]
+    offline: bool,
+}
+
+impl ModelsArg {
+    /// Loads every model, set up to run as `runtime` says.
+    pub fn load_for(&self, runtime: &Runtime) -> Result<Ensemble> {
+        let members = if self.model.is_empty() {
+            vec![set_up(load_model(None, self.offline)?, runtime)?]
+        } else {
+            self.model
+                .iter()
+                .map(|m| set_up(load_model(Some(m), self.offline)?, runtime))
+                .collect::<Result<Vec<_>>>()?
+        };
+        Ensemble::new(members).context("cannot use the models together")
+    }
+}
+
+/// A model directory or Hub repository, or else the built-in model.
+fn load_model(model: Option<&Path>, offline: bool) -> Result<Classifier> {
+    match model {
+        Some(dir) => {
+            let offline = offline || lstm_sentiment::hub::offline_from_env();
+            Classifier::load_any(&dir.to_string_lossy(), offline)
+                .with_context(|| format!("cannot load the model {}", dir.display()))
+        }
+        None => Classifier::builtin().context("cannot load the built-in model"),
+    }
+}
+
+fn set_up(classifier: Classifier, runtime: &Runtime) -> Result<Classifier> {
+    let classifier = classifier.to_device(runtime.device)?;
+    Ok(classifier.with_bf16(runtime.bf16)?)
 }
 
 /// How to read a labelled data file.

@@ -1,6 +1,6 @@
 //! `eval` and `info`: figures on labelled data, and what a model holds.
 
-use super::args::{parse_label_map, DataFormatArgs, ModelArg, Runtime};
+use super::args::{parse_label_map, DataFormatArgs, ModelArg, ModelsArg, Runtime};
 use anyhow::{Context, Result};
 use clap::Args;
 use lstm_sentiment::data::label_list;
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct EvalArgs {
     #[command(flatten)]
-    model: ModelArg,
+    models: ModelsArg,
     /// Labelled data (TSV, CSV, JSONL or fastText).
     #[arg(long, short = 'd', value_name = "FILE")]
     data: PathBuf,
@@ -35,16 +35,16 @@ pub struct EvalArgs {
 }
 
 pub fn run_eval(args: EvalArgs, runtime: &Runtime) -> Result<()> {
-    let mut classifier = args.model.load_for(runtime)?;
+    let mut classifier = args.models.load_for(runtime)?;
     if let Some(spec) = &args.label_map {
-        let mut aliases = classifier.config().label_aliases.clone();
+        let mut aliases = classifier.members()[0].config().label_aliases.clone();
         aliases.extend(parse_label_map(spec)?);
         classifier.set_label_aliases(aliases)?;
     }
     let known = |label: &str| match classifier.label_index(label) {
         Some(_) => Ok(()),
         None => {
-            let config = classifier.config();
+            let config = classifier.members()[0].config();
             let aliases: Vec<&str> = config.label_aliases.keys().map(String::as_str).collect();
             Err(format!(
                 "unknown label `{label}`: the model's labels are {}{}",

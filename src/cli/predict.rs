@@ -1,6 +1,6 @@
 //! `predict` and `embed`: texts in, one line out per text, in input order.
 
-use super::args::{ModelArg, Runtime};
+use super::args::{ModelArg, ModelsArg, Runtime};
 use anyhow::{Context, Result};
 use clap::Args;
 use lstm_sentiment::Classifier;
@@ -23,7 +23,7 @@ pub(super) struct TextInput {
 #[derive(Args)]
 pub struct PredictArgs {
     #[command(flatten)]
-    model: ModelArg,
+    models: ModelsArg,
     #[command(flatten)]
     input: TextInput,
     /// Print one JSON object per line: {"text", "label", "score", "probs"}.
@@ -40,7 +40,7 @@ pub struct EmbedArgs {
 }
 
 pub fn run_predict(args: PredictArgs, runtime: &Runtime) -> Result<()> {
-    let classifier = args.model.load_for(runtime)?;
+    let classifier = args.models.load_for(runtime)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     for_each_chunk(&args.input, |texts| {
         for (text, p) in texts.iter().zip(classifier.predict_batch(texts)?) {

@@ -11,6 +11,7 @@ mod cli;
 #[cfg(feature = "cuda")]
 mod cuda;
 mod durable;
+mod ensemble;
 mod errors;
 mod exchange;
 mod explain;
