@@ -64,14 +64,15 @@ pub(super) struct ModelsArg {
 impl ModelsArg {
     /// Loads every model, set up to run as `runtime` says.
     pub fn load_for(&self, runtime: &Runtime) -> Result<Ensemble> {
-        let members = if self.model.is_empty() {
-            vec![set_up(load_model(None, self.offline)?, runtime)?]
+        let specs: Vec<Option<&Path>> = if self.model.is_empty() {
+            vec![None] // the built-in model
         } else {
-            self.model
-                .iter()
-                .map(|m| set_up(load_model(Some(m), self.offline)?, runtime))
-                .collect::<Result<Vec<_>>>()?
+            self.model.iter().map(|m| Some(m.as_path())).collect()
         };
+        let members = specs
+            .into_iter()
+            .map(|m| set_up(load_model(m, self.offline)?, runtime))
+            .collect::<Result<Vec<_>>>()?;
         Ensemble::new(members).context("cannot use the models together")
     }
 }
