@@ -36,24 +36,42 @@ pub const LONG_TEXT_TOKENS: usize = 50;
 /// tokens on average: reviews of a paragraph and more, whose many word pairs each recur often
 /// enough to learn). Not so sentences of words, where bigrams cost more than they give.
 pub fn long_or_ideographic<'a>(texts: impl IntoIterator<Item = &'a str>) -> bool {
-    let (mut ideographs, mut words, mut count) = (0usize, 0usize, 0usize);
-    for text in texts {
-        count += 1;
-        let mut in_word = false;
-        for c in text.chars() {
-            if crate::tokenizer::is_split_ideograph(c) {
-                ideographs += 1;
-                in_word = false;
-            } else if c.is_alphanumeric() {
-                words += usize::from(!in_word);
-                in_word = true;
-            } else {
-                in_word = false;
+    let shape = TextShape::of(texts);
+    shape.ideographic || shape.long
+}
+
+/// What the training texts are, as the defaults left to them read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextShape {
+    /// Most of their tokens are single Chinese or Japanese ideographs.
+    pub ideographic: bool,
+    /// At least [`LONG_TEXT_TOKENS`] tokens a text on average.
+    pub long: bool,
+}
+
+impl TextShape {
+    pub fn of<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
+        let (mut ideographs, mut words, mut count) = (0usize, 0usize, 0usize);
+        for text in texts {
+            count += 1;
+            let mut in_word = false;
+            for c in text.chars() {
+                if crate::tokenizer::is_split_ideograph(c) {
+                    ideographs += 1;
+                    in_word = false;
+                } else if c.is_alphanumeric() {
+                    words += usize::from(!in_word);
+                    in_word = true;
+                } else {
+                    in_word = false;
+                }
             }
         }
+        Self {
+            ideographic: ideographs > words,
+            long: ideographs + words >= LONG_TEXT_TOKENS * count.max(1),
+        }
     }
-    let long = ideographs + words >= LONG_TEXT_TOKENS * count.max(1);
-    ideographs > words || long
 }
 
 /// The id standing before a text's first token.

@@ -127,6 +127,9 @@ def parse_args(argv):
     p.add_argument("--keep-case", action="store_true")
     p.add_argument("--dev-fraction", type=float, default=0.1)
     p.add_argument("--pretrain-word2vec", action="store_true")
+    p.add_argument("--init", default="none", choices=["none"],
+                   help="the twin starts fresh: compare with ours run with --init none, which "
+                        "Chinese texts otherwise start from the built-in Chinese encoder")
     p.add_argument("--freeze-embeddings", action="store_true")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, help="default: RAYON_NUM_THREADS, else every core")

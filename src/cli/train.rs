@@ -169,11 +169,15 @@ pub struct TrainArgs {
         conflicts_with = "pretrain_lm"
     )]
     unlabeled_words: usize,
-    /// Start the word vectors and the encoder from a pretrained encoder directory (written by
-    /// `pretrain`); the output layer starts fresh. The classifier takes the directory's
-    /// tokenizer, cell, sizes, layers and direction: a flag that says otherwise is an error.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["vectors", "pretraining"])]
-    init: Option<PathBuf>,
+    /// Where the word vectors and the encoder start. DIR: a pretrained encoder directory
+    /// (written by `pretrain`), whose tokenizer, cell, sizes, layers and direction the
+    /// classifier takes (a flag that says otherwise is an error). auto: the built-in Chinese
+    /// encoder when most tokens of --train are Chinese characters, its vocabulary holds 99% of
+    /// them and the network, tokenizer and word-vector options are left at their defaults;
+    /// else fresh. none: fresh. The output layer always starts fresh.
+    #[arg(long, default_value = "auto", value_name = "DIR|auto|none",
+          conflicts_with_all = ["vectors", "pretraining"])]
+    init: InitArg,
     /// Pretrain the encoder as a language model on the training texts (and --unlabeled) first,
     /// then train the classifier from it, as --init does.
     #[arg(long, group = "pretraining", conflicts_with = "vectors")]
@@ -237,7 +241,7 @@ pub struct TrainArgs {
 pub fn run(a: TrainArgs, device: DeviceSpec, matches: &ArgMatches) -> Result<()> {
     check_writable_dir(&a.out).context("--out cannot hold the model")?;
     let mut config = a.config(device);
-    if let (Some(dir), None) = (&a.init, &a.resume) {
+    if let (InitArg::Dir(dir), None) = (&a.init, &a.resume) {
         let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
         take_from_pretrained(&mut config, dir, given)?;
     }
@@ -383,6 +387,26 @@ fn read_data(
     Ok((train, dev))
 }
 
+/// `--init`: a pretrained encoder directory, `auto` (the training data decide) or `none`.
+#[derive(Debug, Clone)]
+enum InitArg {
+    Dir(PathBuf),
+    Auto,
+    None,
+}
+
+impl std::str::FromStr for InitArg {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Ok(match s {
+            "auto" => Self::Auto,
+            "none" => Self::None,
+            "" => return Err("expected a directory, `auto` or `none`".into()),
+            _ => Self::Dir(PathBuf::from(s)),
+        })
+    }
+}
+
 /// A number, or `auto` (`None`: the training data decide), as `--ngram-buckets` and
 /// `--adversarial` take.
 #[derive(Debug, Clone, Copy)]
@@ -442,12 +466,13 @@ impl TrainArgs {
             },
             freeze_embeddings: self.freeze_embeddings,
             encoder: match (&self.init, self.pretrain_lm) {
-                (Some(dir), _) => EncoderInit::Pretrained { dir: dir.clone() },
-                (None, true) => EncoderInit::PretrainLm {
+                (InitArg::Dir(dir), _) => EncoderInit::Pretrained { dir: dir.clone() },
+                (_, true) => EncoderInit::PretrainLm {
                     unlabeled: self.unlabeled.clone(),
                     epochs: self.pretrain_epochs,
                 },
-                (None, false) => EncoderInit::Random,
+                (InitArg::Auto, false) => EncoderInit::Auto,
+                (InitArg::None, false) => EncoderInit::Random,
             },
             encoder_lr_scale: self.encoder_lr_scale,
             gradual_unfreezing: self.gradual_unfreezing,
@@ -554,8 +579,16 @@ impl Progress {
             TrainEvent::Epoch(r) => self.say(format!("{who}{}", epoch_line(r, self.dev))),
             TrainEvent::Checkpoint { .. } => {}
             TrainEvent::PretrainedEncoder {
+                vocab_size,
+                builtin: true,
+                ..
+            } => self.say(format!(
+                "{who}the texts are Chinese: the word vectors and the encoder start from the built-in Chinese encoder (vocabulary {vocab_size}; --init none starts them fresh)"
+            )),
+            TrainEvent::PretrainedEncoder {
                 objective,
                 vocab_size,
+                builtin: false,
             } => self.say(format!(
                 "{who}the word vectors and the encoder start from a pretrained encoder ({objective} objective, vocabulary {vocab_size})"
             )),

@@ -34,6 +34,7 @@ mod windows;
 
 pub use config::{Objective, PretrainConfig, MAX_HELDOUT_TEXTS};
 pub use objective::names;
+pub(crate) use pretrained::Files as PretrainedFiles;
 pub use pretrained::{Pretrained, PretrainedConfig, PRETRAINED_FORMAT_VERSION, PRETRAINED_KIND};
 pub use report::{PretrainEpoch, PretrainEvent, PretrainReport};
 pub use score::TextScore;

@@ -93,6 +93,13 @@ impl PretrainedConfig {
     }
 }
 
+/// The contents of a pretrained encoder's three files, each with the path errors name.
+pub(crate) struct Files<'a> {
+    pub config: (&'a str, &'a Path),
+    pub tokenizer: (&'a str, &'a Path),
+    pub weights: (&'a [u8], &'a Path),
+}
+
 /// A pretrained encoder: its config, tokenizer and weights.
 #[derive(Debug, Clone)]
 pub struct Pretrained {
@@ -112,11 +119,25 @@ impl Pretrained {
             ));
         }
         let path = |name: &str| file_set::current(dir, name);
-        let config = PretrainedConfig::read(dir)?;
-        let tokenizer = TextTokenizer::from_file(&path(TOKENIZER_FILE))?;
+        let weights_path = path(WEIGHTS_FILE);
+        let bytes =
+            std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, "cannot read", e))?;
+        let files = Files {
+            config: (&read_text(&path(CONFIG_FILE))?, &path(CONFIG_FILE)),
+            tokenizer: (&read_text(&path(TOKENIZER_FILE))?, &path(TOKENIZER_FILE)),
+            weights: (&bytes, &weights_path),
+        };
+        Self::from_files(files, device)
+    }
+
+    /// Checks and reads the three files' contents; each comes with the path that errors name.
+    pub(crate) fn from_files(files: Files, device: &Device) -> Result<Self> {
+        let config = PretrainedConfig::from_json(files.config.0, files.config.1)?;
+        let (tokenizer_json, tokenizer_path) = files.tokenizer;
+        let tokenizer = TextTokenizer::from_json(tokenizer_json, tokenizer_path)?;
         if tokenizer.vocab_size() != config.shape.vocab_size {
             return Err(Error::model(
-                path(TOKENIZER_FILE),
+                tokenizer_path,
                 format!(
                     "the tokenizer has {} entries but config.json says vocab_size {}",
                     tokenizer.vocab_size(),
@@ -124,12 +145,10 @@ impl Pretrained {
                 ),
             ));
         }
-        let weights_path = path(WEIGHTS_FILE);
-        let bytes =
-            std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, "cannot read", e))?;
         let what = format!("a pretrained encoder with objective {}", config.objective);
         let expected = config.expected_tensors();
-        let weights = read_expected(&expected, None, &what, &bytes, &weights_path, device)?;
+        let (bytes, weights_path) = files.weights;
+        let weights = read_expected(&expected, None, &what, bytes, weights_path, device)?;
         Ok(Self {
             config,
             tokenizer,

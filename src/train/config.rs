@@ -94,8 +94,10 @@ pub struct TrainConfig {
     /// Keep the word vectors as they start (useful with pretrained vectors).
     pub freeze_embeddings: bool,
     /// Where the embedding and the encoder start: fresh, or from a pretrained encoder (whose
-    /// tokenizer the classifier then uses). The head always starts fresh.
-    #[serde(skip_serializing_if = "is_default")]
+    /// tokenizer the classifier then uses). The head always starts fresh. [`EncoderInit::Auto`]
+    /// lets the training texts decide; a run stores what it chose. A stored config without the
+    /// field started fresh.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub encoder: EncoderInit,
     /// The encoder's recurrent weights learn at `lr` times this (the head at `lr`, the word
     /// vectors at `lr` times `embedding_lr_scale`).
@@ -160,6 +162,13 @@ pub enum EncoderInit {
     /// From a pretrained encoder directory (`lstm-sentiment pretrain`): its tokenizer,
     /// embedding and encoder. Its sizes must be the run's.
     Pretrained { dir: PathBuf },
+    /// From the Chinese encoder compiled into the crate, as from a directory.
+    BuiltinChinese,
+    /// The built-in Chinese encoder where it fits, else fresh: for training texts that are
+    /// mostly Chinese, with the encoder's shape (an LSTM, both directions, one layer, 128 and
+    /// 128), the default tokenizer settings and no other start for the word vectors, when its
+    /// vocabulary holds nearly all of the texts' tokens ([`super::AUTO_ENCODER_COVERAGE`]).
+    Auto,
     /// A language model pretrained first, for `epochs` epochs, on the training texts plus,
     /// optionally, a file of unlabelled text (one text per line).
     PretrainLm {
@@ -223,7 +232,7 @@ impl Default for TrainConfig {
             tokenizer: TokenizerConfig::default(),
             embeddings: EmbeddingInit::Random,
             freeze_embeddings: false,
-            encoder: EncoderInit::Random,
+            encoder: EncoderInit::Auto,
             encoder_lr_scale: 1.0,
             gradual_unfreezing: false,
             self_train: None,
@@ -300,7 +309,8 @@ impl TrainConfig {
 
     /// The starting point: one source for the word vectors, a sane encoder learning rate.
     fn validate_start(&self) -> Result<()> {
-        if self.encoder != EncoderInit::Random && self.embeddings != EmbeddingInit::Random {
+        let pretrained = !matches!(self.encoder, EncoderInit::Random | EncoderInit::Auto);
+        if pretrained && self.embeddings != EmbeddingInit::Random {
             return Err(Error::Config(
                 "a pretrained encoder brings its own word vectors; it cannot also start from \
                  word vectors (a vector file or word2vec)"

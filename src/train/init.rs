@@ -117,10 +117,20 @@ pub(super) fn pretrained_encoder(
     on_event: OnEvent,
 ) -> Result<Option<Pretrained>> {
     match &config.encoder {
-        EncoderInit::Random => Ok(None),
+        // A run resolves `Auto` before it gets here; unresolved, it starts fresh.
+        EncoderInit::Random | EncoderInit::Auto => Ok(None),
         EncoderInit::Pretrained { dir } => {
             let pretrained = Pretrained::load(dir, &candle_core::Device::Cpu)?;
             check_fits(config, &pretrained.config, dir)?;
+            Ok(Some(pretrained))
+        }
+        EncoderInit::BuiltinChinese => {
+            let pretrained = crate::builtin::chinese_encoder(&candle_core::Device::Cpu)?;
+            check_fits(
+                config,
+                &pretrained.config,
+                Path::new("<built-in>/zh-encoder"),
+            )?;
             Ok(Some(pretrained))
         }
         EncoderInit::PretrainLm { unlabeled, epochs } => {
@@ -213,6 +223,7 @@ fn check_fits(config: &TrainConfig, pretrained: &PretrainedConfig, dir: &Path) -
 /// Starts the embedding and the encoder from `pretrained`; the head keeps its fresh weights.
 pub(super) fn start_from_pretrained(
     pretrained: &Pretrained,
+    builtin: bool,
     weights: &mut Weights,
     on_event: OnEvent,
 ) -> Result<()> {
@@ -232,6 +243,7 @@ pub(super) fn start_from_pretrained(
     let _ = on_event(&TrainEvent::PretrainedEncoder {
         objective: pretrained.config.objective,
         vocab_size: pretrained.config.shape.vocab_size,
+        builtin,
     });
     Ok(())
 }

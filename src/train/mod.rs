@@ -5,6 +5,7 @@
 //! first non-finite loss, gradient or weight (see [`TrainReport::diverged`]).
 
 mod adversarial;
+mod auto_encoder;
 mod average;
 mod batching;
 mod checkpoint;
@@ -27,6 +28,7 @@ pub use crate::error::Divergence;
 pub use adversarial::{
     auto_adversarial, AUTO_ADVERSARIAL, AUTO_ADVERSARIAL_LONG, AUTO_ADVERSARIAL_TOKENS,
 };
+pub use auto_encoder::AUTO_ENCODER_COVERAGE;
 pub use checkpoint::{checkpoint_path, Checkpointing, CHECKPOINT_FILE};
 pub use config::{EmbeddingInit, EncoderInit, SelfTrain, TrainConfig, MAX_LR, SELF_TRAIN_KEEP};
 pub use preflight::check_writable_dir;

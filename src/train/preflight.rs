@@ -82,7 +82,7 @@ pub(super) fn check_files(config: &TrainConfig, checkpointing: &Checkpointing) -
             ..
         } => readable(path)?,
         // Read whole before the run starts.
-        EncoderInit::Pretrained { .. } => {}
+        EncoderInit::Pretrained { .. } | EncoderInit::BuiltinChinese | EncoderInit::Auto => {}
     }
     if let Some(self_train) = &config.self_train {
         readable(&self_train.unlabeled)?;

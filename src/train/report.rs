@@ -68,10 +68,11 @@ pub enum TrainEvent {
         path: PathBuf,
     },
     /// The embedding and the encoder start from a pretrained encoder (`objective`, with
-    /// `vocab_size` words).
+    /// `vocab_size` words): the built-in Chinese encoder when `builtin`.
     PretrainedEncoder {
         objective: crate::pretrain::Objective,
         vocab_size: usize,
+        builtin: bool,
     },
     /// Progress of the language-model pretraining that runs first.
     Pretraining(crate::pretrain::PretrainEvent),

@@ -24,7 +24,7 @@ use crate::error::{Divergence, Error, Result};
 use crate::metrics::{ConfusionMatrix, Evaluation};
 use crate::model::{init_weights, snapshot, Model, Weights};
 use crate::model_dir::ModelFiles;
-use crate::ngram::{long_or_ideographic, AUTO_BUCKETS};
+use crate::ngram::{TextShape, AUTO_BUCKETS};
 use crate::tokenizer::UNK_ID;
 use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
@@ -88,14 +88,17 @@ impl<'a> Run<'a> {
             None => config.clone(),
         };
         // Read once, and only when a default left to the texts needs it.
-        let long_or_ideographic =
-            LazyCell::new(|| long_or_ideographic(train.iter().map(|e| e.text.as_str())));
+        let shape = LazyCell::new(|| TextShape::of(train.iter().map(|e| e.text.as_str())));
+        let long_or_ideographic = LazyCell::new(|| shape.ideographic || shape.long);
         if config.ngram_buckets.is_none() {
             config.ngram_buckets = Some(if *long_or_ideographic {
                 AUTO_BUCKETS
             } else {
                 0
             });
+        }
+        if resumed.is_none() {
+            super::auto_encoder::resolve(&mut config, train, shape.ideographic)?;
         }
         config.validate()?;
         preflight::check_files(&config, checkpointing)?;
@@ -122,7 +125,10 @@ impl<'a> Run<'a> {
         let mut init = init_weights(&model_config, &mut rng, &device)?;
         match (&resumed, &pretrained) {
             (Some(_), _) => {}
-            (None, Some(pretrained)) => start_from_pretrained(pretrained, &mut init, on_event)?,
+            (None, Some(pretrained)) => {
+                let builtin = config.encoder == super::EncoderInit::BuiltinChinese;
+                start_from_pretrained(pretrained, builtin, &mut init, on_event)?
+            }
             (None, None) => {
                 start_from_vectors(&config, &data.tokenizer, &train, &mut init, on_event)?
             }

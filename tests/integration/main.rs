@@ -43,3 +43,4 @@ mod train_options;
 mod train_preflight;
 mod vectors;
 mod word2vec;
+mod zh_start;
