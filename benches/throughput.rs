@@ -281,7 +281,7 @@ fn bench_train(a: &TrainArgs, device: DeviceSpec) -> Result<Value> {
         num_layers: a.layers,
         bidirectional: a.bidirectional,
         dropout: a.dropout,
-        epochs: a.epochs,
+        epochs: Some(a.epochs),
         batch_size: a.batch,
         lr: a.lr,
         clip_norm: a.clip_norm,
@@ -294,7 +294,7 @@ fn bench_train(a: &TrainArgs, device: DeviceSpec) -> Result<Value> {
     let warmup_texts = a.warmup_texts.min(dev_set.len());
     if warmup_texts > 0 {
         let warm = TrainConfig {
-            epochs: 1,
+            epochs: Some(1),
             ..config.clone()
         };
         let texts = &dev_set[..warmup_texts];

@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = TrainConfig {
         embedding_dim: 16,
         hidden_size: 16,
-        epochs: 5,
+        epochs: Some(5),
         lr: 0.01,
         ..TrainConfig::default()
     };

@@ -91,9 +91,10 @@ pub struct TrainArgs {
     /// more than 3 million tokens.
     #[arg(long, default_value = "auto", value_name = "X|auto")]
     adversarial: OrAuto<f64>,
-    /// Most epochs to run (early stopping may end sooner).
-    #[arg(long, default_value_t = defaults().epochs, value_name = "N")]
-    epochs: usize,
+    /// Most epochs to run (early stopping may end sooner). auto: 8, or 5 when the run starts
+    /// from the built-in Chinese encoder (--init auto on Chinese texts).
+    #[arg(long, default_value = "auto", value_name = "N|auto")]
+    epochs: OrAuto<usize>,
     /// Stop after this many epochs without a better dev accuracy (0: never).
     #[arg(long, default_value_t = defaults().patience, value_name = "N")]
     patience: usize,
@@ -437,7 +438,7 @@ impl TrainArgs {
             embedding_dropout: self.embedding_dropout,
             word_dropout: self.word_dropout,
             adversarial: self.adversarial.0,
-            epochs: self.epochs,
+            epochs: self.epochs.0,
             batch_size: self.batch_size,
             lr: self.lr,
             lr_schedule: self.lr_schedule,

@@ -121,9 +121,13 @@ fn summary_lines(report: &TrainReport) -> Vec<String> {
             "learning rate {} ({}), batch {}",
             c.lr, c.lr_schedule, c.batch_size
         ),
-        format!("{} epoch(s) of {} planned", report.epochs.len(), c.epochs),
+        format!(
+            "{} epoch(s) of {} planned",
+            report.epochs.len(),
+            c.max_epochs()
+        ),
     ];
-    let ended_early = report.epochs.len() < c.epochs && c.patience > 0;
+    let ended_early = report.epochs.len() < c.max_epochs() && c.patience > 0;
     if ended_early && !report.interrupted && report.diverged.is_none() {
         lines.push(format!(
             "stopped: no better dev accuracy for {} epoch(s)",

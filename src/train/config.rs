@@ -12,6 +12,14 @@ use std::path::PathBuf;
 /// far below this bound a run already diverges.
 pub const MAX_LR: f64 = 10.0;
 
+/// The most epochs a run from fresh weights runs unless told.
+pub const EPOCHS: usize = 8;
+
+/// The most epochs a run from the built-in Chinese encoder runs unless told: it starts from
+/// an encoder that already reads Chinese, and on the Chinese sets the epoch it keeps is
+/// rarely later (docs/training.md).
+pub const BUILTIN_ENCODER_EPOCHS: usize = 5;
+
 /// The longest adversarial move a run accepts, in word vectors' lengths: further, the moved
 /// text is no longer the text.
 pub const MAX_ADVERSARIAL: f64 = 10.0;
@@ -53,8 +61,10 @@ pub struct TrainConfig {
     /// chose. A stored config without the field trained without.
     #[serde(default = "no_adversarial", skip_serializing_if = "is_no_adversarial")]
     pub adversarial: Option<f64>,
-    /// Upper bound on epochs; early stopping may end sooner.
-    pub epochs: usize,
+    /// Upper bound on epochs; early stopping may end sooner. `None` lets the start decide
+    /// ([`super::auto_epochs`]: [`EPOCHS`], or [`BUILTIN_ENCODER_EPOCHS`] from the built-in
+    /// Chinese encoder); a run stores the number it chose.
+    pub epochs: Option<usize>,
     pub batch_size: usize,
     /// AdamW learning rate, in (0, [`MAX_LR`]]: the peak rate of the schedule.
     pub lr: f64,
@@ -215,7 +225,7 @@ impl Default for TrainConfig {
             embedding_dropout: None,
             word_dropout: 0.0,
             adversarial: None,
-            epochs: 8,
+            epochs: None,
             batch_size: 64,
             lr: 2e-3,
             lr_schedule: LrSchedule::Constant,
@@ -242,12 +252,18 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The bound on epochs: `epochs`, which a run settles before its first step, or [`EPOCHS`]
+    /// where nothing has settled it.
+    pub fn max_epochs(&self) -> usize {
+        self.epochs.unwrap_or(EPOCHS)
+    }
+
     /// Refuses hyperparameters no run can train with: zero sizes, NaN or infinite numbers, and
     /// numbers far outside their sane range. Sizes that depend on the data (vocabulary, labels)
     /// are checked when the run starts.
     pub fn validate(&self) -> Result<()> {
         let fail = |m: String| Err(Error::Config(m));
-        if self.epochs == 0 || self.batch_size == 0 {
+        if self.epochs == Some(0) || self.batch_size == 0 {
             return fail("epochs and batch size must be at least 1".into());
         }
         if !(0.0..1.0).contains(&self.dropout) {
@@ -475,7 +491,7 @@ mod tests {
                 ..base.clone()
             },
             TrainConfig {
-                epochs: 0,
+                epochs: Some(0),
                 ..base.clone()
             },
             TrainConfig {

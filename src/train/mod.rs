@@ -28,9 +28,12 @@ pub use crate::error::Divergence;
 pub use adversarial::{
     auto_adversarial, AUTO_ADVERSARIAL, AUTO_ADVERSARIAL_LONG, AUTO_ADVERSARIAL_TOKENS,
 };
-pub use auto_encoder::AUTO_ENCODER_COVERAGE;
+pub use auto_encoder::{auto_epochs, AUTO_ENCODER_COVERAGE};
 pub use checkpoint::{checkpoint_path, Checkpointing, CHECKPOINT_FILE};
-pub use config::{EmbeddingInit, EncoderInit, SelfTrain, TrainConfig, MAX_LR, SELF_TRAIN_KEEP};
+pub use config::{
+    EmbeddingInit, EncoderInit, SelfTrain, TrainConfig, BUILTIN_ENCODER_EPOCHS, EPOCHS, MAX_LR,
+    SELF_TRAIN_KEEP,
+};
 pub use preflight::check_writable_dir;
 pub use report::{EpochRecord, SelfTraining, TrainEvent, TrainReport};
 pub use schedule::LrSchedule;

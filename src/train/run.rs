@@ -100,6 +100,9 @@ impl<'a> Run<'a> {
         if resumed.is_none() {
             super::auto_encoder::resolve(&mut config, train, shape.ideographic)?;
         }
+        if config.epochs.is_none() {
+            config.epochs = Some(super::auto_epochs(&config.encoder));
+        }
         config.validate()?;
         preflight::check_files(&config, checkpointing)?;
         let origin = checkpointing.dir.as_deref().map(checkpoint_path);
@@ -145,7 +148,7 @@ impl<'a> Run<'a> {
             config.lr,
             config.lr_schedule,
             config.warmup,
-            config.epochs,
+            config.max_epochs(),
             steps_per_epoch(&config, &data),
         );
         let mut run = Run {
@@ -208,7 +211,7 @@ impl<'a> Run<'a> {
     pub fn epochs(&mut self, on_event: OnEvent) -> Result<()> {
         self.announce(on_event);
         let mut epoch = self.history.first_epoch;
-        while epoch <= self.config.epochs && !self.patience_ran_out() {
+        while epoch <= self.config.max_epochs() && !self.patience_ran_out() {
             if self.epoch(epoch, on_event)?.is_break() {
                 break;
             }
@@ -275,7 +278,7 @@ impl<'a> Run<'a> {
         let flow = on_event(&TrainEvent::Epoch(record));
         self.checkpoint(epoch, on_event)?;
         if flow.is_break() {
-            self.history.interrupted = epoch < self.config.epochs;
+            self.history.interrupted = epoch < self.config.max_epochs();
         }
         Ok(flow)
     }

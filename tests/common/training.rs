@@ -29,7 +29,7 @@ pub fn tiny_train_config(seed: u64) -> TrainConfig {
         hidden_size: 4,
         bidirectional: false,
         pooling: Pooling::Last,
-        epochs: 1,
+        epochs: Some(1),
         seed,
         ..TrainConfig::default()
     }

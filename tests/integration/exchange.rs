@@ -16,7 +16,7 @@ fn tiny_model() -> Classifier {
         embedding_dim: 6,
         hidden_size: 5,
         bidirectional: true,
-        epochs: 3,
+        epochs: Some(3),
         lr: 0.02,
         ..TrainConfig::default()
     };

@@ -33,7 +33,7 @@ fn config(ngram_buckets: usize) -> TrainConfig {
     TrainConfig {
         embedding_dim: 16,
         hidden_size: 16,
-        epochs: 6,
+        epochs: Some(6),
         lr: 0.01,
         dev_fraction: 0.0,
         ngram_buckets: Some(ngram_buckets),

@@ -72,7 +72,7 @@ fn tiny_config(cell: Cell, bidirectional: bool, num_layers: usize) -> TrainConfi
         num_layers,
         bidirectional,
         dropout: 0.1,
-        epochs: 1,
+        epochs: Some(1),
         batch_size: 8,
         lr: 0.01,
         patience: 0,
@@ -584,7 +584,7 @@ fn without_timings(value: &mut serde_json::Value) {
 fn same_seed_gives_byte_identical_model_files() {
     let data = sentiment_examples(40, 3);
     let mut config = tiny_config(Cell::Lstm, true, 2);
-    config.epochs = 2;
+    config.epochs = Some(2);
     config.dropout = 0.3;
     // No dev set given: the seeded hold-out split is part of what must repeat.
     let (a, _) = trained(&data, None, &config);
@@ -623,7 +623,7 @@ fn split_batches_train_reproducibly_per_thread_count() {
     let data = sentiment_examples(64, 5);
     let mut config = tiny_config(Cell::Lstm, true, 2);
     config.batch_size = 32;
-    config.epochs = 2;
+    config.epochs = Some(2);
     let in_pool = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -787,7 +787,7 @@ fn three_labels_train_and_predict() {
     let train_set = topic_examples(90, 6);
     let dev = topic_examples(30, 60);
     let mut config = tiny_config(Cell::Lstm, false, 1);
-    config.epochs = 6;
+    config.epochs = Some(6);
     config.dropout = 0.0;
     config.lr = 0.02;
     let (classifier, report) = trained(&train_set, Some(&dev), &config);
@@ -865,7 +865,7 @@ fn learns_a_separable_task() {
     let train_set = sentiment_examples(200, 17);
     let dev = sentiment_examples(60, 99);
     let mut config = tiny_config(Cell::Lstm, false, 1);
-    config.epochs = 4;
+    config.epochs = Some(4);
     config.batch_size = 16;
     config.dropout = 0.0;
     config.lr = 0.02;
@@ -918,7 +918,7 @@ fn training_keeps_the_best_epoch_and_reports_every_epoch() {
         let dev = sentiment_examples(20, 100 + seed);
         let config = TrainConfig {
             cell: Cell::Rnn,
-            epochs: 6,
+            epochs: Some(6),
             batch_size: 4,
             lr: 0.5,
             dropout: 0.3,
@@ -987,7 +987,7 @@ fn training_stops_early_and_when_the_callback_asks() {
     let train_set = sentiment_examples(40, 1);
     let dev = sentiment_examples(20, 101);
     let config = TrainConfig {
-        epochs: 6,
+        epochs: Some(6),
         batch_size: 4,
         lr: 0.5,
         dropout: 0.3,

@@ -196,7 +196,7 @@ fn order_config(buckets: usize, seed: u64) -> TrainConfig {
         // One direction read to its final state: the recurrence alone has to carry the order.
         bidirectional: false,
         pooling: Pooling::Last,
-        epochs: 10,
+        epochs: Some(10),
         lr: 0.01,
         patience: 0,
         seed,
@@ -378,7 +378,7 @@ fn uninterrupted_and_resumed(config: &TrainConfig) -> (Classifier, Classifier) {
 
 fn resumable_config(ema: f64) -> TrainConfig {
     TrainConfig {
-        epochs: 2,
+        epochs: Some(2),
         batch_size: 8,
         dev_fraction: 0.0,
         ema,
@@ -439,7 +439,7 @@ fn vectors_start_the_word_table_and_frozen_words_leave_the_buckets_learning() {
         embedding_dim: 4,
         hidden_size: 4,
         ngram_buckets: Some(64),
-        epochs: 1,
+        epochs: Some(1),
         dev_fraction: 0.0,
         embeddings: lstm_sentiment::EmbeddingInit::Vectors { path: vectors },
         freeze_embeddings: true,

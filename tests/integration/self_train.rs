@@ -40,7 +40,7 @@ fn config(unlabeled: &Path) -> TrainConfig {
     TrainConfig {
         embedding_dim: 16,
         hidden_size: 16,
-        epochs: 6,
+        epochs: Some(6),
         batch_size: 8,
         lr: 1e-2,
         dropout: 0.1,
@@ -68,7 +68,7 @@ fn the_student_learns_words_only_the_unlabelled_texts_hold() {
     let mut events = Vec::new();
     // No dev part: every epoch runs and the last is kept, so both models are fully trained.
     let config = TrainConfig {
-        epochs: 10,
+        epochs: Some(10),
         dev_fraction: 0.0,
         ..config(&unlabeled)
     };
@@ -128,7 +128,7 @@ fn stop_and_resume(stop: fn(&TrainEvent) -> bool) {
     let unlabeled = tmp.path().join("unlabelled.txt");
     write_unlabelled(&unlabeled);
     let config = TrainConfig {
-        epochs: 2,
+        epochs: Some(2),
         ..config(&unlabeled)
     };
     let data = labelled();

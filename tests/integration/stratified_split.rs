@@ -24,7 +24,7 @@ fn a_dev_fraction_of_zero_holds_out_nothing_and_keeps_the_last_epoch() {
     let data = labelled(40, &["pos", "neg"], |i| ["good", "bad"][i % 2].into());
     let config = TrainConfig {
         dev_fraction: 0.0,
-        epochs: 3,
+        epochs: Some(3),
         patience: 1,
         ..tiny_train_config(5)
     };

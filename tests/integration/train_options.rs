@@ -17,7 +17,7 @@ use std::ops::ControlFlow;
 /// steps per epoch.
 fn config() -> TrainConfig {
     TrainConfig {
-        epochs: 3,
+        epochs: Some(3),
         batch_size: 4,
         dev_fraction: 0.0,
         ..common::tiny_train_config(5)
@@ -246,7 +246,7 @@ fn dev_figures_and_predictions_keep_every_word() {
     let config = TrainConfig {
         word_dropout: 0.2,
         lr: 0.05,
-        epochs: 5,
+        epochs: Some(5),
         ..config()
     };
     let dev = examples(10);
@@ -299,7 +299,7 @@ fn embedding_dropout_defaults_to_dropout_and_can_differ() {
 #[test]
 fn the_embedding_table_learns_at_its_own_rate() {
     let one_step = TrainConfig {
-        epochs: 1,
+        epochs: Some(1),
         batch_size: 40,
         dropout: 0.0,
         clip_norm: 0.0,

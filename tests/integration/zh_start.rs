@@ -9,12 +9,15 @@ fn encoder_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/zh-encoder")
 }
 
-fn chinese_tsv() -> String {
-    let examples = common::labelled(40, &["positive", "negative"], |i| {
+fn chinese_examples() -> Vec<lstm_sentiment::Example> {
+    common::labelled(40, &["positive", "negative"], |i| {
         let text = ["味道很好，送餐也快", "太难吃了，再也不点"][i % 2];
         format!("{text}{}", i % 5)
-    });
-    common::tsv(&examples)
+    })
+}
+
+fn chinese_tsv() -> String {
+    common::tsv(&chinese_examples())
 }
 
 fn train(dir: &Path, out: &str, extra: &[&str]) -> String {
@@ -79,4 +82,29 @@ fn init_none_and_other_networks_start_fresh_with_their_own_vocabulary() {
         let config = std::fs::read_to_string(tmp.path().join(out).join("config.json")).unwrap();
         assert!(!config.contains(r#""encoder""#), "{out}: {config}");
     }
+}
+
+#[test]
+fn a_run_from_the_builtin_encoder_plans_fewer_epochs_unless_told() {
+    use lstm_sentiment::train::{BUILTIN_ENCODER_EPOCHS, EPOCHS};
+    use lstm_sentiment::{TrainConfig, TrainEvent};
+    use std::ops::ControlFlow;
+    let planned = |examples: &[lstm_sentiment::Example], epochs: Option<usize>| {
+        let config = TrainConfig {
+            epochs,
+            ..TrainConfig::default()
+        };
+        // The first epoch is enough to see what the run planned.
+        let stop = &mut |e: &TrainEvent| match e {
+            TrainEvent::Epoch(_) => ControlFlow::Break(()),
+            _ => ControlFlow::Continue(()),
+        };
+        let (_, report) = lstm_sentiment::train(examples, None, &config, stop).unwrap();
+        assert!(report.interrupted);
+        report.config.epochs
+    };
+    let chinese = chinese_examples();
+    assert_eq!(planned(&chinese, None), Some(BUILTIN_ENCODER_EPOCHS));
+    assert_eq!(planned(&chinese, Some(EPOCHS)), Some(EPOCHS));
+    assert_eq!(planned(&common::sentiment_examples(40), None), Some(EPOCHS));
 }
