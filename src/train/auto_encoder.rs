@@ -19,31 +19,33 @@ use crate::tokenizer::{TextTokenizer, TokenizerConfig, UNK_ID};
 pub const AUTO_ENCODER_COVERAGE: f64 = 0.99;
 
 /// Replaces [`EncoderInit::Auto`] by what it stands for here: the built-in Chinese encoder
-/// (whose tokenizer settings the run then takes) or a fresh start.
+/// (whose tokenizer settings the run then takes, and which is given back so that the run
+/// starts from it without loading it again) or a fresh start.
 pub(super) fn resolve(
     config: &mut TrainConfig,
     train: &[Example],
     ideographic: bool,
-) -> Result<()> {
+) -> Result<Option<Pretrained>> {
     if config.encoder != EncoderInit::Auto {
-        return Ok(());
+        return Ok(None);
     }
     config.encoder = EncoderInit::Random;
     let free = config.embeddings == EmbeddingInit::Random
         && config.tokenizer == TokenizerConfig::default();
     if !ideographic || !free {
-        return Ok(());
+        return Ok(None);
     }
     let encoder = crate::builtin::chinese_encoder(&candle_core::Device::Cpu)?;
     if !has_shape(config, &encoder) {
-        return Ok(());
+        return Ok(None);
     }
     let texts: Vec<&str> = train.iter().map(|e| e.text.as_str()).collect();
-    if coverage(&encoder.tokenizer, &texts, config.max_length)? >= AUTO_ENCODER_COVERAGE {
-        config.encoder = EncoderInit::BuiltinChinese;
-        config.tokenizer = encoder.config.tokenizer.clone();
+    if coverage(&encoder.tokenizer, &texts, config.max_length)? < AUTO_ENCODER_COVERAGE {
+        return Ok(None);
     }
-    Ok(())
+    config.encoder = EncoderInit::BuiltinChinese;
+    config.tokenizer = encoder.config.tokenizer.clone();
+    Ok(Some(encoder))
 }
 
 /// The most epochs a run that starts as `encoder` says runs when the config leaves it open.

@@ -110,10 +110,12 @@ fn pretrain_word2vec(
 }
 
 /// The pretrained encoder the config starts from, read (and checked against the run's sizes
-/// and tokenizer settings) or pretrained here first; `None` for a fresh encoder.
+/// and tokenizer settings) or pretrained here first; `None` for a fresh encoder. `builtin` is
+/// the built-in encoder when the caller has loaded it already.
 pub(super) fn pretrained_encoder(
     config: &TrainConfig,
     train: &[Example],
+    builtin: Option<Pretrained>,
     on_event: OnEvent,
 ) -> Result<Option<Pretrained>> {
     match &config.encoder {
@@ -125,7 +127,10 @@ pub(super) fn pretrained_encoder(
             Ok(Some(pretrained))
         }
         EncoderInit::BuiltinChinese => {
-            let pretrained = crate::builtin::chinese_encoder(&candle_core::Device::Cpu)?;
+            let pretrained = match builtin {
+                Some(loaded) => loaded,
+                None => crate::builtin::chinese_encoder(&candle_core::Device::Cpu)?,
+            };
             check_fits(
                 config,
                 &pretrained.config,

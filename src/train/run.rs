@@ -97,9 +97,11 @@ impl<'a> Run<'a> {
                 0
             });
         }
-        if resumed.is_none() {
-            super::auto_encoder::resolve(&mut config, train, shape.ideographic)?;
-        }
+        // The built-in encoder when `Auto` chose it, already loaded.
+        let builtin = match resumed {
+            None => super::auto_encoder::resolve(&mut config, train, shape.ideographic)?,
+            Some(_) => None,
+        };
         if config.epochs.is_none() {
             config.epochs = Some(super::auto_epochs(&config.encoder));
         }
@@ -111,7 +113,7 @@ impl<'a> Run<'a> {
         train.extend_from_slice(added);
         let resumed_from = resumed.as_ref().zip(origin.as_deref());
         let pretrained = match resumed {
-            None => pretrained_encoder(&config, &train, on_event)?,
+            None => pretrained_encoder(&config, &train, builtin, on_event)?,
             // The checkpoint holds the tokenizer and the weights.
             Some(_) => None,
         };
