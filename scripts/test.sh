@@ -26,6 +26,7 @@ if [ "$stage" != python ]; then
   cargo test
 fi
 [ "$stage" != rust ] || exit 0
+echo "test.sh: the Python tests, ${SECONDS}s in"
 
 if ! java -version >/dev/null 2>&1; then
   echo "test.sh: the Spark tests need Java 17 or later, and \`java -version\` fails." >&2
