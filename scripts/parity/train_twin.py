@@ -19,6 +19,8 @@ The network is scripts/parity/torch_twin.py's `Classifier`. What mirrors what:
   uniform in +-1/sqrt(fan) (PyTorch's own), LSTM input-side forget-gate bias 1 (src/model.rs).
   --pretrain-word2vec starts the word vectors from our binary's word2vec ($BIN, else
   target/release/lstm-sentiment) run with train's settings on the twin's training part.
+  --init DIR takes a pretrained encoder directory's tokenizer (and its settings), word vectors
+  and encoder weights as they are (src/train/init.rs); the bigram table and head start fresh.
 - optimizer: AdamW (betas 0.9, 0.999, eps 1e-8, decoupled weight decay) for the network; the word
   and bigram tables as nn.Embedding(sparse=True) with SparseAdam, the lazy row-sparse Adam that
   src/optim.rs's SparseRows reproduces (a row's moments move only in steps whose batch holds
@@ -59,7 +61,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from safetensors.torch import save_file  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
 import torch_twin as twin  # noqa: E402
@@ -67,6 +70,8 @@ import twin_data as data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("BIN", str(ROOT / "target" / "release" / "lstm-sentiment"))
+# The tensors a pretrained encoder gives a classifier (by name prefix); the rest start fresh.
+ENCODER_PARTS = ("embedding", "encoder")
 EVAL_BATCH = 256
 
 # `train` flags the twin refuses, with what they do there.
@@ -127,9 +132,10 @@ def parse_args(argv):
     p.add_argument("--keep-case", action="store_true")
     p.add_argument("--dev-fraction", type=float, default=0.1)
     p.add_argument("--pretrain-word2vec", action="store_true")
-    p.add_argument("--init", default="none", choices=["none"],
-                   help="the twin starts fresh: compare with ours run with --init none, which "
-                        "Chinese texts otherwise start from the built-in Chinese encoder")
+    p.add_argument("--init", default="none", metavar="none|DIR",
+                   help="none: fresh; DIR: a pretrained encoder directory, as ours. The twin "
+                        "does not decide on its own (ours' auto): ours' auto start on Chinese "
+                        "texts is --init assets/zh-encoder --epochs 5")
     p.add_argument("--freeze-embeddings", action="store_true")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, help="default: RAYON_NUM_THREADS, else every core")
@@ -178,7 +184,31 @@ def check(a) -> str | None:
         return "clip norm must be a finite number, at least 0"
     if a.ngram_buckets is not None and not 0 <= a.ngram_buckets <= 1 << 31:
         return "n-gram buckets must be in [0, 2^31]"
+    if a.init != "none" and a.pretrain_word2vec:
+        return "a pretrained encoder brings its own word vectors; it cannot also start from word2vec"
     return None
+
+
+def load_encoder(a):
+    """A pretrained encoder directory's tokenizer and weights, checked against the run's sizes as
+    src/train/init.rs checks them; the run then takes its tokenizer settings."""
+    directory = Path(a.init)
+    try:
+        config = json.loads((directory / "config.json").read_text())
+        tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    except Exception as e:  # OSError, bad JSON, and tokenizers' own errors (plain Exception)
+        raise data.DataError(f"{directory}: not a pretrained encoder directory: {e}") from e
+    want = {"cell": a.cell, "embedding_dim": a.embedding_dim, "hidden_size": a.hidden,
+            "num_layers": a.layers, "bidirectional": a.bidirectional}
+    for key, value in want.items():
+        if config.get(key) != value:
+            raise data.DataError(f"{directory}: the encoder's {key} is {config.get(key)}, "
+                                 f"the run's {value}")
+    settings = config["tokenizer"]
+    a.keep_case, a.min_count = not settings["lowercase"], settings["min_count"]
+    a.max_vocab = settings["max_vocab"]
+    weights = load_file(str(directory / "model.safetensors"))
+    return tokenizer, {k: v for k, v in weights.items() if k.split(".")[0] in ENCODER_PARTS}
 
 
 def embedding_dropout(a) -> float:
@@ -500,8 +530,12 @@ def main(argv=None) -> int:
         labels = data.label_set(train)
         if len(labels) < 2:
             raise data.DataError("a classifier needs at least two labels in the training data")
-        tokenizer = data.build_tokenizer((t for _, t in train), not a.keep_case, a.min_count,
-                                         a.max_vocab)
+        encoder = load_encoder(a) if a.init != "none" else None
+        if encoder:
+            tokenizer = encoder[0]
+        else:
+            tokenizer = data.build_tokenizer((t for _, t in train), not a.keep_case,
+                                             a.min_count, a.max_vocab)
         encoded = [data.encode(tokenizer, (t for _, t in s), a.max_length, a.truncate)
                    for s in (train, dev)]
         ys = [data.label_indices(s, labels) for s in (train, dev)]
@@ -509,6 +543,12 @@ def main(argv=None) -> int:
             tokens = sum(len(ids) for ids in encoded[0])
             a.adversarial = 0.0 if tokens > 3_000_000 else 1.0 if long_or_ideographic else 0.5
         model = new_model(a, tokenizer.get_vocab_size(True), labels)
+        if encoder:
+            with torch.no_grad():  # src/train/init.rs start_from_pretrained: these, as they are
+                state = model.state_dict()
+                for name, value in encoder[1].items():
+                    state[name].copy_(value)
+            say(f"word vectors and encoder from {a.init}")
         if a.pretrain_word2vec:
             vectors = data.word2vec_vectors(BIN, train, a.embedding_dim, a.min_count,
                                             not a.keep_case, a.seed)
