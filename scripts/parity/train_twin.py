@@ -61,8 +61,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from safetensors.torch import load_file, save_file  # noqa: E402
-from tokenizers import Tokenizer  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
 import torch_twin as twin  # noqa: E402
@@ -70,8 +69,6 @@ import twin_data as data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("BIN", str(ROOT / "target" / "release" / "lstm-sentiment"))
-# The tensors a pretrained encoder gives a classifier (by name prefix); the rest start fresh.
-ENCODER_PARTS = ("embedding", "encoder")
 EVAL_BATCH = 256
 
 # `train` flags the twin refuses, with what they do there.
@@ -190,25 +187,23 @@ def check(a) -> str | None:
 
 
 def load_encoder(a):
-    """A pretrained encoder directory's tokenizer and weights, checked against the run's sizes as
-    src/train/init.rs checks them; the run then takes its tokenizer settings."""
-    directory = Path(a.init)
+    """A pretrained encoder directory (torch_twin's `load_pretrained_dir`) and its tokenizer,
+    checked against the run's sizes as src/train/init.rs checks them; the run then takes its
+    tokenizer settings."""
     try:
-        config = json.loads((directory / "config.json").read_text())
-        tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-    except Exception as e:  # OSError, bad JSON, and tokenizers' own errors (plain Exception)
-        raise data.DataError(f"{directory}: not a pretrained encoder directory: {e}") from e
+        encoder, tokenizer, config = twin.load_pretrained_dir(a.init)
+    except Exception as e:  # OSError, bad JSON, a wrong kind, and tokenizers' own errors
+        raise data.DataError(f"{a.init}: not a pretrained encoder directory: {e}") from e
     want = {"cell": a.cell, "embedding_dim": a.embedding_dim, "hidden_size": a.hidden,
             "num_layers": a.layers, "bidirectional": a.bidirectional}
     for key, value in want.items():
         if config.get(key) != value:
-            raise data.DataError(f"{directory}: the encoder's {key} is {config.get(key)}, "
+            raise data.DataError(f"{a.init}: the encoder's {key} is {config.get(key)}, "
                                  f"the run's {value}")
     settings = config["tokenizer"]
     a.keep_case, a.min_count = not settings["lowercase"], settings["min_count"]
     a.max_vocab = settings["max_vocab"]
-    weights = load_file(str(directory / "model.safetensors"))
-    return tokenizer, {k: v for k, v in weights.items() if k.split(".")[0] in ENCODER_PARTS}
+    return encoder, tokenizer
 
 
 def embedding_dropout(a) -> float:
@@ -532,7 +527,7 @@ def main(argv=None) -> int:
             raise data.DataError("a classifier needs at least two labels in the training data")
         encoder = load_encoder(a) if a.init != "none" else None
         if encoder:
-            tokenizer = encoder[0]
+            tokenizer = encoder[1]
         else:
             tokenizer = data.build_tokenizer((t for _, t in train), not a.keep_case,
                                              a.min_count, a.max_vocab)
@@ -543,11 +538,9 @@ def main(argv=None) -> int:
             tokens = sum(len(ids) for ids in encoded[0])
             a.adversarial = 0.0 if tokens > 3_000_000 else 1.0 if long_or_ideographic else 0.5
         model = new_model(a, tokenizer.get_vocab_size(True), labels)
-        if encoder:
-            with torch.no_grad():  # src/train/init.rs start_from_pretrained: these, as they are
-                state = model.state_dict()
-                for name, value in encoder[1].items():
-                    state[name].copy_(value)
+        if encoder:  # as torch_twin's classifier_from_pretrained (and src/train/init.rs)
+            model.embedding.load_state_dict(encoder[0].embedding.state_dict())
+            model.encoder.load_state_dict(encoder[0].encoder.state_dict())
             say(f"word vectors and encoder from {a.init}")
         if a.pretrain_word2vec:
             vectors = data.word2vec_vectors(BIN, train, a.embedding_dim, a.min_count,
