@@ -17,7 +17,7 @@ pub const EPOCHS: usize = 8;
 
 /// The most epochs a run from the built-in Chinese encoder runs unless told. Starting from an
 /// encoder that already reads Chinese, it keeps an early epoch: on the Chinese sets five score
-/// as eight do on the test files, in five eighths of the time (docs/training.md).
+/// as eight do on the test files, in two thirds of the time (docs/training.md).
 pub const BUILTIN_ENCODER_EPOCHS: usize = 5;
 
 /// The longest adversarial move a run accepts, in word vectors' lengths: further, the moved
