@@ -36,11 +36,12 @@ The network is scripts/parity/torch_twin.py's `Classifier`. What mirrors what:
   (src/train/adversarial.rs); the move's scale comes from the real tokens' vectors (ours also
   counts the padding steps, which hold a vector of one of the batch's words).
 - average: after each step every weight, tables included, mixes into its moving average with
-  src/train/average.rs's decay (--ema; ours brings a table row's average up to date only when
+  src/train/average.rs's decay (--ema, auto as ours decides it; ours brings a table row's average up to date only when
   the row moves or the average is read, which is the same sum); each epoch is scored, and the
   best kept, by the average.
-- epochs: length-bucketed shuffled batches (src/train/batching.rs), dev accuracy after each,
-  the best epoch kept, patience; a non-finite loss or gradient ends the run as ours does.
+- epochs: as many as --epochs (auto as ours decides it from a fresh or --init DIR start),
+  length-bucketed shuffled batches (src/train/batching.rs), dev accuracy after each, the best
+  epoch kept, patience; a non-finite loss or gradient ends the run as ours does.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def parse_args(argv):
     p.add_argument("--out", "-o", required=True, help="where to write the model directory")
     p.add_argument("--cell", default="lstm", choices=sorted(twin.CELLS))
     p.add_argument("--embedding-dim", type=int, default=128)
-    p.add_argument("--ngram-buckets", type=buckets_arg, default=None,
+    p.add_argument("--ngram-buckets", type=int_or_auto, default=None,
                    help="a number, or auto (the default: 100,000 for src/ngram.rs's "
                    "long_or_ideographic texts, else 0)")
     p.add_argument("--hidden", type=int, default=128)
@@ -110,11 +111,13 @@ def parse_args(argv):
     p.add_argument("--dropout", type=float, default=0.3)
     p.add_argument("--embedding-dropout", type=float, help="default: --dropout")
     p.add_argument("--word-dropout", type=float, default=0.0)
-    p.add_argument("--adversarial", type=adversarial_arg, default=None,
+    p.add_argument("--adversarial", type=float_or_auto, default=None,
                    help="a number, or auto (the default: src/train/adversarial.rs's rule)")
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int_or_auto, default=None,
+                   help="a number, or auto (the default: src/train/auto.rs's rule)")
     p.add_argument("--patience", type=int, default=3)
-    p.add_argument("--ema", type=float, default=0.0)
+    p.add_argument("--ema", type=float_or_auto, default=None,
+                   help="a number, or auto (the default: src/train/auto.rs's rule)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--lr-schedule", default="constant", choices=["constant", "linear", "cosine"])
@@ -145,13 +148,13 @@ def parse_args(argv):
     return args
 
 
-def buckets_arg(s: str):
-    """--ngram-buckets: `auto` (None, decided from the training texts) or a number."""
+def int_or_auto(s: str) -> int | None:
+    """--ngram-buckets, --epochs: `auto` (None, decided from the training data) or a number."""
     return None if s == "auto" else int(s)
 
 
-def adversarial_arg(s: str) -> float | None:
-    """--adversarial: `auto` (None, decided from the training data) or a number."""
+def float_or_auto(s: str) -> float | None:
+    """--adversarial, --ema: `auto` (None, decided from the training data) or a number."""
     return None if s == "auto" else float(s)
 
 
@@ -164,11 +167,12 @@ def bool_arg(s: str) -> bool:
 
 def check(a) -> str | None:
     """The bounds src/train/config.rs `validate` sets, as a message, or None."""
-    if min(a.epochs, a.batch_size, a.embedding_dim, a.hidden, a.layers, a.max_length) < 1:
+    epochs = 1 if a.epochs is None else a.epochs
+    if min(epochs, a.batch_size, a.embedding_dim, a.hidden, a.layers, a.max_length) < 1:
         return "epochs, batch size, sizes, layers and max length must be at least 1"
     for what, x in [("dropout", a.dropout), ("word dropout", a.word_dropout),
                     ("embedding dropout", embedding_dropout(a)), ("warmup", a.warmup),
-                    ("dev fraction", a.dev_fraction), ("ema", a.ema)]:
+                    ("dev fraction", a.dev_fraction), ("ema", a.ema or 0.0)]:
         if not 0.0 <= x < 1.0:
             return f"{what} must be in [0, 1), found {x}"
     if a.adversarial is not None and not 0 <= a.adversarial <= 10:
@@ -534,9 +538,14 @@ def main(argv=None) -> int:
         encoded = [data.encode(tokenizer, (t for _, t in s), a.max_length, a.truncate)
                    for s in (train, dev)]
         ys = [data.label_indices(s, labels) for s in (train, dev)]
+        tokens = sum(len(ids) for ids in encoded[0])
+        large = tokens > 3_000_000  # src/train/config.rs's LARGE_TOKENS
         if a.adversarial is None:  # src/train/adversarial.rs's auto_adversarial
-            tokens = sum(len(ids) for ids in encoded[0])
-            a.adversarial = 0.0 if tokens > 3_000_000 else 1.0 if long_or_ideographic else 0.5
+            a.adversarial = 0.0 if large else 1.0 if long_or_ideographic else 0.5
+        if a.ema is None:  # src/train/auto.rs's auto_ema
+            a.ema = 0.99 if large else 0.0
+        if a.epochs is None:  # auto_epochs: the twin never starts from the built-in encoder
+            a.epochs = 4 if large and a.ema > 0 else 8
         model = new_model(a, tokenizer.get_vocab_size(True), labels)
         if encoder:  # as torch_twin's classifier_from_pretrained (and src/train/init.rs)
             model.embedding.load_state_dict(encoder[0].embedding.state_dict())

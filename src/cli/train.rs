@@ -91,8 +91,9 @@ pub struct TrainArgs {
     /// more than 3 million tokens.
     #[arg(long, default_value = "auto", value_name = "X|auto")]
     adversarial: OrAuto<f64>,
-    /// Most epochs to run (early stopping may end sooner). auto: 8, or 5 when the run starts
-    /// from the built-in Chinese encoder (--init auto on Chinese texts).
+    /// Most epochs to run (early stopping may end sooner). auto: 8; 5 when the run starts
+    /// from the built-in Chinese encoder (--init auto on Chinese texts); 4 when the training
+    /// texts hold more than 3 million tokens and the weights are averaged (--ema).
     #[arg(long, default_value = "auto", value_name = "N|auto")]
     epochs: OrAuto<usize>,
     /// Stop after this many epochs without a better dev accuracy (0: never).
@@ -101,8 +102,9 @@ pub struct TrainArgs {
     /// Score and keep a moving average of the weights rather than the weights themselves:
     /// after step t, average = d x average + (1 - d) x weights, d = min(D, (1 + t) / (10 + t)),
     /// so it spans about the last t / 9 steps (at most 1 / (1 - D)). 0: the weights themselves.
-    #[arg(long, default_value_t = defaults().ema, value_name = "D")]
-    ema: f64,
+    /// auto: 0.99 when the training texts hold more than 3 million tokens, else 0.
+    #[arg(long, default_value = "auto", value_name = "D|auto")]
+    ema: OrAuto<f64>,
     #[arg(long, default_value_t = defaults().batch_size, value_name = "N")]
     batch_size: usize,
     /// AdamW learning rate, at most 10. A run whose loss, gradients or weights turn NaN or
@@ -408,8 +410,8 @@ impl std::str::FromStr for InitArg {
     }
 }
 
-/// A number, or `auto` (`None`: the training data decide), as `--ngram-buckets` and
-/// `--adversarial` take.
+/// A number, or `auto` (`None`: the training data decide), as `--ngram-buckets`,
+/// `--adversarial`, `--epochs` and `--ema` take.
 #[derive(Debug, Clone, Copy)]
 struct OrAuto<T>(Option<T>);
 
@@ -449,7 +451,7 @@ impl TrainArgs {
             max_length: self.max_length,
             truncation: self.truncate,
             patience: self.patience,
-            ema: self.ema,
+            ema: self.ema.0,
             dev_fraction: self.dev_fraction,
             seed: self.seed,
             tokenizer: TokenizerConfig {
@@ -548,13 +550,16 @@ impl Progress {
                 labels,
                 parameters,
                 adversarial,
+                epochs,
+                ema,
                 ..
             } => {
                 self.dev = *dev_examples > 0;
                 self.say(format!(
-                    "{who}training on {train_examples} examples ({train_tokens} tokens), dev {dev_examples}; vocabulary {vocab_size}; labels {}; {parameters} parameters{}{}",
+                    "{who}training on {train_examples} examples ({train_tokens} tokens), dev {dev_examples}; vocabulary {vocab_size}; labels {}; {parameters} parameters; at most {epochs} epochs{}{}{}",
                     label_list(labels),
                     if *adversarial > 0.0 { format!("; adversarial {adversarial}") } else { String::new() },
+                    if *ema > 0.0 { format!("; averaging the weights ({ema})") } else { String::new() },
                     if *first_epoch > 1 { format!("; resuming at epoch {first_epoch}") } else { String::new() }
                 ));
             }

@@ -7,6 +7,7 @@
 //! A step with it costs about two plain ones: forward and backward at the texts, then at the
 //! moved texts (the gradient at the texts gives the direction and is kept).
 
+use super::config::LARGE_TOKENS;
 use super::step_loss::StepLoss;
 use crate::error::{Error, Result};
 use candle_core::{Tensor, Var};
@@ -20,16 +21,13 @@ pub const AUTO_ADVERSARIAL: f64 = 0.5;
 /// words, which a whole word vector's move turns into other sentences.
 pub const AUTO_ADVERSARIAL_LONG: f64 = 1.0;
 
-/// The most tokens (as read, after truncation) that training data may hold and still train
-/// adversarially when they decide. Above it a run is already long, an adversarial step costs
-/// about two plain ones, and a large set needs the regularization least.
-pub const AUTO_ADVERSARIAL_TOKENS: usize = 3_000_000;
-
 /// The adversarial move for training data of `tokens` tokens, `long_or_ideographic` as
-/// [`crate::ngram::long_or_ideographic`] says: none above [`AUTO_ADVERSARIAL_TOKENS`], else
-/// [`AUTO_ADVERSARIAL_LONG`] for Chinese or long texts and [`AUTO_ADVERSARIAL`] for the rest.
+/// [`crate::ngram::long_or_ideographic`] says: none above [`LARGE_TOKENS`], where a run is
+/// already long, an adversarial step costs about two plain ones, and a large set needs the
+/// regularization least; else [`AUTO_ADVERSARIAL_LONG`] for Chinese or long texts and
+/// [`AUTO_ADVERSARIAL`] for the rest.
 pub fn auto_adversarial(tokens: usize, long_or_ideographic: bool) -> f64 {
-    if tokens > AUTO_ADVERSARIAL_TOKENS {
+    if tokens > LARGE_TOKENS {
         0.0
     } else if long_or_ideographic {
         AUTO_ADVERSARIAL_LONG
@@ -132,17 +130,11 @@ mod tests {
     #[test]
     fn data_of_up_to_three_million_tokens_train_adversarially() {
         assert_eq!(auto_adversarial(1, false), AUTO_ADVERSARIAL);
-        assert_eq!(
-            auto_adversarial(AUTO_ADVERSARIAL_TOKENS, false),
-            AUTO_ADVERSARIAL
-        );
-        assert_eq!(auto_adversarial(AUTO_ADVERSARIAL_TOKENS + 1, false), 0.0);
+        assert_eq!(auto_adversarial(LARGE_TOKENS, false), AUTO_ADVERSARIAL);
+        assert_eq!(auto_adversarial(LARGE_TOKENS + 1, false), 0.0);
         assert_eq!(auto_adversarial(1, true), AUTO_ADVERSARIAL_LONG);
-        assert_eq!(
-            auto_adversarial(AUTO_ADVERSARIAL_TOKENS, true),
-            AUTO_ADVERSARIAL_LONG
-        );
-        assert_eq!(auto_adversarial(AUTO_ADVERSARIAL_TOKENS + 1, true), 0.0);
+        assert_eq!(auto_adversarial(LARGE_TOKENS, true), AUTO_ADVERSARIAL_LONG);
+        assert_eq!(auto_adversarial(LARGE_TOKENS + 1, true), 0.0);
     }
 
     #[test]

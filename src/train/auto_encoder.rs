@@ -6,7 +6,6 @@
 //! (docs/training.md). English words are open-ended: a vocabulary fixed in advance would miss
 //! too many of a user's words, so English texts start fresh.
 
-use super::config::{BUILTIN_ENCODER_EPOCHS, EPOCHS};
 use super::{EmbeddingInit, EncoderInit, TrainConfig};
 use crate::data::Example;
 use crate::error::Result;
@@ -46,14 +45,6 @@ pub(super) fn resolve(
     config.encoder = EncoderInit::BuiltinChinese;
     config.tokenizer = encoder.config.tokenizer.clone();
     Ok(Some(encoder))
-}
-
-/// The most epochs a run that starts as `encoder` says runs when the config leaves it open.
-pub fn auto_epochs(encoder: &EncoderInit) -> usize {
-    match encoder {
-        EncoderInit::BuiltinChinese => BUILTIN_ENCODER_EPOCHS,
-        _ => EPOCHS,
-    }
 }
 
 /// Whether the run's network is the encoder's: cell, sizes, layers and direction.
@@ -175,18 +166,6 @@ mod tests {
             resolved(TrainConfig::default(), &texts).encoder,
             EncoderInit::Random
         );
-    }
-
-    #[test]
-    fn only_the_builtin_encoder_shortens_the_epochs() {
-        assert_eq!(
-            auto_epochs(&EncoderInit::BuiltinChinese),
-            BUILTIN_ENCODER_EPOCHS
-        );
-        let dir = std::path::PathBuf::from("enc");
-        for start in [EncoderInit::Random, EncoderInit::Pretrained { dir }] {
-            assert_eq!(auto_epochs(&start), EPOCHS);
-        }
     }
 
     #[test]

@@ -155,7 +155,7 @@ impl Checkpoint {
         let needs_3 = config.ngram_buckets.is_some_and(|k| k > 0)
             || config.encoder_lr_scale != 1.0
             || config.gradual_unfreezing;
-        if config.ema > 0.0 {
+        if config.ema.is_some_and(|d| d > 0.0) {
             CHECKPOINT_VERSION
         } else if needs_3 {
             3

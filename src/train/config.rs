@@ -20,6 +20,19 @@ pub const EPOCHS: usize = 8;
 /// as eight do on the test files, in two thirds of the time (docs/training.md).
 pub const BUILTIN_ENCODER_EPOCHS: usize = 5;
 
+/// The most tokens (as read, after truncation) that training data may hold and still train
+/// as a small set when the data decide: above it an epoch takes minutes, and a run averages
+/// its weights ([`LARGE_EMA`]), runs at most [`LARGE_EPOCHS`] and trains without adversarial
+/// moves ([`super::auto_adversarial`]). IMDB's 25,000 reviews hold about 6 million.
+pub const LARGE_TOKENS: usize = 3_000_000;
+
+/// The average's decay on large training data ([`super::auto_ema`]).
+pub const LARGE_EMA: f64 = 0.99;
+
+/// The most epochs a run on large training data runs with its weights averaged
+/// ([`super::auto_epochs`]): on IMDB the average kept the second or third epoch.
+pub const LARGE_EPOCHS: usize = 4;
+
 /// The longest adversarial move a run accepts, in word vectors' lengths: further, the moved
 /// text is no longer the text.
 pub const MAX_ADVERSARIAL: f64 = 10.0;
@@ -62,8 +75,9 @@ pub struct TrainConfig {
     #[serde(default = "no_adversarial", skip_serializing_if = "is_no_adversarial")]
     pub adversarial: Option<f64>,
     /// Upper bound on epochs; early stopping may end sooner. `None` lets the start decide
-    /// ([`super::auto_epochs`]: [`EPOCHS`], or [`BUILTIN_ENCODER_EPOCHS`] from the built-in
-    /// Chinese encoder); a run stores the number it chose.
+    /// ([`super::auto_epochs`]: [`EPOCHS`], [`BUILTIN_ENCODER_EPOCHS`] from the built-in
+    /// Chinese encoder, [`LARGE_EPOCHS`] on large data with the weights averaged); a run
+    /// stores the number it chose.
     pub epochs: Option<usize>,
     pub batch_size: usize,
     /// AdamW learning rate, in (0, [`MAX_LR`]]: the peak rate of the schedule.
@@ -89,10 +103,12 @@ pub struct TrainConfig {
     pub patience: usize,
     /// The decay of the moving average of the weights that each epoch is scored and kept by
     /// (see `average.rs`): after step t, `average = d * average + (1 - d) * weights`,
-    /// `d = min(ema, (1 + t) / (10 + t))`. 0 scores and keeps the weights themselves. A stored
-    /// config without the field did not average.
-    #[serde(default)]
-    pub ema: f64,
+    /// `d = min(ema, (1 + t) / (10 + t))`. 0 scores and keeps the weights themselves. `None`
+    /// lets the training data decide ([`super::auto_ema`]: [`LARGE_EMA`] on large data, else
+    /// 0); a run stores the number it chose. A stored config without the field did not
+    /// average.
+    #[serde(default = "no_average")]
+    pub ema: Option<f64>,
     /// Without a dev set, this fraction of each label's training examples is held out for it
     /// (never a label's last example). 0 holds out nothing: then every epoch runs and the last
     /// one is kept.
@@ -203,6 +219,10 @@ fn is_no_adversarial(x: &Option<f64>) -> bool {
     *x == Some(0.0)
 }
 
+fn no_average() -> Option<f64> {
+    Some(0.0)
+}
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
@@ -236,7 +256,7 @@ impl Default for TrainConfig {
             max_length: 512,
             truncation: Truncation::Head,
             patience: 3,
-            ema: 0.0,
+            ema: None,
             dev_fraction: 0.1,
             seed: 42,
             tokenizer: TokenizerConfig::default(),
@@ -306,10 +326,10 @@ impl TrainConfig {
                 ));
             }
         }
-        if !(0.0..1.0).contains(&self.ema) {
+        if let Some(ema) = self.ema.filter(|d| !(0.0..1.0).contains(d)) {
             return fail(format!(
                 "the average's decay (--ema) must be in [0, 1) (0: no average), found {}",
-                number(self.ema)
+                number(ema)
             ));
         }
         if !(0.0..1.0).contains(&self.dev_fraction) {
@@ -495,11 +515,11 @@ mod tests {
                 ..base.clone()
             },
             TrainConfig {
-                ema: 1.0,
+                ema: Some(1.0),
                 ..base.clone()
             },
             TrainConfig {
-                ema: f64::NAN,
+                ema: Some(f64::NAN),
                 ..base.clone()
             },
         ];

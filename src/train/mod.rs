@@ -5,6 +5,7 @@
 //! first non-finite loss, gradient or weight (see [`TrainReport::diverged`]).
 
 mod adversarial;
+mod auto;
 mod auto_encoder;
 mod average;
 mod batching;
@@ -25,14 +26,13 @@ mod step_loss;
 mod tally;
 
 pub use crate::error::Divergence;
-pub use adversarial::{
-    auto_adversarial, AUTO_ADVERSARIAL, AUTO_ADVERSARIAL_LONG, AUTO_ADVERSARIAL_TOKENS,
-};
-pub use auto_encoder::{auto_epochs, AUTO_ENCODER_COVERAGE};
+pub use adversarial::{auto_adversarial, AUTO_ADVERSARIAL, AUTO_ADVERSARIAL_LONG};
+pub use auto::{auto_ema, auto_epochs};
+pub use auto_encoder::AUTO_ENCODER_COVERAGE;
 pub use checkpoint::{checkpoint_path, Checkpointing, CHECKPOINT_FILE};
 pub use config::{
-    EmbeddingInit, EncoderInit, SelfTrain, TrainConfig, BUILTIN_ENCODER_EPOCHS, EPOCHS, MAX_LR,
-    SELF_TRAIN_KEEP,
+    EmbeddingInit, EncoderInit, SelfTrain, TrainConfig, BUILTIN_ENCODER_EPOCHS, EPOCHS, LARGE_EMA,
+    LARGE_EPOCHS, LARGE_TOKENS, MAX_LR, SELF_TRAIN_KEEP,
 };
 pub use preflight::check_writable_dir;
 pub use report::{EpochRecord, SelfTraining, TrainEvent, TrainReport};

@@ -43,6 +43,10 @@ pub enum TrainEvent {
         parameters: usize,
         /// The adversarial move the run trains with (0: none), as `auto` chose it or as given.
         adversarial: f64,
+        /// The most epochs the run runs, as `auto` chose it or as given.
+        epochs: usize,
+        /// The decay of the average of the weights that the run scores and keeps (0: none).
+        ema: f64,
     },
     Step {
         epoch: usize,

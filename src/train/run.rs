@@ -102,9 +102,6 @@ impl<'a> Run<'a> {
             None => super::auto_encoder::resolve(&mut config, train, shape.ideographic)?,
             Some(_) => None,
         };
-        if config.epochs.is_none() {
-            config.epochs = Some(super::auto_epochs(&config.encoder));
-        }
         config.validate()?;
         preflight::check_files(&config, checkpointing)?;
         let origin = checkpointing.dir.as_deref().map(checkpoint_path);
@@ -119,9 +116,13 @@ impl<'a> Run<'a> {
         };
         let given = pretrained.as_ref().map(|p| &p.tokenizer);
         let data = Encoded::new(&train, &dev, &config, resumed_from, given)?;
+        let tokens = data.train.tokens();
         if config.adversarial.is_none() {
-            let tokens = data.train.tokens();
             config.adversarial = Some(super::auto_adversarial(tokens, *long_or_ideographic));
+        }
+        let ema = *config.ema.get_or_insert_with(|| super::auto_ema(tokens));
+        if config.epochs.is_none() {
+            config.epochs = Some(super::auto_epochs(&config.encoder, tokens, ema));
         }
         let model_config = model_config(&config, &data)?;
         let batch = config.batch_size.min(data.train.len());
@@ -143,7 +144,7 @@ impl<'a> Run<'a> {
             init,
             config.freeze_embeddings,
             adamw(&config),
-            config.ema,
+            ema,
         )?;
         let model = Model::from_weights(&model_config, &state.placeholder_weights(&device)?)?;
         let schedule = Schedule::new(
@@ -233,6 +234,8 @@ impl<'a> Run<'a> {
             steps_per_epoch: steps_per_epoch(&self.config, &self.data),
             parameters: self.model_config.parameter_count(),
             adversarial: self.config.adversarial.unwrap_or(0.0),
+            epochs: self.config.max_epochs(),
+            ema: self.config.ema.unwrap_or(0.0),
         });
     }
 

@@ -381,7 +381,7 @@ fn resumable_config(ema: f64) -> TrainConfig {
         epochs: Some(2),
         batch_size: 8,
         dev_fraction: 0.0,
-        ema,
+        ema: Some(ema),
         ..order_config(64, 5)
     }
 }

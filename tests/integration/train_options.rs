@@ -483,6 +483,8 @@ fn the_options_at_their_defaults_train_the_same_weights_as_no_flags() {
         "1",
         "--adversarial",
         "auto",
+        "--ema",
+        "auto",
         "-q",
     ];
     for (out, flags) in [("plain", &["-q"][..]), ("explicit", &defaults[..])] {
@@ -490,4 +492,47 @@ fn the_options_at_their_defaults_train_the_same_weights_as_no_flags() {
     }
     let weights = |m: &str| std::fs::read(dir.join(m).join("model.safetensors")).unwrap();
     assert!(weights("plain") == weights("explicit"));
+}
+
+/// Training data above [`LARGE_TOKENS`] tokens, left to decide, average the weights and plan
+/// [`LARGE_EPOCHS`] epochs without adversarial moves (told not to average, they keep every
+/// epoch: the unit tests of `auto_epochs`). The run's `Started` event and its report say what
+/// it chose.
+#[test]
+fn large_training_data_average_their_weights_over_fewer_epochs() {
+    use lstm_sentiment::train::{LARGE_EMA, LARGE_EPOCHS, LARGE_TOKENS};
+    let words = [
+        "good", "bad", "film", "plot", "cast", "scene", "long", "short",
+    ];
+    // Texts of 512 tokens, the default max length: every token is read.
+    let n = LARGE_TOKENS / 512 + 1;
+    let large = common::labelled(n, &["positive", "negative"], |i| {
+        let text: Vec<&str> = (0..512).map(|t| words[(i + t * t) % words.len()]).collect();
+        text.join(" ")
+    });
+    let config = TrainConfig {
+        ngram_buckets: Some(0),
+        adversarial: None,
+        epochs: None,
+        ema: None,
+        batch_size: 2,
+        dev_fraction: 0.0,
+        ..common::tiny_train_config(1)
+    };
+    let mut started = None;
+    // The first step is enough to see what the run planned.
+    let (_, report) = train(&large, None, &config, &mut |e| {
+        if let TrainEvent::Started { epochs, ema, .. } = e {
+            started = Some((*epochs, *ema));
+        }
+        ControlFlow::Break(())
+    })
+    .unwrap();
+    assert!(report.interrupted);
+    let c = &report.config;
+    assert_eq!(
+        (c.ema, c.epochs, c.adversarial),
+        (Some(LARGE_EMA), Some(LARGE_EPOCHS), Some(0.0))
+    );
+    assert_eq!(started, Some((LARGE_EPOCHS, LARGE_EMA)));
 }
