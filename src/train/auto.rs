@@ -2,8 +2,8 @@
 //! to the run ([`TrainConfig::epochs`] and [`TrainConfig::ema`] `None`).
 //!
 //! Large training data ([`LARGE_TOKENS`]) train differently: an epoch there takes minutes, and
-//! a moving average of the weights scores after two or three epochs what the weights reach
-//! after seven (docs/training.md), so such a run averages and stops sooner.
+//! a moving average of the weights scores after two to four epochs at least what the weights
+//! score after seven (docs/training.md), so such a run averages and stops sooner.
 //!
 //! [`TrainConfig::epochs`]: super::TrainConfig::epochs
 //! [`TrainConfig::ema`]: super::TrainConfig::ema

@@ -30,7 +30,7 @@ pub const LARGE_TOKENS: usize = 3_000_000;
 pub const LARGE_EMA: f64 = 0.99;
 
 /// The most epochs a run on large training data runs with its weights averaged
-/// ([`super::auto_epochs`]): on IMDB the average kept the second or third epoch.
+/// ([`super::auto_epochs`]): on IMDB the average kept the second, third or fourth epoch.
 pub const LARGE_EPOCHS: usize = 4;
 
 /// The longest adversarial move a run accepts, in word vectors' lengths: further, the moved
