@@ -155,11 +155,12 @@ fn a_resumed_run_keeps_its_schedule_and_ends_with_the_same_weights() {
     let chosen = TrainConfig {
         ngram_buckets: Some(0),
         encoder: lstm_sentiment::train::EncoderInit::Random,
+        ema: Some(0.0),
         ..config.clone()
     };
     assert_eq!(
         report.config, chosen,
-        "the checkpoint records every option, bigrams and the start as the run chose them"
+        "the checkpoint records every option, bigrams, the start and the average as the run chose them"
     );
     let rates = step_rates(&events, 10);
     assert_eq!(rates.len(), 20, "epochs 2 and 3");
