@@ -36,9 +36,9 @@ The network is scripts/parity/torch_twin.py's `Classifier`. What mirrors what:
   (src/train/adversarial.rs); the move's scale comes from the real tokens' vectors (ours also
   counts the padding steps, which hold a vector of one of the batch's words).
 - average: after each step every weight, tables included, mixes into its moving average with
-  src/train/average.rs's decay (--ema, auto as ours decides it; ours brings a table row's average up to date only when
-  the row moves or the average is read, which is the same sum); each epoch is scored, and the
-  best kept, by the average.
+  src/train/average.rs's decay (--ema, auto as ours decides it; ours brings a table row's
+  average up to date only when the row moves or the average is read, which is the same sum);
+  each epoch is scored, and the best kept, by the average.
 - epochs: as many as --epochs (auto as ours decides it from a fresh or --init DIR start),
   length-bucketed shuffled batches (src/train/batching.rs), dev accuracy after each, the best
   epoch kept, patience; a non-finite loss or gradient ends the run as ours does.

@@ -72,7 +72,7 @@ pub struct TrainConfig {
     /// fastest; 0: off. `None` lets the training data decide ([`super::auto_adversarial`]: on
     /// unless they are large, further for Chinese or long texts); a run stores the number it
     /// chose. A stored config without the field trained without.
-    #[serde(default = "no_adversarial", skip_serializing_if = "is_no_adversarial")]
+    #[serde(default = "off", skip_serializing_if = "is_off")]
     pub adversarial: Option<f64>,
     /// Upper bound on epochs; early stopping may end sooner. `None` lets the start decide
     /// ([`super::auto_epochs`]: [`EPOCHS`], [`BUILTIN_ENCODER_EPOCHS`] from the built-in
@@ -107,7 +107,7 @@ pub struct TrainConfig {
     /// lets the training data decide ([`super::auto_ema`]: [`LARGE_EMA`] on large data, else
     /// 0); a run stores the number it chose. A stored config without the field did not
     /// average.
-    #[serde(default = "no_average")]
+    #[serde(default = "off")]
     pub ema: Option<f64>,
     /// Without a dev set, this fraction of each label's training examples is held out for it
     /// (never a label's last example). 0 holds out nothing: then every epoch runs and the last
@@ -211,16 +211,13 @@ fn is_no_buckets(buckets: &Option<usize>) -> bool {
     *buckets == Some(0)
 }
 
-fn no_adversarial() -> Option<f64> {
+/// What a stored config without `adversarial` or `ema` trained with: neither.
+fn off() -> Option<f64> {
     Some(0.0)
 }
 
-fn is_no_adversarial(x: &Option<f64>) -> bool {
+fn is_off(x: &Option<f64>) -> bool {
     *x == Some(0.0)
-}
-
-fn no_average() -> Option<f64> {
-    Some(0.0)
 }
 
 fn is_zero(n: &usize) -> bool {
