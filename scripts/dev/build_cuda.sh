@@ -31,8 +31,13 @@ if [ ! -x "$tk/home/bin/nvcc" ]; then
   ln -sfn lib "$tk/home/lib64"
   (cd "$tk/home/lib" && for l in cublas cublasLt nvrtc curand cudart; do
      ln -sf "$(ls lib$l.so.* | head -1)" "lib$l.so"; done)
+fi
+
+if [ ! -e "$tk/home/lib/libcuda.so" ]; then
   # cudarc links libcuda, which only a driver installs. A stand-in with the same symbols
-  # satisfies the linker; the real driver is loaded when the program runs.
+  # satisfies the linker; the real driver is loaded when the program runs. cudarc's source
+  # is unpacked by the first build that needs it, so it is fetched here first.
+  cargo fetch --quiet
   cudarc=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-* | sort -V | tail -1)
   grep -oE "pub (unsafe )?fn cu[A-Za-z0-9_]+" "$cudarc/src/driver/sys/mod.rs" | sed -E 's/.*fn //' \
     | sort -u | sed 's/.*/int &(void) { return 999; }/' > "$tk/cuda_stub.c"

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The CUDA tests on a GPU machine without a Rust toolchain: `pack` (here, after
-# scripts/dev/build_cuda.sh) puts the test binaries that build made, stripped and
-# xz-compressed (about 20 MB each), into DIR; `run` (there, from the repository root) unpacks
-# them and runs the CUDA tests against the CUDA libraries of that machine's Python packages
-# (NVIDIA's nvidia-* wheels, as PyTorch installs them), or those of CUDA_LIBS (a PATH-like list
-# of folders) where set.
+# The CUDA tests and the GPU benchmark on a GPU machine without a Rust toolchain: `pack` (here,
+# after scripts/dev/build_cuda.sh) puts the test binaries and the throughput bench that build
+# made, stripped and xz-compressed into one archive (about 26 MB), into DIR; `run` (there, from the
+# repository root) unpacks them and runs the CUDA tests, and `bench` scripts/bench/gpu.py with
+# the bench, against the CUDA libraries of that machine's Python packages (NVIDIA's nvidia-*
+# wheels, as PyTorch installs them), or those of CUDA_LIBS (a PATH-like list of folders) where
+# set. `bench` passes what follows DIR on to gpu.py.
 #
 #   scripts/dev/cuda_tests.sh pack target-cuda/packed
 #   scripts/dev/cuda_tests.sh run target-cuda/packed
+#   scripts/dev/cuda_tests.sh bench target-cuda/packed --runs 3
 #
 # DIR must be a folder git ignores (target-cuda/ is), carried to the GPU machine. The CLI's test
 # (cuda::cli_predicts_on_the_gpu) runs the binary at the path it was built at, which is not
@@ -16,7 +18,7 @@
 source "$(dirname "$0")/../common.sh"
 cd "$root"
 what=${1:-}
-dir=${2:?usage: scripts/dev/cuda_tests.sh pack|run DIR}
+dir=${2:?usage: scripts/dev/cuda_tests.sh pack|run|bench DIR}
 
 # The newest test binary of target-cuda/release/deps whose name starts with $1. The CLI is
 # built there too as lstm_sentiment-HASH, linked to target-cuda/release/lstm-sentiment.
@@ -26,31 +28,50 @@ newest() {
     | sort -n | tail -1 | cut -d' ' -f2-
 }
 
+# LD_LIBRARY_PATH with the CUDA libraries, for the unpacked binaries.
+cuda_libs() {
+  if [ -z "${CUDA_LIBS:-}" ]; then
+    nvidia=$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])')
+    CUDA_LIBS=$(find "$nvidia" -name 'lib*.so*' -printf '%h\n' | sort -u | paste -sd:)
+  fi
+  export LD_LIBRARY_PATH="$CUDA_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+}
+
+# The packed binaries, into DIR.
+unpack() {
+  [ -x "$dir/throughput" ] || xz -dc "$dir/bins.tar.xz" | tar -C "$dir" -x
+}
+
 case $what in
   pack)
-    mkdir -p "$dir"
-    for name in integration lstm_sentiment; do
+    mkdir -p "$dir/bin"
+    for name in integration lstm_sentiment throughput; do
       bin=$(newest "$name")
-      [ -n "$bin" ] || { echo "cuda_tests: no $name test binary; run build_cuda.sh" >&2; exit 1; }
-      strip -o "$dir/$name" "$bin"
-      xz -T1 -6 -f "$dir/$name"
+      [ -n "$bin" ] || { echo "cuda_tests: no $name binary; run build_cuda.sh" >&2; exit 1; }
+      strip -o "$dir/bin/$name" "$bin" && chmod +x "$dir/bin/$name"
     done
-    du -ch "$dir"/*.xz | tail -1
+    # One archive with a dictionary larger than a binary: the three share the library and
+    # candle's kernels, so each after the first costs little (about 26 MB in all, not 67).
+    tar -C "$dir/bin" -c integration lstm_sentiment throughput \
+      | xz -T1 --lzma2=preset=6,dict=256MiB > "$dir/bins.tar.xz"
+    rm -r "$dir/bin"
+    du -h "$dir/bins.tar.xz"
     ;;
   run)
-    if [ -z "${CUDA_LIBS:-}" ]; then
-      nvidia=$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])')
-      CUDA_LIBS=$(find "$nvidia" -name 'lib*.so*' -printf '%h\n' | sort -u | paste -sd:)
-    fi
-    export LD_LIBRARY_PATH="$CUDA_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    for name in integration lstm_sentiment; do xz -dkf "$dir/$name.xz"; done
+    cuda_libs
+    unpack
     status=0
-    "$dir/lstm_sentiment" encoder::cuda || status=1
+    "$dir/lstm_sentiment" cuda || status=1
     "$dir/integration" cuda:: --skip cuda::cli_predicts_on_the_gpu || status=1
     exit $status
     ;;
+  bench)
+    cuda_libs
+    unpack
+    python3 scripts/bench/gpu.py --bench-bin "$dir/throughput" "${@:3}"
+    ;;
   *)
-    echo "usage: scripts/dev/cuda_tests.sh pack|run DIR" >&2
+    echo "usage: scripts/dev/cuda_tests.sh pack|run|bench DIR" >&2
     exit 2
     ;;
 esac
