@@ -24,7 +24,7 @@
 mod activation;
 mod cells;
 #[cfg(feature = "cuda")]
-mod cuda;
+pub(crate) mod cuda;
 mod direction;
 mod fused;
 mod layer;

@@ -23,13 +23,23 @@ const BLOCK: u32 = 256;
 /// The PTX of `recurrent.cu`, compiled on first use.
 fn ptx() -> Result<&'static str> {
     static PTX: OnceLock<std::result::Result<String, String>> = OnceLock::new();
-    let compiled = PTX.get_or_init(|| {
-        let ptx = nvrtc::compile_ptx(SOURCE).map_err(|e| e.to_string())?;
+    compiled(&PTX, SOURCE)
+}
+
+/// The PTX of `source`, compiled by NVRTC the first time `cache` is asked.
+pub(crate) fn compiled(
+    cache: &'static OnceLock<std::result::Result<String, String>>,
+    source: &str,
+) -> Result<&'static str> {
+    let compiled = cache.get_or_init(|| {
+        let ptx = nvrtc::compile_ptx(source).map_err(|e| e.to_string())?;
         Ok(ptx.to_src())
     });
     match compiled {
         Ok(ptx) => Ok(ptx),
-        Err(e) => Err(Error::Msg(format!("recurrent kernels do not compile: {e}"))),
+        Err(e) => Err(Error::Msg(format!(
+            "lstm-sentiment's CUDA kernels do not compile: {e}"
+        ))),
     }
 }
 
@@ -71,7 +81,8 @@ pub fn int(v: usize) -> Result<i32> {
     i32::try_from(v).map_err(|_| Error::Msg(format!("recurrent kernels: {v} does not fit an int")))
 }
 
-/// Launches a step kernel with one thread per (text, unit), `units` in all.
+/// Launches a kernel with one thread per (text, unit), or per any other unit of work,
+/// `units` in all.
 ///
 /// # Safety
 /// `args` must be the kernel's arguments, of its types and in its order, over buffers that

@@ -11,7 +11,7 @@
 mod backward;
 mod forward;
 mod gemm;
-mod kernels;
+pub(crate) mod kernels;
 
 use super::layer::Layer;
 use super::parts::States;
