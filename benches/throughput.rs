@@ -7,6 +7,7 @@
 //! cargo bench --bench throughput -- predict --model my-model --input texts.txt --threads 2
 //! cargo bench --bench throughput -- latency --model my-model --length 20 --threads 1
 //! cargo bench --bench throughput -- tokenize --input dev.tsv --threads 2
+//! cargo bench --bench throughput -- encoder --length 268 --device cuda  # the recurrence alone
 //! cargo bench --bench throughput                               # all three, small
 //! ```
 //!
@@ -26,7 +27,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use lstm_sentiment::{
-    read_examples, train, Cell, Classifier, DeviceSpec, Example, ReadOptions, TrainConfig,
+    read_examples, train, Cell, Classifier, DeviceSpec, Example, Pooling, ReadOptions, TrainConfig,
     TrainEvent,
 };
 use rand::rngs::StdRng;
@@ -37,6 +38,9 @@ use serde_json::{json, Value};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+#[path = "throughput/encoder.rs"]
+mod encoder;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -71,6 +75,8 @@ enum Mode {
     /// `tokenizers`' own `encode_batch` on the same pipeline (on whole texts: no cut at the
     /// model's max_length), in batches of `--batch`.
     Tokenize(TokenizeArgs),
+    /// The recurrent encoder alone, forward and backward, in milliseconds per batch.
+    Encoder(encoder::EncoderArgs),
 }
 
 #[derive(Args, Clone)]
@@ -211,6 +217,7 @@ fn main() -> Result<()> {
         Some(Mode::Predict(a)) => emit(bench_predict(&a, device)?, &threads),
         Some(Mode::Latency(a)) => emit(bench_latency(&a, device)?, &threads),
         Some(Mode::Tokenize(a)) => emit(bench_tokenize(&a, device)?, &threads),
+        Some(Mode::Encoder(a)) => emit(encoder::bench_encoder(&a, device)?, &threads),
         None => {
             // A quick round of all three on a freshly trained synthetic model.
             let dir = tempfile::tempdir()?;
@@ -288,6 +295,13 @@ fn bench_train(a: &TrainArgs, device: DeviceSpec) -> Result<Value> {
         max_length: a.max_length,
         patience: 0,
         device,
+        // The network and steps the PyTorch side of the comparison scripts runs: the final
+        // state into the head, plain steps (no adversarial second pass, no average), no
+        // n-gram buckets; not the choices `train` makes from the data.
+        pooling: Pooling::Last,
+        adversarial: Some(0.0),
+        ema: Some(0.0),
+        ngram_buckets: Some(0),
         ..TrainConfig::default()
     };
 

@@ -70,6 +70,36 @@ def torch_train(texts: int, length: int, packed: bool, dev) -> float:
     return rate
 
 
+def mixed_lengths(length: int, mixed: bool) -> list[int]:
+    """The bench's `encoder --mixed` lengths: evenly from half of `length` to all of it."""
+    half = length // 2
+    return [half + (length - half) * (b + 1) // BATCH if mixed else length for b in range(BATCH)]
+
+
+def torch_encoder(length: int, mixed: bool, dev, iters: int = 50) -> tuple[float, float]:
+    """cuDNN's LSTM alone, as the bench's `encoder` mode runs ours: the final state of a batch
+    of 64 texts, forward and backward, each pass ended by a synchronization; mixed lengths
+    packed. Median milliseconds of the forward and of both."""
+    torch.manual_seed(0)
+    lstm = nn.LSTM(EMBEDDING, HIDDEN).to(dev)
+    lengths = mixed_lengths(length, mixed)
+    xs = torch.rand(max(lengths), BATCH, EMBEDDING, device=dev, requires_grad=True)
+    lens = torch.tensor(lengths)
+    forward, both = [], []
+    for i in range(iters + 5):
+        start = time.perf_counter()
+        inp = pack_padded_sequence(xs, lens, enforce_sorted=False) if mixed else xs
+        _, (h_n, _) = lstm(inp)
+        torch.cuda.synchronize(dev) if dev.type == "cuda" else None
+        forward_s = time.perf_counter() - start
+        h_n.sum().backward()
+        torch.cuda.synchronize(dev) if dev.type == "cuda" else None
+        if i >= 5:
+            forward.append(forward_s)
+            both.append(time.perf_counter() - start)
+    return statistics.median(forward) * 1e3, statistics.median(both) * 1e3
+
+
 @torch.no_grad()
 def torch_predict(model_dir: str, texts: list[str], dev, repeat: int) -> float:
     """Texts/s, median of `repeat` passes after one warm-up batch."""
@@ -114,6 +144,16 @@ def main() -> int:
     common = ["--cell", "lstm", "--embedding-dim", str(EMBEDDING), "--hidden", str(HIDDEN),
               "--batch", str(BATCH), "--vocab", str(VOCAB), "--epochs", "1"]
     work = Path(tempfile.mkdtemp(prefix="bench-gpu-"))
+    encoder_rows = []
+    for length, mixed in [(40, False), (268, False), (268, True)]:
+        shape = ["--hidden", str(HIDDEN), "--input", str(EMBEDDING), "--batch", str(BATCH),
+                 "--length", str(length)] + (["--mixed"] if mixed else [])
+        r = ours(args.bench_bin, "--device", args.device, "encoder", *shape)
+        t = torch_encoder(length, mixed, dev)
+        encoder_rows.append((length, mixed, (r["forward_ms"], r["forward_backward_ms"]), t))
+        print(f"# encoder {length} tokens{' mixed' if mixed else ''}: ours "
+              f"{r['forward_ms']:.2f} / {r['forward_backward_ms']:.2f} ms, "
+              f"torch {t[0]:.2f} / {t[1]:.2f} ms (forward / both)", flush=True)
     rows = []
     for texts, length in sizes:
         figures = {"gpu": [], "cpu": [], "torch_packed": [], "torch_padded": []}
@@ -152,6 +192,11 @@ def main() -> int:
                  "--length", "20", "--calls", "500", "--warmup", "50")
         lat[name] = (r["p50_us"], r["p99_us"])
 
+    print(f"\nthe LSTM alone, batch {BATCH}, forward / forward and backward, ms:")
+    for length, mixed, (of, ob), (tf, tb) in encoder_rows:
+        kind = "mixed lengths (packed)" if mixed else "equal lengths"
+        print(f"  {length} tokens, {kind:23} ours {of:6.2f} / {ob:6.2f}   torch {tf:6.2f} / "
+              f"{tb:6.2f}   speed ours/torch {tb / ob:.3f}")
     print(f"\n{'':48} {'ours GPU':>10} {'ours CPU':>10} {'torch GPU':>10} {'ratio':>7}")
     for label, med in rows:
         torch_best = max(v for k, v in med.items() if k.startswith("torch"))
