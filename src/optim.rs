@@ -6,8 +6,9 @@
 //! table lives here, on the host, and only the batch's rows are gathered, trained and updated.
 
 use candle_core::backprop::GradStore;
-use candle_core::{Device, Result, Tensor, Var};
+use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::ParamsAdamW;
+use std::borrow::Cow;
 
 /// candle-nn's AdamW update for one step number, shared by the dense and the row-sparse
 /// optimizers so the two cannot drift apart.
@@ -32,6 +33,27 @@ impl AdamWStep {
             decay: (1.0 - p.lr * p.weight_decay) as f32,
             eps: p.eps as f32,
         }
+    }
+
+    /// [`apply`](Self::apply) as device ops, for a parameter on a GPU: the new weights, with
+    /// `m` and `v` replaced by the new moments. Nothing is copied to the host.
+    fn apply_on_device(
+        &self,
+        w: &Tensor,
+        (m, v): (&mut Tensor, &mut Tensor),
+        g: &Tensor,
+        scale: f32,
+    ) -> Result<Tensor> {
+        let f = |x: f32| f64::from(x);
+        let g = g.affine(f(scale), 0.0)?;
+        *m = (m.affine(f(self.b1), 0.0)? + g.affine(f(1.0 - self.b1), 0.0)?)?;
+        *v = (v.affine(f(self.b2), 0.0)? + g.sqr()?.affine(f(1.0 - self.b2), 0.0)?)?;
+        let denominator = v
+            .affine(f(self.scale_v), 0.0)?
+            .sqrt()?
+            .affine(1.0, f(self.eps))?;
+        let update = (m.affine(f(self.lr * self.scale_m), 0.0)? / denominator)?;
+        w.detach().affine(f(self.decay), 0.0)? - update
     }
 
     /// Updates weights `w` and moments `m`, `v` in place from gradient `g` times `scale`.
@@ -143,36 +165,51 @@ impl SparseRows {
 pub type SeenWeights<'a> = &'a mut dyn FnMut(&str, &[f32]) -> Result<()>;
 
 /// A parameter's name with its first and second moments.
-pub type Moments<'a> = (&'a str, &'a [f32], &'a [f32]);
+pub type Moments<'a> = (&'a str, Cow<'a, [f32]>, Cow<'a, [f32]>);
+
+/// A parameter's first and second moments, kept where the parameter is.
+enum Slot {
+    /// On the host: a step copies the gradient and the weights here and the weights back, and
+    /// updates them in one pass, the fastest way on a CPU.
+    Host(Vec<f32>, Vec<f32>),
+    /// On a GPU, beside the parameter: a step runs as device ops, with no copy to the host
+    /// (each copy would wait for the GPU).
+    Device(Tensor, Tensor),
+}
 
 /// AdamW over named dense parameters, with its state in the open so checkpoints can hold it.
-/// The update is candle-nn's AdamW, computed in one pass per parameter on the host.
+/// The update is candle-nn's AdamW, computed in one pass per parameter on the host, or as
+/// device ops for a parameter on a GPU.
 pub struct DenseAdamW {
     params: ParamsAdamW,
     step: i32,
-    /// (var, first moment, second moment) in name order.
-    slots: Vec<(String, Var, Vec<f32>, Vec<f32>)>,
+    /// (var, moments) in name order.
+    slots: Vec<(String, Var, Slot)>,
     /// Per slot, the factor on the learning rate; 0 freezes the parameter (its moments stay
     /// as they are, as PyTorch leaves a parameter without a gradient).
     scales: Vec<f64>,
 }
 
 impl DenseAdamW {
-    pub fn new(vars: &[(String, Var)], params: ParamsAdamW) -> Self {
+    pub fn new(vars: &[(String, Var)], params: ParamsAdamW) -> Result<Self> {
         let slots = vars
             .iter()
             .map(|(name, var)| {
                 let n = var.elem_count();
-                (name.clone(), var.clone(), vec![0.0; n], vec![0.0; n])
+                let slot = match var.device().is_cpu() {
+                    true => Slot::Host(vec![0.0; n], vec![0.0; n]),
+                    false => Slot::Device(var.zeros_like()?, var.zeros_like()?),
+                };
+                Ok((name.clone(), var.clone(), slot))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let scales = vec![1.0; vars.len()];
-        Self {
+        Ok(Self {
             params,
             step: 0,
             slots,
             scales,
-        }
+        })
     }
 
     /// The factor on the learning rate of each parameter, by name, for the steps to come; 0
@@ -204,7 +241,7 @@ impl DenseAdamW {
     ) -> Result<()> {
         self.step += 1;
         let step = AdamWStep::new(&self.params, self.step);
-        for ((name, var, m, v), &lr_scale) in self.slots.iter_mut().zip(&self.scales) {
+        for ((name, var, slot), &lr_scale) in self.slots.iter_mut().zip(&self.scales) {
             let Some(g) = grads.get(var.as_tensor()).filter(|_| lr_scale > 0.0) else {
                 if let Some(seen) = seen.as_deref_mut() {
                     seen(name, &var.as_tensor().flatten_all()?.to_vec1::<f32>()?)?;
@@ -225,25 +262,38 @@ impl DenseAdamW {
                 );
                 &scaled
             };
-            let g = g.flatten_all()?.to_vec1::<f32>()?;
-            let mut w = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-            step.apply(&mut w, m, v, &g, scale as f32);
-            if let Some(seen) = seen.as_deref_mut() {
-                seen(name, &w)?;
+            match slot {
+                Slot::Host(m, v) => {
+                    let g = g.flatten_all()?.to_vec1::<f32>()?;
+                    let mut w = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+                    step.apply(&mut w, m, v, &g, scale as f32);
+                    if let Some(seen) = seen.as_deref_mut() {
+                        seen(name, &w)?;
+                    }
+                    var.set(&Tensor::from_vec(w, var.shape(), var.device())?)?;
+                }
+                Slot::Device(m, v) => {
+                    let w = step.apply_on_device(var.as_tensor(), (m, v), g, scale as f32)?;
+                    if let Some(seen) = seen.as_deref_mut() {
+                        seen(name, &w.flatten_all()?.to_vec1::<f32>()?)?;
+                    }
+                    var.set(&w)?;
+                }
             }
-            var.set(&Tensor::from_vec(w, var.shape(), var.device())?)?;
         }
         Ok(())
     }
 
     /// Moments by parameter name and the step count, for a checkpoint.
-    pub fn state(&self) -> (i32, Vec<Moments<'_>>) {
-        let slots = self
-            .slots
-            .iter()
-            .map(|(n, _, m, v)| (n.as_str(), m.as_slice(), v.as_slice()))
-            .collect();
-        (self.step, slots)
+    pub fn state(&self) -> Result<(i32, Vec<Moments<'_>>)> {
+        let host = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>().map(Cow::Owned);
+        let slots = (self.slots.iter())
+            .map(|(n, _, slot)| match slot {
+                Slot::Host(m, v) => Ok((n.as_str(), Cow::from(&m[..]), Cow::from(&v[..]))),
+                Slot::Device(m, v) => Ok((n.as_str(), host(m)?, host(v)?)),
+            })
+            .collect::<Result<_>>()?;
+        Ok((self.step, slots))
     }
 
     /// Restores what [`DenseAdamW::state`] gave; `moments` looks a parameter's (m, v) up by name.
@@ -252,14 +302,22 @@ impl DenseAdamW {
         step: i32,
         moments: impl Fn(&str) -> Option<(Vec<f32>, Vec<f32>)>,
     ) -> std::result::Result<(), String> {
-        for (name, _, m, v) in &mut self.slots {
+        for (name, var, slot) in &mut self.slots {
             let (nm, nv) =
                 moments(name).ok_or_else(|| format!("no optimizer state for `{name}`"))?;
-            if nm.len() != m.len() || nv.len() != v.len() {
+            let n = var.elem_count();
+            if nm.len() != n || nv.len() != n {
                 return Err(format!("optimizer state for `{name}` has the wrong size"));
             }
-            *m = nm;
-            *v = nv;
+            *slot = match slot {
+                Slot::Host(..) => Slot::Host(nm, nv),
+                Slot::Device(..) => {
+                    let on_device = |values| Tensor::from_vec(values, var.shape(), var.device());
+                    let moved = on_device(nm).and_then(|m| Ok((m, on_device(nv)?)));
+                    let (m, v) = moved.map_err(|e| format!("optimizer state for `{name}`: {e}"))?;
+                    Slot::Device(m, v)
+                }
+            };
         }
         self.step = step;
         Ok(())
@@ -268,10 +326,14 @@ impl DenseAdamW {
 
 /// The global L2 norm of a set of gradients.
 pub fn global_norm<'a>(grads: impl IntoIterator<Item = &'a Tensor>) -> Result<f64> {
-    let mut total = 0.0f64;
-    for g in grads {
-        total += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
+    // Summed where the gradients are, then read once: on a GPU each read waits for it.
+    let squares = (grads.into_iter())
+        .map(|g| g.sqr()?.sum_all()?.to_dtype(DType::F64))
+        .collect::<Result<Vec<_>>>()?;
+    if squares.is_empty() {
+        return Ok(0.0);
     }
+    let total = Tensor::stack(&squares, 0)?.sum_all()?.to_scalar::<f64>()?;
     Ok(total.sqrt())
 }
 
@@ -308,6 +370,34 @@ mod tests {
 
     fn values(t: &Tensor) -> Vec<f32> {
         t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    }
+
+    /// The update a parameter on a GPU gets, as device ops, is the host's one-pass update
+    /// (run here on CPU tensors): weights and both moments, over three steps.
+    #[test]
+    fn the_device_update_is_the_host_update() {
+        let params = ParamsAdamW {
+            lr: 0.01,
+            weight_decay: 0.1,
+            ..ParamsAdamW::default()
+        };
+        let w0 = [0.3f32, -1.2, 2.0, 0.5, -0.01, 4.0];
+        let (mut w, mut m, mut v) = (w0.to_vec(), vec![0.0; 6], vec![0.0; 6]);
+        let tensor = |x: &[f32]| Tensor::new(x, &Device::Cpu).unwrap();
+        let (mut tw, mut tm, mut tv) = (tensor(&w0), tensor(&m), tensor(&v));
+        for step in 1..=3 {
+            let g: Vec<f32> = (0..6)
+                .map(|i| (i as f32 - 2.5) * step as f32 * 0.3)
+                .collect();
+            let adam = AdamWStep::new(&params, step);
+            adam.apply(&mut w, &mut m, &mut v, &g, 0.7);
+            tw = (adam.apply_on_device(&tw, (&mut tm, &mut tv), &tensor(&g), 0.7)).unwrap();
+        }
+        for (host, device) in [(&w, &tw), (&m, &tm), (&v, &tv)] {
+            for (a, b) in host.iter().zip(values(device)) {
+                assert!((a - b).abs() < 1e-6, "{host:?} vs {:?}", values(device));
+            }
+        }
     }
 
     /// With every row in every batch, the lazy update must equal candle's dense AdamW.
@@ -356,7 +446,7 @@ mod tests {
         let init = Tensor::new(&[[0.3f32, -1.2], [2.0, 0.5]], &dev).unwrap();
         let a = Var::from_tensor(&init).unwrap();
         let b = Var::from_tensor(&init).unwrap();
-        let mut ours = DenseAdamW::new(&[("w".to_string(), a.clone())], params.clone());
+        let mut ours = DenseAdamW::new(&[("w".to_string(), a.clone())], params.clone()).unwrap();
         let mut theirs = AdamW::new(vec![b.clone()], params).unwrap();
         let square_sum_grads = |v: &Var| v.as_tensor().sqr().unwrap().sum_all().unwrap().backward();
         for _ in 0..5 {
@@ -390,7 +480,7 @@ mod tests {
             ("a".to_string(), a.clone()),
             ("f".to_string(), frozen.clone()),
         ];
-        let mut ours = DenseAdamW::new(&named, params.clone());
+        let mut ours = DenseAdamW::new(&named, params.clone()).unwrap();
         ours.set_scales(|name| if name == "a" { 0.25 } else { 0.0 });
         assert!(ours.trains("a") && !ours.trains("f"));
         let quarter = ParamsAdamW {
@@ -411,7 +501,7 @@ mod tests {
             assert!((p - q).abs() < 1e-6, "{x:?} vs {y:?}");
         }
         assert_eq!(values(frozen.as_tensor()), values(&init));
-        let (_, moments) = ours.state();
+        let (_, moments) = ours.state().unwrap();
         assert!(moments[1].1.iter().all(|&m| m == 0.0));
     }
 
@@ -428,7 +518,7 @@ mod tests {
             ("a".to_string(), a.clone()),
             ("f".to_string(), frozen.clone()),
         ];
-        let mut ours = DenseAdamW::new(&named, ParamsAdamW::default());
+        let mut ours = DenseAdamW::new(&named, ParamsAdamW::default()).unwrap();
         ours.set_scales(|name| if name == "a" { 1.0 } else { 0.0 });
         let loss = (a.as_tensor().sqr().unwrap().sum_all().unwrap()
             + frozen.as_tensor().sqr().unwrap().sum_all().unwrap())

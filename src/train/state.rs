@@ -140,7 +140,7 @@ impl TrainState {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
             .collect();
-        let dense = DenseAdamW::new(&vars, params);
+        let dense = DenseAdamW::new(&vars, params)?;
         let average = if ema > 0.0 {
             let mut tables = vec![(embedding.state().1, embedding_dim)];
             if let Some((table, _)) = &ngrams {
@@ -405,15 +405,16 @@ impl TrainState {
         for (name, t) in self.weights(device)? {
             tensors.insert(format!("weights/{name}"), t.copy()?);
         }
-        let (dense_step, moments) = self.dense.state();
+        let (dense_step, moments) = self.dense.state()?;
         let (sparse_step, _, m, v) = self.embedding.state();
         let ngrams = (self.ngrams.as_ref()).map(|(table, _)| {
             let (_, _, m, v) = table.state();
-            (NGRAMS, m, v)
+            (NGRAMS, m.into(), v.into())
         });
-        for (name, m, v) in moments.into_iter().chain([(EMBEDDING, m, v)]).chain(ngrams) {
+        let words = (EMBEDDING, m.into(), v.into());
+        for (name, m, v) in moments.into_iter().chain([words]).chain(ngrams) {
             for (kind, values) in [("adam_m", m), ("adam_v", v)] {
-                let t = Tensor::from_slice(values, values.len(), device)?;
+                let t = Tensor::from_slice(&values, values.len(), device)?;
                 tensors.insert(format!("{kind}/{name}"), t);
             }
         }
