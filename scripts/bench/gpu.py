@@ -11,7 +11,9 @@ Model as in scripts/bench/vs_torch.py: embedding 20000 x 128 -> LSTM 256 -> line
 IMDB review's median). Training: one untimed warm-up epoch, then one timed epoch; every step
 reads the loss and the logits back to the host on both sides (which also synchronizes the GPU).
 Prediction: batch 256 through `Classifier::predict_batch` and, for the twin, tokenize, pad,
-pack, encoder, head, softmax, back to Python floats. Medians of --runs, sides alternating.
+pack, encoder, head, softmax, back to Python floats; one-text latency the same way, one text of
+20 tokens a call. The LSTM alone: forward and backward of a batch (the bench's `encoder` mode
+against `nn.LSTM`). Medians of --runs, sides alternating.
 Needs PyTorch with CUDA and the `tokenizers` package; nothing from ../shared.
 """
 
@@ -100,20 +102,27 @@ def torch_encoder(length: int, mixed: bool, dev, iters: int = 50) -> tuple[float
     return statistics.median(forward) * 1e3, statistics.median(both) * 1e3
 
 
-@torch.no_grad()
-def torch_predict(model_dir: str, texts: list[str], dev, repeat: int) -> float:
-    """Texts/s, median of `repeat` passes after one warm-up batch."""
+def twin_predictor(model_dir: str, dev):
+    """The twin's prediction from texts: tokenize, pad, pack, encoder, head, softmax, back to
+    Python floats, as `Classifier::predict_batch` goes from texts to probabilities."""
     model, tokenizer, config = twin.load_model_dir(model_dir)
     model = model.to(dev).eval()
 
-    def batch(chunk):
-        ids = twin.encode(tokenizer, chunk, config["max_length"])
+    @torch.no_grad()
+    def predict(texts: list[str]) -> list[list[float]]:
+        ids = twin.encode(tokenizer, texts, config["max_length"])
         padded, lengths = twin.pad(ids)
         xs = model.embedding(padded.to(dev))
         seqs = pack_padded_sequence(xs, lengths, batch_first=True, enforce_sorted=False)
         _, (h_n, _) = model.encoder(seqs)
         return torch.softmax(model.head(h_n[-1]), dim=-1).tolist()
 
+    return predict
+
+
+def torch_predict(model_dir: str, texts: list[str], dev, repeat: int) -> float:
+    """Texts/s, median of `repeat` passes after one warm-up batch."""
+    batch = twin_predictor(model_dir, dev)
     batch(texts[:PREDICT_BATCH])
     passes = []
     for _ in range(repeat):
@@ -122,6 +131,20 @@ def torch_predict(model_dir: str, texts: list[str], dev, repeat: int) -> float:
             batch(texts[i:i + PREDICT_BATCH])
         passes.append(time.perf_counter() - start)
     return len(texts) / statistics.median(passes)
+
+
+def torch_latency(model_dir: str, text: str, dev, calls: int = 500, warmup: int = 50):
+    """p50 and p99 microseconds of one text's prediction, as the bench's `latency` mode."""
+    predict = twin_predictor(model_dir, dev)
+    for _ in range(warmup):
+        predict([text])
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        predict([text])
+        times.append((time.perf_counter() - start) * 1e6)
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.99)]
 
 
 def main() -> int:
@@ -191,6 +214,8 @@ def main() -> int:
         r = ours(args.bench_bin, *extra, "latency", "--model", str(work / "model"),
                  "--length", "20", "--calls", "500", "--warmup", "50")
         lat[name] = (r["p50_us"], r["p99_us"])
+    one_text = " ".join(rng.choice(words) for _ in range(20))
+    lat["torch"] = torch_latency(str(work / "model"), one_text, dev)
 
     print(f"\nthe LSTM alone, batch {BATCH}, forward / forward and backward, ms:")
     for length, mixed, (of, ob), (tf, tb) in encoder_rows:
@@ -205,7 +230,8 @@ def main() -> int:
         print(f"{'':48} (torch packed / padded: "
               + " / ".join(f"{med[k]:,.0f}" for k in med if k.startswith("torch")) + ")")
     print(f"one-text latency p50/p99 us, 20 tokens: GPU {lat['gpu'][0]:.0f}/{lat['gpu'][1]:.0f}, "
-          f"CPU (1 thread) {lat['cpu'][0]:.0f}/{lat['cpu'][1]:.0f}")
+          f"CPU (1 thread) {lat['cpu'][0]:.0f}/{lat['cpu'][1]:.0f}, "
+          f"torch GPU {lat['torch'][0]:.0f}/{lat['torch'][1]:.0f}")
     print(f"(ours CPU: the fused kernel with --threads {args.cpu_threads} on this machine's cores)")
     return 0
 
