@@ -30,7 +30,7 @@ impl Embedding {
 
 /// The rows of `table` at `ids` (n,): `index_select`, except for f32 tables on a GPU, whose
 /// gradient `index_select` would sum one id at a time (`cuda`).
-pub fn lookup(table: &Tensor, ids: &Tensor) -> Result<Tensor> {
+fn lookup(table: &Tensor, ids: &Tensor) -> Result<Tensor> {
     #[cfg(feature = "cuda")]
     if table.device().is_cuda()
         && table.dtype() == candle_core::DType::F32
