@@ -2,7 +2,7 @@
 //!
 //! candle's `index_select` backs up through `index_add`, whose CUDA kernel gives each column
 //! of the table one thread, and that thread walks every looked-up id in turn: 128 threads for a
-//! batch of 17,000 tokens, where the rest of the step runs thousands. Here the gradient is
+//! batch of 17,000 tokens, on a GPU that runs tens of thousands at once. Here the gradient is
 //! summed per table row instead: the ids are sorted on the host into each row's token positions
 //! (a counting sort), and one thread per (row, column) adds that row's gradients in token
 //! order, so the sums come out the same on every run (no atomics).
