@@ -110,6 +110,40 @@ struct Synthetic {
     seed: u64,
 }
 
+/// The encoder and batch that `train` and `encoder` measure.
+#[derive(Args, Clone)]
+struct Shape {
+    #[arg(long, default_value = "lstm")]
+    cell: String,
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    #[arg(long, default_value_t = 1)]
+    layers: usize,
+    #[arg(long)]
+    bidirectional: bool,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+}
+
+impl Shape {
+    fn cell(&self) -> Result<Cell> {
+        Ok(serde_json::from_value(json!(self.cell))?)
+    }
+
+    /// `record` with the shape's fields added.
+    fn recorded(&self, mut record: Value) -> Value {
+        let fields = json!({
+            "cell": self.cell,
+            "hidden_size": self.hidden,
+            "layers": self.layers,
+            "bidirectional": self.bidirectional,
+            "batch_size": self.batch,
+        });
+        merge(&mut record, &fields);
+        record
+    }
+}
+
 #[derive(Args, Clone)]
 struct TrainArgs {
     /// Labelled training data (any format `train` reads); default: synthetic texts.
@@ -120,18 +154,10 @@ struct TrainArgs {
     dev: Option<PathBuf>,
     #[command(flatten)]
     synthetic: Synthetic,
-    #[arg(long, default_value = "lstm")]
-    cell: String,
     #[arg(long, default_value_t = 128)]
     embedding_dim: usize,
-    #[arg(long, default_value_t = 256)]
-    hidden: usize,
-    #[arg(long, default_value_t = 1)]
-    layers: usize,
-    #[arg(long)]
-    bidirectional: bool,
-    #[arg(long, default_value_t = 64)]
-    batch: usize,
+    #[command(flatten)]
+    shape: Shape,
     /// Epochs over the data; the last one is the figure.
     #[arg(long, default_value_t = 1)]
     epochs: usize,
@@ -254,16 +280,21 @@ fn main() -> Result<()> {
 
 /// Prints one measurement with the thread settings and the process's peak memory so far.
 fn emit(mut record: Value, threads: &Value) {
-    let obj = record.as_object_mut().expect("an object");
-    for (k, v) in threads.as_object().expect("an object") {
-        obj.insert(k.clone(), v.clone());
-    }
-    obj.insert("peak_rss_mb".into(), json!(peak_rss_mb()));
+    merge(&mut record, threads);
+    merge(&mut record, &json!({ "peak_rss_mb": peak_rss_mb() }));
     println!("{record}");
 }
 
+/// Adds the fields of the object `more` to the object `record`.
+fn merge(record: &mut Value, more: &Value) {
+    let obj = record.as_object_mut().expect("an object");
+    for (k, v) in more.as_object().expect("an object") {
+        obj.insert(k.clone(), v.clone());
+    }
+}
+
 fn bench_train(a: &TrainArgs, device: DeviceSpec) -> Result<Value> {
-    let cell: Cell = serde_json::from_value(json!(a.cell))?;
+    let cell = a.shape.cell()?;
     let (train_set, source) = match &a.data {
         Some(path) => (
             read_examples(path, &ReadOptions::default())?,
@@ -284,12 +315,12 @@ fn bench_train(a: &TrainArgs, device: DeviceSpec) -> Result<Value> {
     let config = TrainConfig {
         cell,
         embedding_dim: a.embedding_dim,
-        hidden_size: a.hidden,
-        num_layers: a.layers,
-        bidirectional: a.bidirectional,
+        hidden_size: a.shape.hidden,
+        num_layers: a.shape.layers,
+        bidirectional: a.shape.bidirectional,
         dropout: a.dropout,
         epochs: Some(a.epochs),
-        batch_size: a.batch,
+        batch_size: a.shape.batch,
         lr: a.lr,
         clip_norm: a.clip_norm,
         max_length: a.max_length,
@@ -383,17 +414,12 @@ fn bench_train(a: &TrainArgs, device: DeviceSpec) -> Result<Value> {
     let measured = epochs.last().cloned().unwrap_or(Value::Null);
     let tps = measured["tokens_per_second"].as_f64().unwrap_or(0.0);
     let flops = forward_flops_per_token(classifier.config()) * 3.0;
-    Ok(json!({
+    Ok(a.shape.recorded(json!({
         "mode": "train",
         "data": source,
         "train_texts": train_set.len(),
-        "cell": a.cell,
         "vocab_size": vocab_size,
         "embedding_dim": a.embedding_dim,
-        "hidden_size": a.hidden,
-        "layers": a.layers,
-        "bidirectional": a.bidirectional,
-        "batch_size": a.batch,
         "dropout": (f64::from(a.dropout) * 1e6).round() / 1e6,
         "steps_per_epoch": steps_per_epoch,
         "epochs": epochs,
@@ -405,7 +431,7 @@ fn bench_train(a: &TrainArgs, device: DeviceSpec) -> Result<Value> {
         "train_flops_per_token": flops,
         "gflop_per_second": tps * flops / 1e9,
         "wall_seconds": wall,
-    }))
+    })))
 }
 
 fn epoch_figures(epoch: usize, steps: usize, tokens: f64, seconds: f64) -> Value {

@@ -2,29 +2,21 @@
 //! costs apart from the rest of a training step (embedding, head, loss, optimizer), to set
 //! against PyTorch's `nn.LSTM` on the same sizes (scripts/bench/gpu.py does).
 
-use super::Result;
+use super::{Result, Shape};
 use candle_core::Var;
 use clap::Args;
 use lstm_sentiment::encoder::{padded_time, DirectionWeights, Encoder, Steps};
-use lstm_sentiment::{Cell, DeviceSpec};
+use lstm_sentiment::DeviceSpec;
 use serde_json::{json, Value};
 use std::time::Instant;
 
 #[derive(Args, Clone)]
 pub struct EncoderArgs {
-    #[arg(long, default_value = "lstm")]
-    cell: String,
     /// Width of each step's input (the word vectors).
     #[arg(long, default_value_t = 128)]
     input: usize,
-    #[arg(long, default_value_t = 256)]
-    hidden: usize,
-    #[arg(long, default_value_t = 1)]
-    layers: usize,
-    #[arg(long)]
-    bidirectional: bool,
-    #[arg(long, default_value_t = 64)]
-    batch: usize,
+    #[command(flatten)]
+    shape: Shape,
     /// Tokens per text (the longest, with --mixed).
     #[arg(long, default_value_t = 40)]
     length: usize,
@@ -40,38 +32,38 @@ pub struct EncoderArgs {
 /// of forward and backward together, each ended by a device synchronization.
 pub fn bench_encoder(a: &EncoderArgs, device: DeviceSpec) -> Result<Value> {
     let dev = device.open()?;
-    let cell: Cell = serde_json::from_value(json!(a.cell))?;
-    let directions = 1 + usize::from(a.bidirectional);
-    let gates = cell.gates() * a.hidden;
-    let scale = 1.0 / (a.hidden as f32).sqrt();
+    let (shape, cell) = (&a.shape, a.shape.cell()?);
+    let directions = 1 + usize::from(shape.bidirectional);
+    let gates = cell.gates() * shape.hidden;
+    let scale = 1.0 / (shape.hidden as f32).sqrt();
     let weight = |shape: &[usize]| Var::rand(-scale, scale, shape, &dev);
     let mut layers = Vec::new();
-    for l in 0..a.layers {
+    for l in 0..shape.layers {
         let input = if l == 0 {
             a.input
         } else {
-            directions * a.hidden
+            directions * shape.hidden
         };
         let mut layer = Vec::new();
         for _ in 0..directions {
             layer.push(DirectionWeights {
                 weight_ih: weight(&[gates, input])?.as_tensor().clone(),
-                weight_hh: weight(&[gates, a.hidden])?.as_tensor().clone(),
+                weight_hh: weight(&[gates, shape.hidden])?.as_tensor().clone(),
                 bias_ih: weight(&[gates])?.as_tensor().clone(),
                 bias_hh: weight(&[gates])?.as_tensor().clone(),
             });
         }
         layers.push(layer);
     }
-    let encoder = Encoder::new(cell, a.hidden, layers);
-    let lengths: Vec<usize> = (0..a.batch)
+    let encoder = Encoder::new(cell, shape.hidden, layers);
+    let lengths: Vec<usize> = (0..shape.batch)
         .map(|b| match a.mixed {
-            true => a.length / 2 + (a.length - a.length / 2) * (b + 1) / a.batch,
+            true => a.length / 2 + (a.length - a.length / 2) * (b + 1) / shape.batch,
             false => a.length,
         })
         .collect();
     let time = padded_time(&lengths);
-    let xs = Var::rand(-1f32, 1f32, (time, a.batch, a.input), &dev)?;
+    let xs = Var::rand(-1f32, 1f32, (time, shape.batch, a.input), &dev)?;
     let (mut forward, mut both) = (Vec::new(), Vec::new());
     for pass in 0..a.iters + 5 {
         let start = Instant::now();
@@ -89,14 +81,9 @@ pub fn bench_encoder(a: &EncoderArgs, device: DeviceSpec) -> Result<Value> {
     }
     let tokens: usize = lengths.iter().sum();
     let (forward, both) = (median(forward), median(both));
-    Ok(json!({
+    Ok(shape.recorded(json!({
         "mode": "encoder",
-        "cell": a.cell,
         "input": a.input,
-        "hidden_size": a.hidden,
-        "layers": a.layers,
-        "bidirectional": a.bidirectional,
-        "batch_size": a.batch,
         "length": a.length,
         "mixed": a.mixed,
         "tokens": tokens,
@@ -104,7 +91,7 @@ pub fn bench_encoder(a: &EncoderArgs, device: DeviceSpec) -> Result<Value> {
         "forward_ms": forward * 1e3,
         "forward_backward_ms": both * 1e3,
         "tokens_per_second": tokens as f64 / both,
-    }))
+    })))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
