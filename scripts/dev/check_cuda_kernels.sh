@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Checks the arithmetic of the CUDA path's kernels (src/encoder/cuda/recurrent.cu) on the CPU,
-# with g++ alone: no CUDA toolkit, no GPU. scripts/dev/cuda_kernels/check.cpp compiles the .cu
-# as C++ through scripts/dev/cuda_kernels/shim.h and compares one step of each cell, and a
-# whole layer run as the Rust side runs it, with PyTorch's equations in double precision
-# (gradients by central differences). Prints each failed check and a summary; exits 1 on a
-# failure.
+# Checks the arithmetic of the CUDA path's kernels on the CPU, with g++ alone: no CUDA toolkit,
+# no GPU. Both programs compile a .cu as C++ through scripts/dev/cuda_kernels/shim.h.
+# scripts/dev/cuda_kernels/check.cpp: src/encoder/cuda/recurrent.cu, one step of each cell and a
+# whole layer run as the Rust side runs it, against PyTorch's equations in double precision
+# (gradients by central differences). scripts/dev/cuda_kernels/dropout.cpp: src/dropout/mask.cu,
+# the dropout masks, against the Rust generator's stream. Prints each failed check and a
+# summary; exits 1 on a failure.
 #
 #   scripts/dev/check_cuda_kernels.sh
 #
@@ -22,3 +23,5 @@ if echo 'int main() {}' | g++ -x c++ "${sanitize[@]}" -o "$work/probe" - 2>/dev/
 fi
 g++ "${flags[@]}" -o "$work/check" "$here/check.cpp"
 "$work/check"
+g++ "${flags[@]}" -I "$root/src/dropout" -o "$work/dropout" "$here/dropout.cpp"
+"$work/dropout"

@@ -14,7 +14,7 @@ use super::score::{score_windows, token_at};
 use super::windows::{check_enough, encode_all, fingerprint, split_heldout, Windows};
 use super::{PretrainEpoch, PretrainEvent, PretrainReport};
 use crate::config::EncoderShape;
-use crate::dropout::Dropout;
+use crate::dropout::{Dropout, Generator};
 use crate::embedding::Embedding;
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
@@ -291,7 +291,7 @@ impl<'a> Run<'a> {
         let seed = self.config.seed
             ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
             ^ (step as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
-        let mut rng = StdRng::seed_from_u64(seed);
+        let mut rng = Generator::seed_from_u64(seed);
         let negatives = self.sampler.draw(self.config.samples, &mut Rng::new(seed));
         let windows: Vec<Vec<u32>> = batch.iter().map(|&i| self.train.ids[i].clone()).collect();
         let tokens: usize = windows.iter().map(Vec::len).sum();

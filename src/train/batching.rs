@@ -1,7 +1,7 @@
 //! How training data is cut into batches, each epoch's generator, and the data's fingerprint.
 
 use crate::data::Example;
-use rand::rngs::StdRng;
+use crate::dropout::Generator;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
@@ -10,7 +10,7 @@ use rand::SeedableRng;
 pub(crate) fn length_buckets(
     ids: &[Vec<u32>],
     batch_size: usize,
-    rng: &mut StdRng,
+    rng: &mut Generator,
 ) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.shuffle(rng);
@@ -27,8 +27,8 @@ pub(crate) fn length_buckets(
 /// The generator for one epoch's shuffling and dropout. Deriving it from (seed, epoch) rather
 /// than carrying one generator through the run lets a resumed run draw exactly what an
 /// uninterrupted one would.
-pub(crate) fn epoch_rng(seed: u64, epoch: usize) -> StdRng {
-    StdRng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+pub(crate) fn epoch_rng(seed: u64, epoch: usize) -> Generator {
+    Generator::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 /// A stable fingerprint of the data (FNV-1a), so a resume on other data is refused.

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::config::{ModelConfig, NGRAM_EMBEDDING_TENSOR};
+use crate::dropout::Generator;
 use crate::model::init_weights;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -83,7 +84,7 @@ fn row_gradients_of_both_tables_equal_the_dense_gradients_of_the_plain_path() {
     let mut state =
         TrainState::new(config.embedding_dim, weights, false, params.clone(), 0.99).unwrap();
     let model = Model::from_weights(&config, &state.placeholder_weights(&device).unwrap());
-    let mut rng = StdRng::seed_from_u64(7);
+    let mut rng = Generator::seed_from_u64(7);
     let mut no_dropout = Dropout::new(0.0, &mut rng);
     let stepped = (state.step(
         &model.unwrap(),

@@ -59,9 +59,9 @@ fn builtin_model_gives_the_cpu_logits_on_the_gpu() {
     assert_eq!(labels(&cpu), labels(&gpu));
 }
 
-/// Training takes the same steps on both devices (dropout masks come from the same seeded
-/// stream on the host), so the two runs end close; float sums in another order keep them from
-/// being bit-identical.
+/// Training takes the same steps on both devices (the GPU computes the dropout masks the CPU
+/// draws, from the same seeded stream), so the two runs end close; float sums in another order
+/// keep them from being bit-identical.
 #[test]
 fn training_on_the_gpu_follows_the_cpu() {
     let data = examples(96);
