@@ -161,8 +161,16 @@ impl SparseRows {
     }
 }
 
+/// A parameter's values after a step, where the optimizer has them: on the host for a
+/// parameter on the CPU, as a tensor on its GPU otherwise (copying it down would make every
+/// step wait for the GPU).
+pub enum NewWeights<'a> {
+    Host(&'a [f32]),
+    Device(&'a Tensor),
+}
+
 /// Takes a parameter's name and its values after a step.
-pub type SeenWeights<'a> = &'a mut dyn FnMut(&str, &[f32]) -> Result<()>;
+pub type SeenWeights<'a> = &'a mut dyn FnMut(&str, NewWeights) -> Result<()>;
 
 /// A parameter's name with its first and second moments.
 pub type Moments<'a> = (&'a str, Cow<'a, [f32]>, Cow<'a, [f32]>);
@@ -244,7 +252,13 @@ impl DenseAdamW {
         for ((name, var, slot), &lr_scale) in self.slots.iter_mut().zip(&self.scales) {
             let Some(g) = grads.get(var.as_tensor()).filter(|_| lr_scale > 0.0) else {
                 if let Some(seen) = seen.as_deref_mut() {
-                    seen(name, &var.as_tensor().flatten_all()?.to_vec1::<f32>()?)?;
+                    match slot {
+                        Slot::Host(..) => {
+                            let w = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+                            seen(name, NewWeights::Host(&w))?;
+                        }
+                        Slot::Device(..) => seen(name, NewWeights::Device(var.as_tensor()))?,
+                    }
                 }
                 continue;
             };
@@ -268,14 +282,14 @@ impl DenseAdamW {
                     let mut w = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
                     step.apply(&mut w, m, v, &g, scale as f32);
                     if let Some(seen) = seen.as_deref_mut() {
-                        seen(name, &w)?;
+                        seen(name, NewWeights::Host(&w))?;
                     }
                     var.set(&Tensor::from_vec(w, var.shape(), var.device())?)?;
                 }
                 Slot::Device(m, v) => {
                     let w = step.apply_on_device(var.as_tensor(), (m, v), g, scale as f32)?;
                     if let Some(seen) = seen.as_deref_mut() {
-                        seen(name, &w.flatten_all()?.to_vec1::<f32>()?)?;
+                        seen(name, NewWeights::Device(&w))?;
                     }
                     var.set(&w)?;
                 }
@@ -524,7 +538,10 @@ mod tests {
             + frozen.as_tensor().sqr().unwrap().sum_all().unwrap())
         .unwrap();
         let mut shown = Vec::new();
-        let mut seen = |name: &str, w: &[f32]| {
+        let mut seen = |name: &str, w: NewWeights| {
+            let NewWeights::Host(w) = w else {
+                panic!("a CPU parameter's values come on the host")
+            };
             shown.push((name.to_string(), w.to_vec()));
             Ok(())
         };

@@ -10,8 +10,13 @@
 //! date lazily: a row left alone since step s keeps the same weights w, and its average after
 //! step t is `w + (average_s - w) * d_{s+1} * ... * d_t`. Every row is brought up to date
 //! before the average is read ([`Averaged::sync`]), so a checkpoint holds plain averages.
+//!
+//! A dense tensor's average is kept where its weights are: on a GPU as a tensor there, so that
+//! a step mixes it without copying the weights down (which would also make the host wait for
+//! the GPU at every step). The tables are trained on the host, and averaged there.
 
 use crate::error::{Error, Result};
+use crate::optim::NewWeights;
 use candle_core::{Device, Tensor};
 use std::collections::BTreeMap;
 
@@ -25,6 +30,47 @@ fn decay_at(decay: f64, t: u64) -> f64 {
 fn mix(average: &mut [f32], weights: &[f32], take: f32) {
     for (a, w) in average.iter_mut().zip(weights) {
         *a += take * (w - *a);
+    }
+}
+
+/// A dense tensor's average: on the host for weights on the CPU, a tensor on the weights' GPU.
+enum Dense {
+    Host(Vec<f32>),
+    Device(Tensor),
+}
+
+impl Dense {
+    /// Starts at `weights`' values, where they are.
+    fn new(weights: &Tensor) -> Result<Self> {
+        Ok(match weights.device() {
+            Device::Cpu => Self::Host(weights.flatten_all()?.to_vec1()?),
+            // A copy: the weights' own storage is overwritten in place by the next step.
+            _ => Self::Device(weights.detach().copy()?),
+        })
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Host(a) => a.len(),
+            Self::Device(a) => a.elem_count(),
+        }
+    }
+
+    /// Moves the average `take` of the way to `weights`.
+    fn mix(&mut self, weights: NewWeights, take: f32) -> Result<()> {
+        match (self, weights) {
+            (Self::Host(a), NewWeights::Host(w)) => mix(a, w, take),
+            (Self::Host(a), NewWeights::Device(w)) => mix(a, &w.flatten_all()?.to_vec1()?, take),
+            (Self::Device(a), w) => {
+                let w = match w {
+                    NewWeights::Device(w) => w.detach(),
+                    NewWeights::Host(w) => Tensor::from_slice(w, a.shape(), a.device())?,
+                };
+                let moved = (w.reshape(a.shape())? - &*a)?.affine(f64::from(take), 0.0)?;
+                *a = (&*a + moved)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -50,7 +96,7 @@ pub(crate) struct Averaged {
     /// The sum of ln d over updates `base + 1 ..= base + i`, at index i.
     log_decay: Vec<f64>,
     base: u64,
-    dense: BTreeMap<String, Vec<f32>>,
+    dense: BTreeMap<String, Dense>,
     tables: Vec<Table>,
 }
 
@@ -58,9 +104,12 @@ impl Averaged {
     /// Averages starting at the given weights, `tables` as (row-major values, row width).
     pub fn new(
         decay: f64,
-        dense: BTreeMap<String, Vec<f32>>,
+        dense: &BTreeMap<String, Tensor>,
         tables: Vec<(&[f32], usize)>,
-    ) -> Self {
+    ) -> Result<Self> {
+        let dense = (dense.iter())
+            .map(|(name, w)| Ok((name.clone(), Dense::new(w)?)))
+            .collect::<Result<_>>()?;
         let tables = (tables.into_iter())
             .map(|(values, dim)| Table {
                 dim,
@@ -68,14 +117,14 @@ impl Averaged {
                 synced: vec![0; values.len() / dim.max(1)],
             })
             .collect();
-        Self {
+        Ok(Self {
             decay,
             updates: 0,
             log_decay: vec![0.0],
             base: 0,
             dense,
             tables,
-        }
+        })
     }
 
     /// The factor by which the gap between a row's average and its weights shrinks from
@@ -119,12 +168,11 @@ impl Averaged {
     }
 
     /// Mixes the weights of the dense tensor `name` after this update's step into its average.
-    pub fn mix_dense(&mut self, name: &str, weights: &[f32]) -> Result<()> {
+    pub fn mix_dense(&mut self, name: &str, weights: NewWeights) -> Result<()> {
         let take = self.take();
         let average = (self.dense.get_mut(name))
             .ok_or_else(|| Error::Config(format!("no average for the weights of `{name}`")))?;
-        mix(average, weights, take);
-        Ok(())
+        average.mix(weights, take)
     }
 
     /// Mixes `rows` of table `i`, whose weights after this update's step are `values`, into
@@ -152,9 +200,20 @@ impl Averaged {
         self.base = self.updates;
     }
 
-    /// The dense averages, by name.
-    pub fn dense(&self) -> &BTreeMap<String, Vec<f32>> {
-        &self.dense
+    /// The names of the dense tensors averaged.
+    pub fn dense_names(&self) -> impl Iterator<Item = &str> {
+        self.dense.keys().map(String::as_str)
+    }
+
+    /// The average of dense tensor `name` as a tensor of `shape` on `device`.
+    pub fn dense_tensor(&self, name: &str, shape: &[usize], device: &Device) -> Result<Tensor> {
+        match &self.dense.get(name) {
+            Some(Dense::Host(a)) => Ok(Tensor::from_slice(a, shape, device)?),
+            Some(Dense::Device(a)) => Ok(a.reshape(shape)?.to_device(device)?),
+            None => Err(Error::Config(format!(
+                "no average for the weights of `{name}`"
+            ))),
+        }
     }
 
     /// Table `i`'s average as a (rows, dim) tensor; up to date after [`sync`](Self::sync).
@@ -186,6 +245,18 @@ impl Averaged {
                 _ => return Err(format!("the average of `{name}` has the wrong size")),
             }
         }
+        let dense: BTreeMap<String, Dense> = (dense.into_iter())
+            .map(|(name, values)| {
+                let average = match &self.dense[&name] {
+                    Dense::Host(_) => Dense::Host(values),
+                    Dense::Device(a) => Dense::Device(
+                        Tensor::from_vec(values, a.shape(), a.device())
+                            .map_err(|e| e.to_string())?,
+                    ),
+                };
+                Ok((name, average))
+            })
+            .collect::<std::result::Result<_, String>>()?;
         if dense.len() != self.dense.len() || tables.len() != self.tables.len() {
             return Err("the checkpoint's averages do not match the model".into());
         }
@@ -207,6 +278,15 @@ impl Averaged {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
+
+    /// The average of dense tensor `name`'s values, on the host.
+    fn dense_values<'a>(avg: &'a Averaged, name: &str) -> Cow<'a, [f32]> {
+        match &avg.dense[name] {
+            Dense::Host(a) => Cow::Borrowed(a),
+            Dense::Device(a) => Cow::Owned(a.flatten_all().unwrap().to_vec1().unwrap()),
+        }
+    }
 
     /// The plain, eager average: every value mixed at every update.
     fn eager(decay: f64, start: &[f32], steps: &[Vec<f32>]) -> Vec<f32> {
@@ -225,7 +305,7 @@ mod tests {
         // A 3-row table of width 2; each step moves the rows it lists.
         let moves: [&[u32]; 5] = [&[0], &[2], &[0, 2], &[], &[1]];
         let mut values = vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let mut lazy = Averaged::new(0.9, BTreeMap::new(), vec![(&values, 2)]);
+        let mut lazy = Averaged::new(0.9, &BTreeMap::new(), vec![(&values, 2)]).unwrap();
         let mut history = Vec::new();
         for (step, rows) in moves.iter().enumerate() {
             lazy.catch_up(0, rows, &values);
@@ -247,15 +327,50 @@ mod tests {
 
     #[test]
     fn the_average_trails_the_weights_and_the_decay_caps_its_span() {
-        let mut avg = Averaged::new(0.3, BTreeMap::from([("w".into(), vec![0.0])]), vec![]);
+        let start = BTreeMap::from([("w".into(), Tensor::new(&[0.0f32], &Device::Cpu).unwrap())]);
+        let mut avg = Averaged::new(0.3, &start, vec![]).unwrap();
         for _ in 0..5 {
             avg.next_update();
-            avg.mix_dense("w", &[1.0]).unwrap();
+            avg.mix_dense("w", NewWeights::Host(&[1.0])).unwrap();
         }
         // d = 2/11, 3/12 then the cap 0.3: the average is 1 - the product of the decays.
         let kept = 2.0 / 11.0 * 3.0 / 12.0 * 0.3f64.powi(3);
-        let a = avg.dense()["w"][0];
+        let a = dense_values(&avg, "w")[0];
         assert!((f64::from(a) - (1.0 - kept)).abs() < 1e-6, "{a}");
         assert_eq!(decay_at(0.99, 10_000), 0.99);
+    }
+
+    /// The average kept as a tensor (as on a GPU; candle's ops run the same on the CPU) is the
+    /// host's, and restores from a checkpoint's values where it is kept.
+    #[test]
+    fn the_tensor_kept_average_is_the_host_one() {
+        let w0 = Tensor::new(&[[0.5f32, -1.0], [2.0, 0.25]], &Device::Cpu).unwrap();
+        let start = BTreeMap::from([("w".to_string(), w0.clone())]);
+        let mut host = Averaged::new(0.9, &start, vec![]).unwrap();
+        let mut device = Averaged::new(0.9, &start, vec![]).unwrap();
+        device
+            .dense
+            .insert("w".into(), Dense::Device(w0.copy().unwrap()));
+        for step in 1..=4 {
+            let w = (&w0 * f64::from(step)).unwrap();
+            let values = w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            host.next_update();
+            host.mix_dense("w", NewWeights::Host(&values)).unwrap();
+            device.next_update();
+            device.mix_dense("w", NewWeights::Device(&w)).unwrap();
+        }
+        let (h, d) = (dense_values(&host, "w"), dense_values(&device, "w"));
+        for (a, b) in h.iter().zip(d.iter()) {
+            assert!((a - b).abs() < 1e-6, "{h:?} against {d:?}");
+        }
+        let got = device.dense_tensor("w", &[2, 2], &Device::Cpu).unwrap();
+        assert_eq!(got.dims(), [2, 2]);
+        let back = BTreeMap::from([("w".to_string(), vec![1.0, 2.0, 3.0, 4.0])]);
+        device.restore(4, back, vec![]).unwrap();
+        assert!(matches!(device.dense["w"], Dense::Device(_)));
+        assert_eq!(dense_values(&device, "w").as_ref(), [1.0, 2.0, 3.0, 4.0]);
+        let wrong = BTreeMap::from([("w".to_string(), vec![1.0])]);
+        let e = device.restore(4, wrong, vec![]).unwrap_err();
+        assert!(e.contains("`w` has the wrong size"), "{e}");
     }
 }

@@ -12,7 +12,7 @@ use crate::embedding::Embedding;
 use crate::error::{Error, Result};
 use crate::metrics::Evaluation;
 use crate::model::{padded, Batch, Model, Weights};
-use crate::optim::{clip_factor, compact_ids, global_norm, DenseAdamW, SparseRows};
+use crate::optim::{clip_factor, compact_ids, global_norm, DenseAdamW, NewWeights, SparseRows};
 use candle_core::{Device, Tensor, Var};
 use candle_nn::ParamsAdamW;
 use std::collections::BTreeMap;
@@ -91,13 +91,6 @@ pub(crate) struct TrainState {
     average: Option<Averaged>,
 }
 
-/// The dense weights' values by name.
-fn dense_values(live: &Weights) -> Result<BTreeMap<String, Vec<f32>>> {
-    (live.iter())
-        .map(|(k, t)| Ok((k.clone(), t.flatten_all()?.to_vec1::<f32>()?)))
-        .collect()
-}
-
 /// The values of the tables trained row by row, in the average's order: the embedding, then
 /// the bigram table where there is one.
 fn table_values<'a>(
@@ -146,7 +139,7 @@ impl TrainState {
             if let Some((table, _)) = &ngrams {
                 tables.push((table.state().1, table.dim()));
             }
-            Some(Averaged::new(ema, dense_values(&live)?, tables))
+            Some(Averaged::new(ema, &live, tables)?)
         } else {
             None
         };
@@ -288,7 +281,7 @@ impl TrainState {
         match &mut self.average {
             Some(average) => {
                 average.next_update();
-                let mut mix = |name: &str, w: &[f32]| {
+                let mut mix = |name: &str, w: NewWeights| {
                     average.mix_dense(name, w).map_err(candle_core::Error::wrap)
                 };
                 self.dense.step(&grads, factor, Some(&mut mix))?;
@@ -340,9 +333,9 @@ impl TrainState {
         };
         average.sync(&table_values(&self.embedding, &self.ngrams));
         let mut out = Weights::new();
-        for (name, values) in average.dense() {
-            let shape = self.live[name].shape();
-            out.insert(name.clone(), Tensor::from_slice(values, shape, device)?);
+        for name in average.dense_names() {
+            let shape = self.live[name].dims();
+            out.insert(name.to_string(), average.dense_tensor(name, shape, device)?);
         }
         let ngrams = (self.ngrams.is_some())
             .then(|| average.table(1, device))
