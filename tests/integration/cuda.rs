@@ -61,15 +61,17 @@ fn builtin_model_gives_the_cpu_logits_on_the_gpu() {
 
 /// Training takes the same steps on both devices (the GPU computes the dropout masks the CPU
 /// draws, from the same seeded stream), so the two runs end close; float sums in another order
-/// keep them from being bit-identical.
+/// keep them from being bit-identical. With a moving average of the weights (kept on the GPU
+/// there), the scored and kept weights are the average's.
 #[test]
 fn training_on_the_gpu_follows_the_cpu() {
     let data = examples(96);
     let dev = examples(40);
-    for (cell, bidirectional, num_layers) in [
-        (Cell::Lstm, false, 1),
-        (Cell::Gru, true, 2),
-        (Cell::Rnn, true, 1),
+    for (cell, bidirectional, num_layers, ema) in [
+        (Cell::Lstm, false, 1, 0.0),
+        (Cell::Gru, true, 2, 0.0),
+        (Cell::Rnn, true, 1, 0.0),
+        (Cell::Lstm, true, 1, 0.9),
     ] {
         let config = TrainConfig {
             cell,
@@ -83,6 +85,7 @@ fn training_on_the_gpu_follows_the_cpu() {
             lr: 0.01,
             patience: 0,
             seed: 3,
+            ema: Some(ema),
             ..TrainConfig::default()
         };
         let (on_cpu, cpu_report) = trained(&data, Some(&dev), &config);
@@ -92,7 +95,7 @@ fn training_on_the_gpu_follows_the_cpu() {
         };
         let (on_gpu, gpu_report) = trained(&data, Some(&dev), &gpu_config);
         assert!(on_gpu.device().is_cuda(), "{cell:?}");
-        let what = format!("{cell:?} bidirectional={bidirectional} layers={num_layers}");
+        let what = format!("{cell:?} bidirectional={bidirectional} layers={num_layers} ema={ema}");
         let (a, b) = (
             on_cpu.logits(&texts(&dev)).unwrap(),
             on_gpu.logits(&texts(&dev)).unwrap(),
