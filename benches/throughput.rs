@@ -170,6 +170,10 @@ struct TrainArgs {
     steps: Option<usize>,
     #[arg(long, default_value_t = 0.3)]
     dropout: f32,
+    /// Decay of a moving average of the weights (`train --ema`); 0, the default: none, as the
+    /// PyTorch side trains.
+    #[arg(long, default_value_t = 0.0)]
+    ema: f64,
     #[arg(long, default_value_t = 2e-3)]
     lr: f64,
     #[arg(long, default_value_t = 5.0)]
@@ -327,11 +331,11 @@ fn bench_train(a: &TrainArgs, device: DeviceSpec) -> Result<Value> {
         patience: 0,
         device,
         // The network and steps the PyTorch side of the comparison scripts runs: the final
-        // state into the head, plain steps (no adversarial second pass, no average), no
-        // n-gram buckets; not the choices `train` makes from the data.
+        // state into the head, plain steps (no adversarial second pass, no average unless
+        // asked), no n-gram buckets; not the choices `train` makes from the data.
         pooling: Pooling::Last,
         adversarial: Some(0.0),
-        ema: Some(0.0),
+        ema: Some(a.ema),
         ngram_buckets: Some(0),
         ..TrainConfig::default()
     };
@@ -421,6 +425,7 @@ fn bench_train(a: &TrainArgs, device: DeviceSpec) -> Result<Value> {
         "vocab_size": vocab_size,
         "embedding_dim": a.embedding_dim,
         "dropout": (f64::from(a.dropout) * 1e6).round() / 1e6,
+        "ema": a.ema,
         "steps_per_epoch": steps_per_epoch,
         "epochs": epochs,
         "measured_epoch": measured["epoch"],
