@@ -23,7 +23,7 @@ The network is scripts/parity/torch_twin.py's `Classifier`. What mirrors what:
   and encoder weights as they are (src/train/init.rs); the bigram table and head start fresh.
 - optimizer: AdamW (betas 0.9, 0.999, eps 1e-8, decoupled weight decay) for the network; the word
   and bigram tables as nn.Embedding(sparse=True) with SparseAdam, the lazy row-sparse Adam that
-  src/optim.rs's SparseRows reproduces (a row's moments move only in steps whose batch holds
+  src/optim/rows.rs's SparseRows reproduces (a row's moments move only in steps whose batch holds
   it; bias correction counts every step). SparseAdam has no weight decay, so with
   --weight-decay the batch's rows are scaled by 1 - lr x decay before its step, as ours do.
   Only real tokens are looked up, so padding never enters the sparse gradients.

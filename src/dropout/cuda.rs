@@ -5,10 +5,10 @@
 //! block, 16 words of the same stream, and turns each into its element's keep flag exactly as
 //! the host does; the host only moves the generator's position past them.
 
-use super::Generator;
 use crate::encoder::cuda::kernels::{compiled, int, launch};
 use candle_core::cuda::cudarc::driver::PushKernelArg;
 use candle_core::{bail, CpuStorage, CudaStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use rand_chacha::ChaCha12Rng as Generator;
 use std::sync::OnceLock;
 
 const SOURCE: &str = include_str!("mask.cu");

@@ -16,7 +16,7 @@
 //! the GPU at every step). The tables are trained on the host, and averaged there.
 
 use crate::error::{Error, Result};
-use crate::optim::NewWeights;
+use crate::optim::{NewWeights, RowValues};
 use candle_core::{Device, Tensor};
 use std::collections::BTreeMap;
 
@@ -86,6 +86,14 @@ impl Table {
     fn span(&self, r: u32) -> std::ops::Range<usize> {
         r as usize * self.dim..(r as usize + 1) * self.dim
     }
+
+    /// The weights of row `r`, the `k`th of the rows `values` was taken for.
+    fn row<'v>(&self, values: &'v RowValues, k: usize, r: u32) -> &'v [f32] {
+        match values {
+            RowValues::Table(table) => &table[self.span(r)],
+            RowValues::Listed(rows) => &rows[k * self.dim..(k + 1) * self.dim],
+        }
+    }
 }
 
 /// The averages of a run's weights: the dense tensors by name and the row-trained tables.
@@ -136,15 +144,16 @@ impl Averaged {
 
     /// Brings `rows` of table `i`, whose weights are `values`, up to date with the last
     /// update. Call it for the rows a step is about to move, before it moves them.
-    pub fn catch_up(&mut self, i: usize, rows: &[u32], values: &[f32]) {
+    pub fn catch_up(&mut self, i: usize, rows: &[u32], values: &RowValues) {
         let updates = self.updates;
         let shrink: Vec<f32> = (rows.iter())
             .map(|&r| self.shrink_since(self.tables[i].synced[r as usize]))
             .collect();
         let table = &mut self.tables[i];
-        for (&r, f) in rows.iter().zip(shrink) {
+        for (k, (&r, f)) in rows.iter().zip(shrink).enumerate() {
+            let w = table.row(values, k, r);
             let span = table.span(r);
-            for (a, w) in table.average[span.clone()].iter_mut().zip(&values[span]) {
+            for (a, w) in table.average[span].iter_mut().zip(w) {
                 *a = w + (*a - w) * f;
             }
             table.synced[r as usize] = updates;
@@ -177,18 +186,19 @@ impl Averaged {
 
     /// Mixes `rows` of table `i`, whose weights after this update's step are `values`, into
     /// their averages.
-    pub fn mix_rows(&mut self, i: usize, rows: &[u32], values: &[f32]) {
+    pub fn mix_rows(&mut self, i: usize, rows: &[u32], values: &RowValues) {
         let (take, updates) = (self.take(), self.updates);
         let table = &mut self.tables[i];
-        for &r in rows {
+        for (k, &r) in rows.iter().enumerate() {
+            let w = table.row(values, k, r);
             let span = table.span(r);
-            mix(&mut table.average[span.clone()], &values[span], take);
+            mix(&mut table.average[span], w, take);
             table.synced[r as usize] = updates;
         }
     }
 
-    /// Brings every row of every table up to date (`tables[i]`: table i's values).
-    pub fn sync(&mut self, tables: &[&[f32]]) {
+    /// Brings every row of every table up to date (`tables[i]`: table i's values, whole).
+    pub fn sync(&mut self, tables: &[RowValues]) {
         for (i, values) in tables.iter().enumerate() {
             let stale: Vec<u32> = (self.tables[i].synced.iter().enumerate())
                 .filter(|&(_, &s)| s != self.updates)
@@ -308,16 +318,19 @@ mod tests {
         let mut lazy = Averaged::new(0.9, &BTreeMap::new(), vec![(&values, 2)]).unwrap();
         let mut history = Vec::new();
         for (step, rows) in moves.iter().enumerate() {
-            lazy.catch_up(0, rows, &values);
+            lazy.catch_up(0, rows, &RowValues::Table(Cow::Borrowed(&values)));
             for &r in *rows {
                 values[2 * r as usize] += step as f32 + 1.0;
                 values[2 * r as usize + 1] -= 0.5;
             }
             lazy.next_update();
-            lazy.mix_rows(0, rows, &values);
+            let listed = rows
+                .iter()
+                .flat_map(|&r| values[2 * r as usize..][..2].to_vec());
+            lazy.mix_rows(0, rows, &RowValues::Listed(listed.collect()));
             history.push(values.clone());
         }
-        lazy.sync(&[&values]);
+        lazy.sync(&[RowValues::Table(Cow::Borrowed(&values))]);
         let got = lazy.table(0, &Device::Cpu).unwrap().flatten_all().unwrap();
         let want = eager(0.9, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &history);
         for (g, w) in got.to_vec1::<f32>().unwrap().iter().zip(&want) {

@@ -12,7 +12,9 @@ use crate::embedding::Embedding;
 use crate::error::{Error, Result};
 use crate::metrics::Evaluation;
 use crate::model::{padded, Batch, Model, Weights};
-use crate::optim::{clip_factor, compact_ids, global_norm, DenseAdamW, NewWeights, SparseRows};
+use crate::optim::{
+    clip_factor, compact_ids, global_norm, DenseAdamW, NewWeights, RowValues, SparseRows,
+};
 use candle_core::{Device, Tensor, Var};
 use candle_nn::ParamsAdamW;
 use std::collections::BTreeMap;
@@ -91,14 +93,13 @@ pub(crate) struct TrainState {
     average: Option<Averaged>,
 }
 
-/// The values of the tables trained row by row, in the average's order: the embedding, then
-/// the bigram table where there is one.
-fn table_values<'a>(
+/// The tables trained row by row, in the average's order: the embedding, then the bigram
+/// table where there is one.
+fn tables<'a>(
     embedding: &'a SparseRows,
     ngrams: &'a Option<(SparseRows, usize)>,
-) -> Vec<&'a [f32]> {
-    let ngrams = ngrams.as_ref().map(|(table, _)| table.state().1);
-    std::iter::once(embedding.state().1).chain(ngrams).collect()
+) -> impl Iterator<Item = &'a SparseRows> {
+    std::iter::once(embedding).chain(ngrams.as_ref().map(|(table, _)| table))
 }
 
 impl TrainState {
@@ -110,11 +111,10 @@ impl TrainState {
         params: ParamsAdamW,
         ema: f64,
     ) -> Result<Self> {
-        let table = init
-            .remove(EMBEDDING)
-            .ok_or_else(|| Error::Config("no embedding to train".into()))?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
+        let table = (init.remove(EMBEDDING))
+            .ok_or_else(|| Error::Config("no embedding to train".into()))?;
+        let device = table.device().clone();
+        let table = table.flatten_all()?.to_vec1::<f32>()?;
         let embedding = SparseRows::new(table, embedding_dim, params.clone());
         let ngrams = match init.remove(NGRAMS) {
             Some(t) => {
@@ -135,13 +135,21 @@ impl TrainState {
             .collect();
         let dense = DenseAdamW::new(&vars, params)?;
         let average = if ema > 0.0 {
-            let mut tables = vec![(embedding.state().1, embedding_dim)];
-            if let Some((table, _)) = &ngrams {
-                tables.push((table.state().1, table.dim()));
-            }
-            Some(Averaged::new(ema, &live, tables)?)
+            let start: Vec<_> = (tables(&embedding, &ngrams))
+                .map(|table| Ok((table.state()?.1, table.dim())))
+                .collect::<Result<_>>()?;
+            let start = (start.iter())
+                .map(|([weight, ..], dim)| (&weight[..], *dim))
+                .collect();
+            Some(Averaged::new(ema, &live, start)?)
         } else {
             None
+        };
+        // Placed after the average took their start: on a GPU they stay there from now on.
+        let embedding = embedding.placed(&device)?;
+        let ngrams = match ngrams {
+            Some((table, buckets)) => Some((table.placed(&device)?, buckets)),
+            None => None,
         };
         Ok(Self {
             vars,
@@ -277,7 +285,7 @@ impl TrainState {
         }
         let factor = clip_factor(norm, clip_norm);
         let ngram_rows = ngram_rows.as_ref().map(|(rows, _, _)| &rows[..]);
-        self.catch_up_average(&rows, ngram_rows);
+        self.catch_up_average(&rows, ngram_rows)?;
         match &mut self.average {
             Some(average) => {
                 average.next_update();
@@ -294,18 +302,18 @@ impl TrainState {
         if let (Some((table, _)), Some((rows, grad))) = (&mut self.ngrams, ngram_grad) {
             table.update(rows, &grad.affine(factor, 0.0)?)?;
         }
-        self.mix_average_rows(&rows, ngram_rows);
+        self.mix_average_rows(&rows, ngram_rows)?;
         Ok(Ok((loss_value, out)))
     }
 
     /// Brings the average of the table rows a step is about to move up to date.
-    fn catch_up_average(&mut self, rows: &[u32], ngram_rows: Option<&[u32]>) {
-        self.on_moved_rows(rows, ngram_rows, Averaged::catch_up);
+    fn catch_up_average(&mut self, rows: &[u32], ngram_rows: Option<&[u32]>) -> Result<()> {
+        self.on_moved_rows(rows, ngram_rows, Averaged::catch_up)
     }
 
     /// Mixes the table rows a step moved into their averages.
-    fn mix_average_rows(&mut self, rows: &[u32], ngram_rows: Option<&[u32]>) {
-        self.on_moved_rows(rows, ngram_rows, Averaged::mix_rows);
+    fn mix_average_rows(&mut self, rows: &[u32], ngram_rows: Option<&[u32]>) -> Result<()> {
+        self.on_moved_rows(rows, ngram_rows, Averaged::mix_rows)
     }
 
     /// Calls `f(average, table, rows, values)` for each row-trained table, with the rows a
@@ -314,15 +322,17 @@ impl TrainState {
         &mut self,
         rows: &[u32],
         ngram_rows: Option<&[u32]>,
-        f: fn(&mut Averaged, usize, &[u32], &[f32]),
-    ) {
+        f: fn(&mut Averaged, usize, &[u32], &RowValues),
+    ) -> Result<()> {
         let Some(average) = &mut self.average else {
-            return;
+            return Ok(());
         };
-        let values = table_values(&self.embedding, &self.ngrams);
-        for (i, (moved, values)) in [Some(rows), ngram_rows].iter().zip(values).enumerate() {
-            f(average, i, moved.unwrap_or_default(), values);
+        let moved = [Some(rows), ngram_rows];
+        for (i, (table, moved)) in tables(&self.embedding, &self.ngrams).zip(moved).enumerate() {
+            let moved = moved.unwrap_or_default();
+            f(average, i, moved, &table.values(Some(moved))?);
         }
+        Ok(())
     }
 
     /// The weights each epoch is scored and kept by: their moving average when the run keeps
@@ -331,7 +341,10 @@ impl TrainState {
         let Some(average) = &mut self.average else {
             return self.weights(device);
         };
-        average.sync(&table_values(&self.embedding, &self.ngrams));
+        let whole: Vec<RowValues> = (tables(&self.embedding, &self.ngrams))
+            .map(|table| table.values(None))
+            .collect::<candle_core::Result<_>>()?;
+        average.sync(&whole);
         let mut out = Weights::new();
         for name in average.dense_names() {
             let shape = self.live[name].dims();
@@ -399,12 +412,15 @@ impl TrainState {
             tensors.insert(format!("weights/{name}"), t.copy()?);
         }
         let (dense_step, moments) = self.dense.state()?;
-        let (sparse_step, _, m, v) = self.embedding.state();
-        let ngrams = (self.ngrams.as_ref()).map(|(table, _)| {
-            let (_, _, m, v) = table.state();
-            (NGRAMS, m.into(), v.into())
-        });
-        let words = (EMBEDDING, m.into(), v.into());
+        let (sparse_step, [_, m, v]) = self.embedding.state()?;
+        let ngrams = match &self.ngrams {
+            Some((table, _)) => {
+                let (_, [_, m, v]) = table.state()?;
+                Some((NGRAMS, m, v))
+            }
+            None => None,
+        };
+        let words = (EMBEDDING, m, v);
         for (name, m, v) in moments.into_iter().chain([words]).chain(ngrams) {
             for (kind, values) in [("adam_m", m), ("adam_v", v)] {
                 let t = Tensor::from_slice(&values, values.len(), device)?;

@@ -3,163 +3,21 @@
 //!
 //! A batch touches a few hundred of the vocabulary's rows. A dense embedding gradient plus
 //! AdamW over every row costs more than the recurrent network itself on short texts, so the
-//! table lives here, on the host, and only the batch's rows are gathered, trained and updated.
+//! table lives here ([`SparseRows`]), and only the batch's rows are gathered, trained and
+//! updated.
+
+#[cfg(feature = "cuda")]
+mod cuda;
+mod rows;
+mod step;
+
+pub use rows::{RowValues, SparseRows};
+use step::AdamWStep;
 
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Device, Result, Tensor, Var};
+use candle_core::{DType, Result, Tensor, Var};
 use candle_nn::ParamsAdamW;
 use std::borrow::Cow;
-
-/// candle-nn's AdamW update for one step number, shared by the dense and the row-sparse
-/// optimizers so the two cannot drift apart.
-struct AdamWStep {
-    b1: f32,
-    b2: f32,
-    scale_m: f32,
-    scale_v: f32,
-    lr: f32,
-    decay: f32,
-    eps: f32,
-}
-
-impl AdamWStep {
-    fn new(p: &ParamsAdamW, step: i32) -> Self {
-        Self {
-            b1: p.beta1 as f32,
-            b2: p.beta2 as f32,
-            scale_m: 1.0 / (1.0 - p.beta1.powi(step)) as f32,
-            scale_v: 1.0 / (1.0 - p.beta2.powi(step)) as f32,
-            lr: p.lr as f32,
-            decay: (1.0 - p.lr * p.weight_decay) as f32,
-            eps: p.eps as f32,
-        }
-    }
-
-    /// [`apply`](Self::apply) as device ops, for a parameter on a GPU: the new weights, with
-    /// `m` and `v` replaced by the new moments. Nothing is copied to the host.
-    fn apply_on_device(
-        &self,
-        w: &Tensor,
-        (m, v): (&mut Tensor, &mut Tensor),
-        g: &Tensor,
-        scale: f32,
-    ) -> Result<Tensor> {
-        let f = |x: f32| f64::from(x);
-        let g = g.affine(f(scale), 0.0)?;
-        *m = (m.affine(f(self.b1), 0.0)? + g.affine(f(1.0 - self.b1), 0.0)?)?;
-        *v = (v.affine(f(self.b2), 0.0)? + g.sqr()?.affine(f(1.0 - self.b2), 0.0)?)?;
-        let denominator = v
-            .affine(f(self.scale_v), 0.0)?
-            .sqrt()?
-            .affine(1.0, f(self.eps))?;
-        let update = (m.affine(f(self.lr * self.scale_m), 0.0)? / denominator)?;
-        w.detach().affine(f(self.decay), 0.0)? - update
-    }
-
-    /// Updates weights `w` and moments `m`, `v` in place from gradient `g` times `scale`.
-    fn apply(&self, w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], scale: f32) {
-        for j in 0..w.len() {
-            let g = g[j] * scale;
-            m[j] = self.b1 * m[j] + (1.0 - self.b1) * g;
-            v[j] = self.b2 * v[j] + (1.0 - self.b2) * g * g;
-            w[j] = w[j] * self.decay
-                - self.lr * (m[j] * self.scale_m) / ((v[j] * self.scale_v).sqrt() + self.eps);
-        }
-    }
-}
-
-/// The embedding table with lazy AdamW state, as PyTorch's SparseAdam: a row's moments and
-/// weight decay advance only in steps whose batch contains that row; bias correction uses the
-/// global step count.
-pub struct SparseRows {
-    dim: usize,
-    weight: Vec<f32>,
-    m: Vec<f32>,
-    v: Vec<f32>,
-    step: i32,
-    params: ParamsAdamW,
-}
-
-impl SparseRows {
-    /// `weight` is the (vocab, dim) table, row-major.
-    pub fn new(weight: Vec<f32>, dim: usize, params: ParamsAdamW) -> Self {
-        let n = weight.len();
-        Self {
-            dim,
-            weight,
-            m: vec![0.0; n],
-            v: vec![0.0; n],
-            step: 0,
-            params,
-        }
-    }
-
-    /// The learning rate of the steps to come (weight decay scales with it, as in PyTorch).
-    pub fn set_lr(&mut self, lr: f64) {
-        self.params.lr = lr;
-    }
-
-    /// The width of a row.
-    pub fn dim(&self) -> usize {
-        self.dim
-    }
-
-    /// The rows `ids` as a (ids.len(), dim) tensor.
-    pub fn gather(&self, ids: &[u32], device: &Device) -> Result<Tensor> {
-        let mut out = Vec::with_capacity(ids.len() * self.dim);
-        for &id in ids {
-            let start = id as usize * self.dim;
-            out.extend_from_slice(&self.weight[start..start + self.dim]);
-        }
-        Tensor::from_vec(out, (ids.len(), self.dim), device)
-    }
-
-    /// One AdamW step on rows `ids`, whose gradients are the rows of `grad` (ids.len(), dim).
-    pub fn update(&mut self, ids: &[u32], grad: &Tensor) -> Result<()> {
-        let grad = grad.flatten_all()?.to_vec1::<f32>()?;
-        self.step += 1;
-        let step = AdamWStep::new(&self.params, self.step);
-        for (k, &id) in ids.iter().enumerate() {
-            let row = id as usize * self.dim..(id as usize + 1) * self.dim;
-            let g = &grad[k * self.dim..(k + 1) * self.dim];
-            let w = &mut self.weight[row.clone()];
-            let m = &mut self.m[row.clone()];
-            let v = &mut self.v[row];
-            step.apply(w, m, v, g, 1.0);
-        }
-        Ok(())
-    }
-
-    /// Table, moments and step count, for a checkpoint.
-    pub fn state(&self) -> (i32, &[f32], &[f32], &[f32]) {
-        (self.step, &self.weight, &self.m, &self.v)
-    }
-
-    /// Restores what [`SparseRows::state`] gave.
-    pub fn restore(
-        &mut self,
-        step: i32,
-        weight: Vec<f32>,
-        m: Vec<f32>,
-        v: Vec<f32>,
-    ) -> std::result::Result<(), String> {
-        let n = self.weight.len();
-        if weight.len() != n || m.len() != n || v.len() != n {
-            return Err("embedding state has the wrong size".into());
-        }
-        (self.step, self.weight, self.m, self.v) = (step, weight, m, v);
-        Ok(())
-    }
-
-    /// The whole table as a (vocab, dim) tensor.
-    pub fn to_tensor(&self, device: &Device) -> Result<Tensor> {
-        Tensor::from_slice(
-            &self.weight,
-            (self.weight.len() / self.dim, self.dim),
-            device,
-        )
-    }
-}
 
 /// A parameter's values after a step, where the optimizer has them: on the host for a
 /// parameter on the CPU, as a tensor on its GPU otherwise (copying it down would make every
@@ -380,6 +238,7 @@ pub fn compact_ids(sequences: &[Vec<u32>]) -> (Vec<u32>, Vec<Vec<u32>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Device;
     use candle_nn::{AdamW, Optimizer};
 
     fn values(t: &Tensor) -> Vec<f32> {
@@ -553,16 +412,6 @@ mod tests {
         ];
         assert_eq!(shown, want);
         assert_ne!(values(a.as_tensor()), values(&init), "a moved");
-    }
-
-    #[test]
-    fn untouched_rows_do_not_move() {
-        let mut sparse = SparseRows::new(vec![1.0; 6], 2, ParamsAdamW::default());
-        let g = Tensor::new(&[[0.5f32, -0.5]], &Device::Cpu).unwrap();
-        sparse.update(&[1], &g).unwrap();
-        assert_eq!(&sparse.weight[0..2], &[1.0, 1.0]);
-        assert_eq!(&sparse.weight[4..6], &[1.0, 1.0]);
-        assert_ne!(&sparse.weight[2..4], &[1.0, 1.0]);
     }
 
     #[test]
