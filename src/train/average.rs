@@ -13,7 +13,8 @@
 //!
 //! A dense tensor's average is kept where its weights are: on a GPU as a tensor there, so that
 //! a step mixes it without copying the weights down (which would also make the host wait for
-//! the GPU at every step). The tables are trained on the host, and averaged there.
+//! the GPU at every step). The tables' averages stay on the host: from a table on a GPU only
+//! the rows a step moved are copied down to be mixed in.
 
 use crate::error::{Error, Result};
 use crate::optim::{NewWeights, RowValues};
