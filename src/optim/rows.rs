@@ -2,7 +2,8 @@
 //!
 //! On the CPU the table and its moments are plain vectors. On a GPU they stay there, in one
 //! (3, rows, dim) tensor: a step gathers its rows with one lookup and updates them in place with
-//! one kernel ([`super::cuda`]), so nothing but the batch's ids crosses to the host.
+//! one kernel ([`super::cuda`]), so only the batch's ids are sent up (and, with a moving
+//! average of the weights, the moved rows brought down).
 
 use super::step::AdamWStep;
 use candle_core::{Device, Result, Tensor};
