@@ -57,18 +57,19 @@ impl Dense {
         }
     }
 
-    /// Moves the average `take` of the way to `weights`.
+    /// Moves the average `take` of the way to `weights`, which the optimizer hands where the
+    /// average is kept (both follow the parameter's device).
     fn mix(&mut self, weights: NewWeights, take: f32) -> Result<()> {
         match (self, weights) {
             (Self::Host(a), NewWeights::Host(w)) => mix(a, w, take),
-            (Self::Host(a), NewWeights::Device(w)) => mix(a, &w.flatten_all()?.to_vec1()?, take),
-            (Self::Device(a), w) => {
-                let w = match w {
-                    NewWeights::Device(w) => w.detach(),
-                    NewWeights::Host(w) => Tensor::from_slice(w, a.shape(), a.device())?,
-                };
-                let moved = (w.reshape(a.shape())? - &*a)?.affine(f64::from(take), 0.0)?;
-                *a = (&*a + moved)?;
+            (Self::Device(a), NewWeights::Device(w)) => {
+                let moved = (w.detach().reshape(a.shape())? - &*a)?;
+                *a = (&*a + moved.affine(f64::from(take), 0.0)?)?;
+            }
+            _ => {
+                return Err(Error::Config(
+                    "the average and its weights are on different devices".into(),
+                ))
             }
         }
         Ok(())
