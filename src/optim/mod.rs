@@ -245,15 +245,28 @@ mod tests {
         t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
     }
 
+    /// The settings every test here compares under: a learning rate and a weight decay large
+    /// enough that a wrong term shows in five steps.
+    fn params() -> ParamsAdamW {
+        ParamsAdamW {
+            lr: 0.01,
+            weight_decay: 0.1,
+            ..ParamsAdamW::default()
+        }
+    }
+
+    fn assert_close(x: &[f32], y: &[f32]) {
+        assert_eq!(x.len(), y.len());
+        for (p, q) in x.iter().zip(y) {
+            assert!((p - q).abs() < 1e-6, "{x:?} vs {y:?}");
+        }
+    }
+
     /// The update a parameter on a GPU gets, as device ops, is the host's one-pass update
     /// (run here on CPU tensors): weights and both moments, over three steps.
     #[test]
     fn the_device_update_is_the_host_update() {
-        let params = ParamsAdamW {
-            lr: 0.01,
-            weight_decay: 0.1,
-            ..ParamsAdamW::default()
-        };
+        let params = params();
         let w0 = [0.3f32, -1.2, 2.0, 0.5, -0.01, 4.0];
         let (mut w, mut m, mut v) = (w0.to_vec(), vec![0.0; 6], vec![0.0; 6]);
         let tensor = |x: &[f32]| Tensor::new(x, &Device::Cpu).unwrap();
@@ -277,11 +290,7 @@ mod tests {
     #[test]
     fn sparse_rows_match_dense_adamw_when_all_rows_are_touched() {
         let dev = Device::Cpu;
-        let params = ParamsAdamW {
-            lr: 0.01,
-            weight_decay: 0.1,
-            ..Default::default()
-        };
+        let params = params();
         let init: Vec<f32> = (0..12).map(|i| (i as f32 * 0.37).sin()).collect();
         let mut sparse = SparseRows::new(init.clone(), 3, params.clone());
         let var = Var::from_tensor(&Tensor::from_vec(init, (4, 3), &dev).unwrap()).unwrap();
@@ -301,21 +310,16 @@ mod tests {
             sparse.update(&[0, 1, 2, 3], &g).unwrap();
             dense.step(&grads).unwrap();
         }
-        let a = values(&sparse.to_tensor(&dev).unwrap());
-        let b = values(var.as_tensor());
-        for (x, y) in a.iter().zip(&b) {
-            assert!((x - y).abs() < 1e-6, "{a:?} vs {b:?}");
-        }
+        assert_close(
+            &values(&sparse.to_tensor(&dev).unwrap()),
+            &values(var.as_tensor()),
+        );
     }
 
     #[test]
     fn dense_adamw_matches_candle_adamw() {
         let dev = Device::Cpu;
-        let params = ParamsAdamW {
-            lr: 0.01,
-            weight_decay: 0.1,
-            ..Default::default()
-        };
+        let params = params();
         let init = Tensor::new(&[[0.3f32, -1.2], [2.0, 0.5]], &dev).unwrap();
         let a = Var::from_tensor(&init).unwrap();
         let b = Var::from_tensor(&init).unwrap();
@@ -327,10 +331,7 @@ mod tests {
                 .unwrap();
             theirs.step(&square_sum_grads(&b).unwrap()).unwrap();
         }
-        let (x, y) = (values(a.as_tensor()), values(b.as_tensor()));
-        for (p, q) in x.iter().zip(&y) {
-            assert!((p - q).abs() < 1e-6, "{x:?} vs {y:?}");
-        }
+        assert_close(&values(a.as_tensor()), &values(b.as_tensor()));
     }
 
     /// A parameter scaled by s learns as candle's AdamW at lr x s; one scaled by 0 stays put
@@ -338,11 +339,7 @@ mod tests {
     #[test]
     fn per_parameter_scales_set_the_learning_rate_or_freeze() {
         let dev = Device::Cpu;
-        let params = ParamsAdamW {
-            lr: 0.01,
-            weight_decay: 0.1,
-            ..Default::default()
-        };
+        let params = params();
         let init = Tensor::new(&[[0.3f32, -1.2], [2.0, 0.5]], &dev).unwrap();
         let (a, frozen) = (
             Var::from_tensor(&init).unwrap(),
@@ -369,10 +366,7 @@ mod tests {
             let grads = b.as_tensor().sqr().unwrap().sum_all().unwrap().backward();
             theirs.step(&grads.unwrap()).unwrap();
         }
-        let (x, y) = (values(a.as_tensor()), values(b.as_tensor()));
-        for (p, q) in x.iter().zip(&y) {
-            assert!((p - q).abs() < 1e-6, "{x:?} vs {y:?}");
-        }
+        assert_close(&values(a.as_tensor()), &values(b.as_tensor()));
         assert_eq!(values(frozen.as_tensor()), values(&init));
         let (_, moments) = ours.state().unwrap();
         assert!(moments[1].1.iter().all(|&m| m == 0.0));
