@@ -9,7 +9,8 @@ model on each part: how much of a file's error lies in texts that carry no senti
 FILE holds `label<TAB>text` lines, labels `1`/`0`. A text is neutral when VADER's compound score
 is within 0.05 of zero (VADER's own threshold for "neutral"). Prints, for the model (default:
 the built-in one; the binary is $BIN, else target/release/lstm-sentiment): the neutral share,
-the accuracy on each part, the positive share among the neutral texts, the accuracy the model
+the accuracy on each part, the share of neutral texts it answers with a probability under 0.1
+or over 0.9, the positive share among the neutral texts, the accuracy the model
 would have if every neutral text were answered positive, and VADER's own accuracy on each part
 and in all (compound >= 0 -> positive, as scripts/model/baselines.py scores it).
 """
@@ -26,7 +27,8 @@ def main():
     p.add_argument("--model", help="model directory (default: the built-in model)")
     a = p.parse_args()
     gold, texts = read_labelled(a.file)
-    said = [q > 0.5 for q in positive_probabilities(texts, a.model)]
+    probs = positive_probabilities(texts, a.model)
+    said = [q > 0.5 for q in probs]
     vader = SentimentIntensityAnalyzer()
     compound = [vader.polarity_scores(t)["compound"] for t in texts]
     neutral = [abs(c) < 0.05 for c in compound]
@@ -40,6 +42,9 @@ def main():
     print(f"neutral share                        {sum(neutral) / n:.4f}")
     print(f"model accuracy, neutral texts        {accuracy(said, bool):.4f}")
     print(f"model accuracy, the others           {accuracy(said, lambda x: not x):.4f}")
+    # How often the model is sure of a text that says nothing.
+    sure = sum(q < 0.1 or q > 0.9 for q, m in zip(probs, neutral) if m) / max(1, sum(neutral))
+    print(f"model sure (p < 0.1 or > 0.9), neutral {sure:.4f}")
     print(f"positive share of the neutral texts  {accuracy([True] * n, bool):.4f}")
     prior = [s or m for s, m in zip(neutral, said)]
     print(f"model, neutral answered positive     {accuracy(prior, lambda _: True):.4f}")

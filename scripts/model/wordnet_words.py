@@ -58,13 +58,13 @@ def wordnet_rows(vader, satellites=False):
         raise SystemExit(f"wordnet_words: no {WORDNET / 'data.adj'}; install Debian's "
                          "wordnet-base (apt-get install wordnet-base) or set WORDNET")
     seeds = {w: r for w, r in vader.items() if abs(r) >= SEED_MIN}
+
+    def rated(lemmas, least):
+        return direction([seeds[w] for w in lemmas if w in seeds and abs(seeds[w]) >= least])
+
     votes = {}
     for name in ("data.adj", "data.adv"):
         sets = synsets(WORDNET / name)
-
-        def rated(lemmas, least):
-            return direction([seeds[w] for w in lemmas if w in seeds and abs(seeds[w]) >= least])
-
         own = {o: rated(lemmas, SEED_MIN) for o, (lemmas, _) in sets.items()}
         strong = {o: rated(lemmas, HEAD_MIN) for o, (lemmas, _) in sets.items()}
         for offset, (lemmas, heads) in sets.items():
