@@ -13,7 +13,9 @@ reads the loss and the logits back to the host on both sides (which also synchro
 Prediction: batch 256 through `Classifier::predict_batch` and, for the twin, tokenize, pad,
 pack, encoder, head, softmax, back to Python floats; one-text latency the same way, one text of
 20 tokens a call. The LSTM alone: forward and backward of a batch (the bench's `encoder` mode
-against `nn.LSTM`). Medians of --runs, sides alternating.
+against `nn.LSTM`). Medians of --runs, sides alternating. --recurrence sets
+LSTM_SENTIMENT_CUDA_RECURRENCE for our side (docs/gpu.md): the step loops or the persistent
+kernels.
 Needs PyTorch with CUDA and the `tokenizers` package; nothing from ../shared.
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -41,8 +44,12 @@ VOCAB, EMBEDDING, HIDDEN, BATCH, PREDICT_BATCH = 20_000, 128, 256, 64, 256
 DROPOUT, LR, CLIP = 0.3, 2e-3, 5.0
 
 
+# The environment of our side's runs; main() adds the recurrence.
+OURS_ENV = dict(os.environ)
+
+
 def ours(bench: str, *args: str) -> dict:
-    done = subprocess.run([bench, *args], capture_output=True, text=True)
+    done = subprocess.run([bench, *args], capture_output=True, text=True, env=OURS_ENV)
     if done.returncode != 0:
         sys.exit(f"{bench} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -156,7 +163,12 @@ def main() -> int:
     p.add_argument("--device", default="cuda",
                    help="both sides' GPU device; `cpu` only to try this script out")
     p.add_argument("--quick", action="store_true", help="a few batches of each, to try it out")
+    p.add_argument("--recurrence", choices=["steps", "auto", "persistent"], default="steps",
+                   help="how our GPU side runs the recurrence (default: steps)")
+    p.add_argument("--encoder-only", action="store_true",
+                   help="the LSTM alone, then stop: a quick comparison of --recurrence ways")
     args = p.parse_args()
+    OURS_ENV["LSTM_SENTIMENT_CUDA_RECURRENCE"] = args.recurrence
     dev = torch.device(args.device)
     if dev.type == "cuda":
         print(f"# GPU: {torch.cuda.get_device_name(0)}; PyTorch {torch.__version__}, "
@@ -175,8 +187,10 @@ def main() -> int:
         t = torch_encoder(length, mixed, dev)
         encoder_rows.append((length, mixed, (r["forward_ms"], r["forward_backward_ms"]), t))
         print(f"# encoder {length} tokens{' mixed' if mixed else ''}: ours "
-              f"{r['forward_ms']:.2f} / {r['forward_backward_ms']:.2f} ms, "
+              f"({args.recurrence}) {r['forward_ms']:.2f} / {r['forward_backward_ms']:.2f} ms, "
               f"torch {t[0]:.2f} / {t[1]:.2f} ms (forward / both)", flush=True)
+    if args.encoder_only:
+        return 0
     rows = []
     for texts, length in sizes:
         figures = {"gpu": [], "cpu": [], "torch_packed": [], "torch_padded": []}

@@ -16,7 +16,7 @@
 source "$(dirname "$0")/../common.sh"
 make_work
 here="$root/scripts/dev/cuda_kernels"
-flags=(-std=c++17 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -include "$here/shim.h"
+flags=(-std=c++17 -pthread -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -include "$here/shim.h"
        -I "$root/src/encoder/cuda" -I "$here")
 sanitize=(-fsanitize=address,undefined -fno-sanitize-recover=all)
 if echo 'int main() {}' | g++ -x c++ "${sanitize[@]}" -o "$work/probe" - 2>/dev/null; then

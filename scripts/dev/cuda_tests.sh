@@ -2,7 +2,10 @@
 # The CUDA tests and the GPU benchmark on a GPU machine without a Rust toolchain: `pack` (here,
 # after scripts/dev/build_cuda.sh) puts the test binaries and the throughput bench that build
 # made, stripped and xz-compressed into one archive (about 26 MB), into DIR; `run` (there, from the
-# repository root) unpacks them and runs the CUDA tests, and `bench` scripts/bench/gpu.py with
+# repository root) unpacks them and runs the CUDA tests once with each way of running the
+# recurrence (LSTM_SENTIMENT_CUDA_RECURRENCE=steps, then persistent; docs/gpu.md), each under a
+# time limit so that a kernel that never returns costs minutes, not the session; and `bench`
+# scripts/bench/gpu.py with
 # the bench, against the CUDA libraries of that machine's Python packages (NVIDIA's nvidia-*
 # wheels, as PyTorch installs them), or those of CUDA_LIBS (a PATH-like list of folders) where
 # set. `bench` passes what follows DIR on to gpu.py.
@@ -61,8 +64,12 @@ case $what in
     cuda_libs
     unpack
     status=0
-    "$dir/lstm_sentiment" cuda || status=1
-    "$dir/integration" cuda:: --skip cuda::cli_predicts_on_the_gpu || status=1
+    for way in steps persistent; do
+      echo "== recurrence: $way"
+      export LSTM_SENTIMENT_CUDA_RECURRENCE=$way
+      timeout 300 "$dir/lstm_sentiment" cuda || status=1
+      timeout 300 "$dir/integration" cuda:: --skip cuda::cli_predicts_on_the_gpu || status=1
+    done
     exit $status
     ;;
   bench)

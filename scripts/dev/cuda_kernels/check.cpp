@@ -1,7 +1,7 @@
-// Checks the arithmetic of src/encoder/cuda/recurrent.cu on the CPU (check_cuda_kernels.sh
-// builds and runs it): the kernels, compiled as C++ through shim.h, against PyTorch's
-// equations written out here in double precision, for the three cells on texts of mixed
-// lengths (empty, ending early, running to the last step).
+// Checks the arithmetic of src/encoder/cuda/recurrent.cu and persistent.cu on the CPU
+// (check_cuda_kernels.sh builds and runs it): the kernels, compiled as C++ through shim.h,
+// against PyTorch's equations written out here in double precision, for the three cells on
+// texts of mixed lengths (empty, ending early, running to the last step).
 //
 // 1. One step: the forward kernel's h (and c) against the equations, and the backward kernel's
 //    gradients against central differences of those same equations.
@@ -10,6 +10,8 @@
 //    running, as there): every step's h against the equations run text by text, and the
 //    gradients of x, [W_ih | W_hh] and [b_ih, b_hh] against central differences, for a
 //    gradient on every step's state and for one on the final state alone.
+// 3. The same layers run by the persistent kernels, one launch each way, every GPU thread a
+//    thread here, on grids whose last unit group and last row chunk are partial.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "recurrent.cu"
+#include "persistent.cu"
 
 typedef std::vector<float> F;
 typedef std::vector<double> D;
@@ -228,16 +231,46 @@ struct Run {
   F out, cells, acts;
 };
 
-// forward.rs: the input side of every step in one product, then per step the product with
-// W_hh and the step kernel.
-Run gpu_forward(const Layer &L, const F &x, const F &w, const F &bias) {
+// A persistent launch's shape: units and texts per block, threads per block.
+struct Grid {
+  int per, rows;
+  unsigned threads;
+  Geometry geometry(const Layer &L) const { return Geometry{L.B, L.H, L.T, per, rows}; }
+  Dim3 dims(const Layer &L) const {
+    return Dim3{(unsigned)((L.H + per - 1) / per), (unsigned)((L.B + rows - 1) / rows), 1};
+  }
+};
+
+// The input side of every step in one product, (T, B, G).
+F input_side(const Layer &L, const F &x, const F &w) {
+  F gi = unset(L.T * L.B * L.G());
+  product(L.T * L.B, L.G(), L.I, x.data(), L.I, false, w.data(), L.stride(), true, gi.data(),
+          L.G(), 0);
+  return gi;
+}
+
+// forward.rs: the input side, then per step the product with W_hh and the step kernel; or,
+// with a grid, the persistent kernel over every step.
+Run gpu_forward(const Layer &L, const F &x, const F &w, const F &bias, const Grid *grid) {
   const int S = L.B * L.H, G = L.G(), A = L.A();
   const bool lstm = L.cell == LSTM;
-  F gi = unset(L.T * L.B * G);
-  product(L.T * L.B, G, L.I, x.data(), L.I, false, w.data(), L.stride(), true, gi.data(), G, 0);
+  F gi = input_side(L, x, w);
+  Run r{unset(L.T * S), unset(lstm ? L.T * S : 1), unset(std::max(1, L.T * L.B * A))};
+  if (grid) {
+    auto k = L.cell == LSTM  ? lstm_persistent_forward
+             : L.cell == GRU ? gru_persistent_forward
+                             : rnn_persistent_forward;
+    Dim3 dims = grid->dims(L);
+    std::vector<unsigned> arrived(dims.y);
+    size_t shared = forward_shared_floats(gates(L.cell), grid->per, grid->rows, L.H);
+    launch_cooperative(dims, grid->threads, shared, [&] {
+      k(grid->geometry(L), L.lengths.data(), gi.data(), &w[L.I], L.stride(), bias.data(),
+        r.out.data(), r.cells.data(), r.acts.data(), L.B * A, arrived.data());
+    });
+    return r;
+  }
   // Rows past a step's last running text keep whatever an earlier step left there.
   F gh(L.B * G), zeros(S);
-  Run r{unset(L.T * S), unset(lstm ? L.T * S : 1), unset(std::max(1, L.T * L.B * A))};
   for (int t = 0; t < L.T; ++t) {
     const float *h_prev = t ? &r.out[(t - 1) * S] : zeros.data();
     int n = L.active(t);
@@ -251,41 +284,73 @@ Run gpu_forward(const Layer &L, const F &x, const F &w, const F &bias) {
   return r;
 }
 
-struct Grads {
-  F x, w, bias;
+// The gates' gradients at every step, (T, B, G): input side, and hidden side for GRU.
+struct GateGrads {
+  F input, hidden;
 };
 
-// backward.rs: per step (last first) the step kernel and dh += d_gh W_hh; then the weight,
-// bias and input gradients as single products over all steps.
-Grads gpu_backward(const Layer &L, const F &x, const F &w, const Run &r, const F &d_out,
-                   bool final_only) {
+// backward.rs: per step (last first) the step kernel and dh += d_gh W_hh.
+GateGrads through_time(const Layer &L, const F &w, const Run &r, const F &d_out, bool final_only) {
   const int S = L.B * L.H, G = L.G(), A = L.A(), rows = L.T * L.B;
   const bool lstm = L.cell == LSTM, gru = L.cell == GRU;
-  F d_gi = unset(rows * G), d_gh = unset(gru ? rows * G : 1), zeros(S), dc(lstm ? S : 1);
+  GateGrads d{unset(rows * G), unset(gru ? rows * G : 1)};
+  F zeros(S), dc(lstm ? S : 1);
   // With the final state's gradient alone it starts dh, and no step adds any.
   F dh = final_only ? d_out : F(S);
   for (int t = L.T - 1; t >= 0; --t) {
     const float *c_prev = lstm && t ? &r.cells[(t - 1) * S] : zeros.data();
     const float *h_prev = t ? &r.out[(t - 1) * S] : zeros.data();
     const float *d_out_t = final_only ? zeros.data() : &d_out[t * S];
-    float *d_gh_t = gru ? &d_gh[t * L.B * G] : d_gh.data();
+    float *d_gh_t = gru ? &d.hidden[t * L.B * G] : d.hidden.data();
     backward_step(L.cell, L.B, L.H, t, L.lengths, &r.acts[t * L.B * A], c_prev, h_prev,
-                  &r.out[t * S], d_out_t, dh.data(), dc.data(), &d_gi[t * L.B * G], d_gh_t);
+                  &r.out[t * S], d_out_t, dh.data(), dc.data(), &d.input[t * L.B * G], d_gh_t);
     int n = L.active(t);
-    const float *d_gates = gru ? d_gh_t : &d_gi[t * L.B * G];
+    const float *d_gates = gru ? d_gh_t : &d.input[t * L.B * G];
     if (t > 0 && n > 0)
       product(n, L.H, G, d_gates, G, false, &w[L.I], L.stride(), false, dh.data(), L.H, 1);
   }
-  const F &d_hidden = gru ? d_gh : d_gi;
+  return d;
+}
+
+// backward.rs with the persistent kernel: every step in one launch.
+GateGrads persistent_through_time(const Layer &L, const F &w, const Run &r, const F &d_out,
+                                  bool final_only, const Grid &grid) {
+  const int S = L.B * L.H, G = L.G(), rows = L.T * L.B;
+  const bool lstm = L.cell == LSTM, gru = L.cell == GRU;
+  GateGrads d{unset(rows * G), unset(gru ? rows * G : 1)};
+  F dh = final_only ? d_out : F(S), dc(lstm ? S : 1);
+  auto k = L.cell == LSTM  ? lstm_persistent_backward
+           : L.cell == GRU ? gru_persistent_backward
+                           : rnn_persistent_backward;
+  Dim3 dims = grid.dims(L);
+  std::vector<unsigned> arrived(dims.y);
+  size_t shared = backward_shared_floats(gates(L.cell), grid.per, grid.rows, L.H);
+  launch_cooperative(dims, grid.threads, shared, [&] {
+    k(grid.geometry(L), L.lengths.data(), r.acts.data(), r.cells.data(), r.out.data(),
+      d_out.data(), !final_only, &w[L.I], L.stride(), dh.data(), dc.data(), d.input.data(),
+      d.hidden.data(), arrived.data());
+  });
+  return d;
+}
+
+struct Grads {
+  F x, w, bias;
+};
+
+// backward.rs after the steps: the weight, bias and input gradients as single products over
+// every step.
+Grads weight_grads(const Layer &L, const F &x, const F &w, const Run &r, const GateGrads &d) {
+  const int G = L.G(), rows = L.T * L.B;
+  const F &d_hidden = L.cell == GRU ? d.hidden : d.input;
   Grads g{F(rows * L.I), F(G * L.stride()), F(2 * G)};
-  product(G, L.I, rows, d_gi.data(), G, true, x.data(), L.I, false, g.w.data(), L.stride(), 0);
+  product(G, L.I, rows, d.input.data(), G, true, x.data(), L.I, false, g.w.data(), L.stride(), 0);
   if (L.T > 1)
     product(G, L.H, rows - L.B, &d_hidden[L.B * G], G, true, r.out.data(), L.H, false,
             &g.w[L.I], L.stride(), 0);
   F ones(rows, 1);
-  product(1, G, rows, ones.data(), rows, false, d_gi.data(), G, false, g.bias.data(), G, 0);
+  product(1, G, rows, ones.data(), rows, false, d.input.data(), G, false, g.bias.data(), G, 0);
   product(1, G, rows, ones.data(), rows, false, d_hidden.data(), G, false, &g.bias[G], G, 0);
-  product(rows, L.I, G, d_gi.data(), G, false, w.data(), L.stride(), false, g.x.data(), L.I, 0);
+  product(rows, L.I, G, d.input.data(), G, false, w.data(), L.stride(), false, g.x.data(), L.I, 0);
   return g;
 }
 
@@ -315,15 +380,20 @@ D ref_layer(const Layer &L, const D &x, const D &w, const D &bias) {
 }
 
 // 2. A whole layer, with a gradient on every step's state or on the final state alone.
-void check_layer(const Layer &L, bool final_only) {
+// With a grid, the persistent kernels run it.
+void check_layer(const Layer &L, bool final_only, const Grid *grid) {
   const int S = L.B * L.H, G = L.G();
   const char *cell = NAMES[L.cell];
   F x = uniform(L.T * L.B * L.I, 1.5), w = uniform(G * L.stride(), 0.8), bias = uniform(2 * G, 0.5);
   F d_out = uniform(final_only ? S : L.T * S, 1);
-  Run r = gpu_forward(L, x, w, bias);
+  Run r = gpu_forward(L, x, w, bias, grid);
   D dx = widen(x), dw = widen(w), db = widen(bias);
-  if (!final_only) expect(cell, "layer: h at every step", r.out.data(), ref_layer(L, dx, dw, db));
-  Grads g = gpu_backward(L, x, w, r, d_out, final_only);
+  if (!final_only)
+    expect(cell, grid ? "persistent layer: h at every step" : "layer: h at every step",
+           r.out.data(), ref_layer(L, dx, dw, db));
+  GateGrads d = grid ? persistent_through_time(L, w, r, d_out, final_only, *grid)
+                     : through_time(L, w, r, d_out, final_only);
+  Grads g = weight_grads(L, x, w, r, d);
   auto loss = [&] {
     D out = ref_layer(L, dx, dw, db);
     size_t from = final_only ? (L.T - 1) * S : 0;
@@ -331,7 +401,8 @@ void check_layer(const Layer &L, bool final_only) {
     for (size_t k = 0; k < d_out.size(); ++k) l += d_out[k] * out[from + k];
     return l;
   };
-  const char *mode = final_only ? "final state" : "every step";
+  const char *mode = grid ? (final_only ? "persistent, final state" : "persistent, every step")
+                          : (final_only ? "final state" : "every step");
   char what[64];
   std::snprintf(what, sizeof what, "layer (%s): dx", mode);
   expect(cell, what, g.x.data(), numeric_grad(dx, loss));
@@ -339,6 +410,26 @@ void check_layer(const Layer &L, bool final_only) {
   expect(cell, what, g.w.data(), numeric_grad(dw, loss));
   std::snprintf(what, sizeof what, "layer (%s): d[b_ih, b_hh]", mode);
   expect(cell, what, g.bias.data(), numeric_grad(db, loss));
+}
+
+// 4. The persistent kernels against the step kernels on the same layer: every output of each.
+void check_against_steps(const Layer &L, bool final_only, const Grid &grid) {
+  const int S = L.B * L.H, G = L.G();
+  const char *cell = NAMES[L.cell];
+  F x = uniform(L.T * L.B * L.I, 1.5), w = uniform(G * L.stride(), 0.8), bias = uniform(2 * G, 0.5);
+  F d_out = uniform(final_only ? S : L.T * S, 1);
+  Run steps = gpu_forward(L, x, w, bias, nullptr), persistent = gpu_forward(L, x, w, bias, &grid);
+  expect(cell, "persistent against steps: h", persistent.out.data(), widen(steps.out));
+  if (L.cell == LSTM)
+    expect(cell, "persistent against steps: c", persistent.cells.data(), widen(steps.cells));
+  if (L.cell != RNN)
+    expect(cell, "persistent against steps: kept activations", persistent.acts.data(),
+           widen(steps.acts));
+  GateGrads a = through_time(L, w, steps, d_out, final_only);
+  GateGrads b = persistent_through_time(L, w, steps, d_out, final_only, grid);
+  expect(cell, "persistent against steps: d_gi", b.input.data(), widen(a.input));
+  if (L.cell == GRU)
+    expect(cell, "persistent against steps: d_gh", b.hidden.data(), widen(a.hidden));
 }
 
 int main() {
@@ -349,8 +440,22 @@ int main() {
     Layer small{cell, 6, 5, 3, 4, {4, 0, 6, 2, 1}};
     // Nine texts, one running every step, over several blocks of 16 threads.
     Layer wide{cell, 4, 9, 2, 7, {4, 3, 0, 1, 4, 2, 2, 0, 3}};
+    // Two units and two texts per block: the last group and chunk hold one of each; four
+    // units and five texts per block over two warps. Both have fewer tiles of sums than
+    // threads, so block_dots splits each sum across lanes.
+    const Grid grids[] = {{2, 2, 32}, {4, 5, 64}};
     for (const Layer &L : {small, wide})
-      for (bool final_only : {false, true}) check_layer(L, final_only);
+      for (bool final_only : {false, true}) {
+        check_layer(L, final_only, nullptr);
+        for (const Grid &grid : grids) check_layer(L, final_only, &grid);
+      }
+  }
+  // Layers too wide for central differences, against the step kernels: whole blocks of units
+  // and texts, and more tiles of sums than threads, so that block_dots runs several rounds.
+  for (Cell cell : {LSTM, GRU, RNN}) {
+    Layer big{cell, 5, 11, 3, 40, {5, 2, 0, 5, 1, 4, 5, 3, 3, 2, 5}};
+    for (const Grid &grid : {Grid{40, 11, 32}, Grid{10, 6, 32}, Grid{20, 11, 64}})
+      for (bool final_only : {false, true}) check_against_steps(big, final_only, grid);
   }
   std::printf("%d checks, %d failed; worst error %.3g (tolerance %g)\n", checks, failures, worst,
               TOLERANCE);

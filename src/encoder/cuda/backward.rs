@@ -1,5 +1,6 @@
-//! Backward on the GPU: per step, last first, one launch of the cell's backward step kernel
-//! (the gates' gradients) and one product that adds d_gates W_hh to the gradient reaching
+//! Backward on the GPU: the gates' gradients at every step, either from the persistent kernel
+//! over every step (`persistent`) or per step, last first, from one launch of the cell's
+//! backward step kernel and one product that adds d_gates W_hh to the gradient reaching
 //! h_{t-1}; then the weight, bias and input gradients as single products over every step.
 
 use super::super::layer::Layer;
@@ -7,6 +8,7 @@ use super::super::parts::States;
 use super::forward::{before, buffer, Inputs, Saved};
 use super::gemm::{plain, product, transposed};
 use super::kernels::{int, launch, StepKernels};
+use super::persistent::{Launch, Way};
 use crate::config::Cell;
 use candle_core::cuda::cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
 use candle_core::cuda::CudaDevice;
@@ -131,24 +133,90 @@ fn through_time(
     states: States,
 ) -> Result<GateGrads> {
     let p = &layer.recurrence;
-    let (batch, hs, input) = (p.batch(), p.hidden, layer.input);
-    let (gw, aw, state, stride) = (p.gate_width(), p.saved_width(), batch * hs, input + hs);
+    let (batch, gw, state) = (p.batch(), p.gate_width(), p.batch() * p.hidden);
     let (lstm, gru) = (p.cell == Cell::Lstm, p.cell == Cell::Gru);
-    let (blas, kernels) = (dev.cublas_handle(), StepKernels::load(dev, p.cell)?);
     let mut gates = GateGrads {
         input: buffer(dev, p.time * batch * gw)?,
         hidden: buffer(dev, if gru { p.time * batch * gw } else { 0 })?,
         gru,
     };
-    let zeros = dev.alloc_zeros::<f32>(state)?;
     // The gradients reaching h_t (and c_t) from later steps. With the final state's gradient
     // alone, that is all there is at the last step, and no step's output adds any.
     let mut dh = dev.alloc_zeros::<f32>(state)?;
     if states == States::Final {
         dev.memcpy_dtod(d_out, &mut dh)?;
     }
-    let mut dc = dev.alloc_zeros::<f32>(if lstm { state } else { 1 })?;
-    let w_hh = w.slice(input..);
+    let dc = dev.alloc_zeros::<f32>(if lstm { state } else { 1 })?;
+    let carried = Carried { dh, dc };
+    let run = Forward { w, out, saved };
+    match Launch::new(dev, Way::Backward, p.cell, (batch, p.hidden, p.time))? {
+        Some(kernel) => persistent(dev, layer, &kernel, run, d_out, states, carried, &mut gates)?,
+        None => steps(dev, layer, run, d_out, states, carried, &mut gates)?,
+    }
+    Ok(gates)
+}
+
+/// What backward reads of forward: w, every step's h, and what forward kept.
+struct Forward<'a, 'b> {
+    w: &'a CudaView<'b, f32>,
+    out: &'a CudaView<'b, f32>,
+    saved: &'a Saved,
+}
+
+/// The gradients reaching the last step's h and c, which backward carries back.
+struct Carried {
+    dh: CudaSlice<f32>,
+    dc: CudaSlice<f32>,
+}
+
+/// Every step in one launch of the persistent kernel.
+#[allow(clippy::too_many_arguments)]
+fn persistent(
+    dev: &CudaDevice,
+    layer: &Layer,
+    kernel: &Launch,
+    f: Forward,
+    d_out: &CudaView<f32>,
+    states: States,
+    mut c: Carried,
+    gates: &mut GateGrads,
+) -> Result<()> {
+    let stride = int(layer.input + layer.recurrence.hidden)?;
+    let every_step = i32::from(states == States::EveryStep);
+    let w_hh = f.w.slice(layer.input..);
+    let mut arrived = dev.alloc_zeros::<u32>(kernel.chunks())?;
+    let mut args = kernel.args();
+    args.arg(&f.saved.lengths)
+        .arg(&f.saved.acts)
+        .arg(&f.saved.cells)
+        .arg(f.out);
+    args.arg(d_out).arg(&every_step).arg(&w_hh).arg(&stride);
+    args.arg(&mut c.dh).arg(&mut c.dc);
+    args.arg(&mut gates.input)
+        .arg(&mut gates.hidden)
+        .arg(&mut arrived);
+    // SAFETY: PERSISTENT_BACKWARD_ARGS in order, over buffers of the geometry's sizes.
+    unsafe { kernel.launch(args) }
+}
+
+/// Per step, last first, one launch of the backward step kernel and one product with W_hh.
+fn steps(
+    dev: &CudaDevice,
+    layer: &Layer,
+    f: Forward,
+    d_out: &CudaView<f32>,
+    states: States,
+    mut c: Carried,
+    gates: &mut GateGrads,
+) -> Result<()> {
+    let p = &layer.recurrence;
+    let (batch, hs, input) = (p.batch(), p.hidden, layer.input);
+    let (gw, aw, state, stride) = (p.gate_width(), p.saved_width(), batch * hs, input + hs);
+    let (lstm, gru) = (p.cell == Cell::Lstm, p.cell == Cell::Gru);
+    let (blas, kernels) = (dev.cublas_handle(), StepKernels::load(dev, p.cell)?);
+    let zeros = dev.alloc_zeros::<f32>(state)?;
+    let (saved, out) = (f.saved, f.out);
+    let w_hh = f.w.slice(input..);
     let (batch_arg, hidden_arg) = (int(batch)?, int(hs)?);
     for (t, &n) in p.active_rows().iter().enumerate().rev() {
         let cells = saved.cells.slice(..);
@@ -176,8 +244,8 @@ fn through_time(
             .arg(&h_prev)
             .arg(&h_t)
             .arg(&d_out_t);
-        args.arg(&mut dh)
-            .arg(&mut dc)
+        args.arg(&mut c.dh)
+            .arg(&mut c.dc)
             .arg(&mut d_gi_t)
             .arg(&mut d_gh_t);
         // SAFETY: BACKWARD_ARGS in order; every buffer holds this step's (batch, ...) rows.
@@ -191,10 +259,10 @@ fn through_time(
                 (n, hs, gw),
                 d_gates,
                 plain(&w_hh, stride),
-                (&mut dh, hs),
+                (&mut c.dh, hs),
                 1.0,
             )?;
         }
     }
-    Ok(gates)
+    Ok(())
 }

@@ -1,5 +1,5 @@
-//! The step kernels of `recurrent.cu`, compiled once per process by NVRTC and loaded once per
-//! device.
+//! The kernels of `recurrent.cu` and `persistent.cu`, compiled once per process by NVRTC and
+//! loaded once per device.
 //!
 //! Compiled at run time rather than by nvcc in a build script: candle's CUDA backend already
 //! links NVRTC, so this needs no build.rs (the CPU build stays exactly as it was) and no compute
@@ -14,13 +14,14 @@ use candle_core::cuda::{CudaDevice, WrapErr};
 use candle_core::{Error, Result};
 use std::sync::{Arc, OnceLock};
 
-const SOURCE: &str = include_str!("recurrent.cu");
+/// `persistent.cu` builds on `recurrent.cu`'s cells, so the two compile as one.
+const SOURCE: &str = concat!(include_str!("recurrent.cu"), include_str!("persistent.cu"));
 /// The name candle keeps the loaded module under, per device.
 const MODULE: &str = "lstm_sentiment_recurrent";
 /// Threads per block: one per (text, unit).
 const BLOCK: u32 = 256;
 
-/// The PTX of `recurrent.cu`, compiled on first use.
+/// The PTX of [`SOURCE`], compiled on first use.
 fn ptx() -> Result<&'static str> {
     static PTX: OnceLock<std::result::Result<String, String>> = OnceLock::new();
     compiled(&PTX, SOURCE)
@@ -50,18 +51,19 @@ pub struct StepKernels {
     backward: CudaFunction,
 }
 
+/// The kernel `name` of [`SOURCE`] on `dev`.
+pub fn function(dev: &CudaDevice, name: &str) -> Result<CudaFunction> {
+    let f = dev.get_or_load_custom_func(name, MODULE, ptx()?)?;
+    Ok(f.into_cuda_function())
+}
+
 impl StepKernels {
     pub fn load(dev: &CudaDevice, cell: Cell) -> Result<Self> {
-        let ptx = ptx()?;
-        let function = |step: &str| {
-            let name = format!("{}_{step}", cell.name());
-            let f = dev.get_or_load_custom_func(&name, MODULE, ptx)?;
-            Ok::<_, Error>(f.into_cuda_function())
-        };
+        let step = |way: &str| function(dev, &format!("{}_{way}", cell.name()));
         Ok(Self {
             stream: dev.cuda_stream(),
-            forward: function("forward")?,
-            backward: function("backward")?,
+            forward: step("forward")?,
+            backward: step("backward")?,
         })
     }
 
@@ -110,7 +112,13 @@ mod tests {
     fn the_kernels_compile_with_nvrtc() {
         let ptx = super::ptx().unwrap();
         for name in ["lstm", "gru", "rnn"] {
-            for step in ["forward", "backward"] {
+            let ways = [
+                "forward",
+                "backward",
+                "persistent_forward",
+                "persistent_backward",
+            ];
+            for step in ways {
                 let entry = format!(".entry {name}_{step}(");
                 assert!(ptx.contains(&entry), "{entry} missing from the PTX");
             }

@@ -1,17 +1,23 @@
 //! The recurrent layer on a CUDA GPU: what `fused`'s custom op runs when its tensors are there,
 //! with the same values and gradients as its CPU kernel (to float rounding).
 //!
-//! Forward (`forward`): one product for the input side of every step, then per step one
-//! product h_{t-1} W_hh^T and one fused kernel for the biases, gates, state update and length
-//! masking. Backward (`backward`): per step, last first, one fused kernel for the gates'
-//! gradients and one product for the gradient reaching h_{t-1}; then the weight, bias and input
-//! gradients as single products over all steps. The kernels are `recurrent.cu` (`kernels`), the
-//! products cuBLAS's (`gemm`); everything stays on the device, on candle's stream.
+//! Forward (`forward`): one product for the input side of every step, then the recurrence over
+//! the steps. Backward (`backward`): the recurrence back through the steps for the gates'
+//! gradients, then the weight, bias and input gradients as single products over all steps.
+//!
+//! The recurrence runs in one of two ways: per step, one product h_{t-1} W_hh^T (or, back,
+//! d_gates W_hh) and one fused kernel for the biases, gates, state update and length masking
+//! (`recurrent.cu`); or, where the environment asks for it and a block's share of W_hh fits a
+//! GPU's shared memory, one launch of a persistent kernel for every step (`persistent`,
+//! `persistent.cu`). The kernels are compiled by NVRTC
+//! (`kernels`), the products are cuBLAS's (`gemm`); everything stays on the device, on candle's
+//! stream.
 
 mod backward;
 mod forward;
 mod gemm;
 pub(crate) mod kernels;
+mod persistent;
 
 use super::layer::Layer;
 use super::parts::States;
