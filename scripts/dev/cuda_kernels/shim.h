@@ -25,6 +25,7 @@ static thread_local Dim3 threadIdx, blockIdx, blockDim, gridDim;
 #define __device__
 #define __host__
 #define __forceinline__ inline
+#define __launch_bounds__(threads)
 
 // Runs `kernel` (a call of a __global__ function) as CUDA would with enough blocks of `block`
 // threads for n threads, as the Rust side launches it.

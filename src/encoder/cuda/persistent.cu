@@ -123,7 +123,8 @@ __device__ __host__ inline int forward_shared_floats(int gates, int per, int row
   Geometry g, const unsigned int *lengths, const float *gi, const float *w_hh, int ldw,      \
       const float *bias, float *out, float *cells, float *acts, int acts_step,              \
       unsigned int *arrived
-#define PERSISTENT_FORWARD_CALL g, lengths, gi, w_hh, ldw, bias, out, cells, acts, acts_step, arrived
+#define PERSISTENT_FORWARD_CALL \
+  g, lengths, gi, w_hh, ldw, bias, out, cells, acts, acts_step, arrived
 
 template <class C>
 __device__ void persistent_forward(PERSISTENT_FORWARD_ARGS) {
@@ -237,21 +238,31 @@ __device__ void persistent_backward(PERSISTENT_BACKWARD_ARGS) {
   }
 }
 
-extern "C" __global__ void lstm_persistent_forward(PERSISTENT_FORWARD_ARGS) {
+// The kernels run 512 threads per block (persistent.rs's THREADS); saying so caps their
+// registers at what 512 threads of a multiprocessor can have, so that a block always fits.
+#define PERSISTENT_THREADS 512
+
+extern "C" __global__ void __launch_bounds__(PERSISTENT_THREADS)
+    lstm_persistent_forward(PERSISTENT_FORWARD_ARGS) {
   persistent_forward<Lstm>(PERSISTENT_FORWARD_CALL);
 }
-extern "C" __global__ void gru_persistent_forward(PERSISTENT_FORWARD_ARGS) {
+extern "C" __global__ void __launch_bounds__(PERSISTENT_THREADS)
+    gru_persistent_forward(PERSISTENT_FORWARD_ARGS) {
   persistent_forward<Gru>(PERSISTENT_FORWARD_CALL);
 }
-extern "C" __global__ void rnn_persistent_forward(PERSISTENT_FORWARD_ARGS) {
+extern "C" __global__ void __launch_bounds__(PERSISTENT_THREADS)
+    rnn_persistent_forward(PERSISTENT_FORWARD_ARGS) {
   persistent_forward<Rnn>(PERSISTENT_FORWARD_CALL);
 }
-extern "C" __global__ void lstm_persistent_backward(PERSISTENT_BACKWARD_ARGS) {
+extern "C" __global__ void __launch_bounds__(PERSISTENT_THREADS)
+    lstm_persistent_backward(PERSISTENT_BACKWARD_ARGS) {
   persistent_backward<Lstm>(PERSISTENT_BACKWARD_CALL);
 }
-extern "C" __global__ void gru_persistent_backward(PERSISTENT_BACKWARD_ARGS) {
+extern "C" __global__ void __launch_bounds__(PERSISTENT_THREADS)
+    gru_persistent_backward(PERSISTENT_BACKWARD_ARGS) {
   persistent_backward<Gru>(PERSISTENT_BACKWARD_CALL);
 }
-extern "C" __global__ void rnn_persistent_backward(PERSISTENT_BACKWARD_ARGS) {
+extern "C" __global__ void __launch_bounds__(PERSISTENT_THREADS)
+    rnn_persistent_backward(PERSISTENT_BACKWARD_ARGS) {
   persistent_backward<Rnn>(PERSISTENT_BACKWARD_CALL);
 }

@@ -22,7 +22,8 @@ use candle_core::cuda::{CudaDevice, WrapErr};
 use candle_core::{bail, Result};
 use std::sync::{Arc, OnceLock};
 
-/// Threads per block.
+/// Threads per block: `PERSISTENT_THREADS` of `persistent.cu`, which caps the kernels'
+/// registers for it.
 const THREADS: u32 = 512;
 
 /// Which way the recurrence runs on a GPU.
