@@ -231,11 +231,16 @@ struct Run {
   F out, cells, acts;
 };
 
-// A persistent launch's shape: units and texts per block, threads per block.
+// A persistent launch's shape: units and texts per block, threads per block, and the longest
+// piece of the product with W_hh (which the launch cuts to the product's length).
 struct Grid {
   int per, rows;
   unsigned threads;
-  Geometry geometry(const Layer &L) const { return Geometry{L.B, L.H, L.T, per, rows}; }
+  int piece = 1 << 20;
+  // `len`: forward's product runs over hidden, backward's over gates * hidden.
+  Geometry geometry(const Layer &L, int len) const {
+    return Geometry{L.B, L.H, L.T, per, rows, std::min(piece, len)};
+  }
   Dim3 dims(const Layer &L) const {
     return Dim3{(unsigned)((L.H + per - 1) / per), (unsigned)((L.B + rows - 1) / rows), 1};
   }
@@ -262,9 +267,11 @@ Run gpu_forward(const Layer &L, const F &x, const F &w, const F &bias, const Gri
                              : rnn_persistent_forward;
     Dim3 dims = grid->dims(L);
     std::vector<unsigned> arrived(dims.y);
-    size_t shared = forward_shared_floats(gates(L.cell), grid->per, grid->rows, L.H);
+    Geometry geometry = grid->geometry(L, L.H);
+    size_t shared =
+        forward_shared_floats(gates(L.cell), grid->per, grid->rows, L.H, geometry.piece);
     launch_cooperative(dims, grid->threads, shared, [&] {
-      k(grid->geometry(L), L.lengths.data(), gi.data(), &w[L.I], L.stride(), bias.data(),
+      k(geometry, L.lengths.data(), gi.data(), &w[L.I], L.stride(), bias.data(),
         r.out.data(), r.cells.data(), r.acts.data(), L.B * A, arrived.data());
     });
     return r;
@@ -324,9 +331,10 @@ GateGrads persistent_through_time(const Layer &L, const F &w, const Run &r, cons
                            : rnn_persistent_backward;
   Dim3 dims = grid.dims(L);
   std::vector<unsigned> arrived(dims.y);
-  size_t shared = backward_shared_floats(gates(L.cell), grid.per, grid.rows, L.H);
+  Geometry geometry = grid.geometry(L, G);
+  size_t shared = backward_shared_floats(gates(L.cell), grid.per, grid.rows, L.H, geometry.piece);
   launch_cooperative(dims, grid.threads, shared, [&] {
-    k(grid.geometry(L), L.lengths.data(), r.acts.data(), r.cells.data(), r.out.data(),
+    k(geometry, L.lengths.data(), r.acts.data(), r.cells.data(), r.out.data(),
       d_out.data(), !final_only, &w[L.I], L.stride(), dh.data(), dc.data(), d.input.data(),
       d.hidden.data(), arrived.data());
   });
@@ -441,9 +449,10 @@ int main() {
     // Nine texts, one running every step, over several blocks of 16 threads.
     Layer wide{cell, 4, 9, 2, 7, {4, 3, 0, 1, 4, 2, 2, 0, 3}};
     // Two units and two texts per block: the last group and chunk hold one of each; four
-    // units and five texts per block over two warps. Both have fewer tiles of sums than
-    // threads, so block_dots splits each sum across lanes.
-    const Grid grids[] = {{2, 2, 32}, {4, 5, 64}};
+    // units and five texts per block over two warps, the products in pieces of three (the
+    // last one shorter). Both have fewer tiles of sums than threads, so block_dots splits each
+    // sum across lanes.
+    const Grid grids[] = {{2, 2, 32}, {4, 5, 64, 3}};
     for (const Layer &L : {small, wide})
       for (bool final_only : {false, true}) {
         check_layer(L, final_only, nullptr);
@@ -454,7 +463,7 @@ int main() {
   // and texts, and more tiles of sums than threads, so that block_dots runs several rounds.
   for (Cell cell : {LSTM, GRU, RNN}) {
     Layer big{cell, 5, 11, 3, 40, {5, 2, 0, 5, 1, 4, 5, 3, 3, 2, 5}};
-    for (const Grid &grid : {Grid{40, 11, 32}, Grid{10, 6, 32}, Grid{20, 11, 64}})
+    for (const Grid &grid : {Grid{40, 11, 32}, Grid{10, 6, 32, 16}, Grid{20, 11, 64, 25}})
       for (bool final_only : {false, true}) check_against_steps(big, final_only, grid);
   }
   std::printf("%d checks, %d failed; worst error %.3g (tolerance %g)\n", checks, failures, worst,

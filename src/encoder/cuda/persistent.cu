@@ -21,6 +21,10 @@ struct Geometry {
   int batch, hidden, time;
   // Units per block (blockIdx.x) and texts per block (blockIdx.y).
   int per, rows;
+  // The product with W_hh runs over its length (forward hidden, backward gates * hidden) in
+  // pieces of at most this many, so that a block's tile of its texts' states or gradients
+  // need hold one piece.
+  int piece;
 };
 
 // Rows of a (rows, len) matrix in shared memory are len + 1 floats apart, so that threads
@@ -30,14 +34,15 @@ __device__ __forceinline__ int padded(int len) { return len + 1; }
 // Outputs per side of the tile a thread of `block_dots` keeps in registers.
 #define TILE 4
 
-// out[i * nr + r] = sum_k a[i * lda + k] b[r * ldb + k] for i < ni, r < nr. A thread sums a
+// out[i * nr + r] = sum_k a[i * lda + k] b[r * ldb + k] for i < ni, r < nr, added to what out
+// holds with `accumulate`. A thread sums a
 // TILE x TILE tile of outputs, reading TILE rows of each side (a tile with fewer rows repeats
 // its first one, and drops those sums); when there are fewer tiles than threads, `split`
 // neighbouring lanes of a warp share a tile, each summing every split-th k, and add their sums
 // across the warp. Every thread of the block runs every iteration, so that the whole warp
 // takes part in each exchange. Ends with __syncthreads().
 __device__ void block_dots(int ni, int nr, int len, const float *a, int lda, const float *b,
-                           int ldb, float *out) {
+                           int ldb, float *out, bool accumulate) {
   const int threads = (int)blockDim.x, tid = (int)threadIdx.x;
   const int tiles_r = (nr + TILE - 1) / TILE, tiles = (ni + TILE - 1) / TILE * tiles_r;
   int split = 1;
@@ -72,7 +77,10 @@ __device__ void block_dots(int ni, int nr, int len, const float *a, int lda, con
           sum[p][q] += __shfl_xor_sync(0xffffffffu, sum[p][q], step);
     if (valid && lane == 0)
       for (int p = 0; p < ti; ++p)
-        for (int q = 0; q < tr; ++q) out[(i0 + p) * nr + r0 + q] = sum[p][q];
+        for (int q = 0; q < tr; ++q) {
+          float *o = out + (i0 + p) * nr + r0 + q;
+          *o = accumulate ? *o + sum[p][q] : sum[p][q];
+        }
   }
   __syncthreads();
 }
@@ -107,10 +115,11 @@ __device__ __forceinline__ Slice block_slice(const Geometry &g) {
   return s;
 }
 
-// Forward's shared memory, in floats: the block's rows of W_hh, (gates * per, hidden); h_{t-1}
-// of its texts, (rows, hidden); their hidden side, (rows, gates * per).
-__device__ __host__ inline int forward_shared_floats(int gates, int per, int rows, int hidden) {
-  return gates * per * (hidden + 1) + rows * (hidden + 1) + rows * gates * per;
+// Forward's shared memory, in floats: the block's rows of W_hh, (gates * per, hidden); a piece
+// of h_{t-1} of its texts, (rows, piece); their hidden side, (rows, gates * per).
+__device__ __host__ inline int forward_shared_floats(int gates, int per, int rows, int hidden,
+                                                   int piece) {
+  return gates * per * (hidden + 1) + rows * (piece + 1) + rows * gates * per;
 }
 
 // Forward over every step:
@@ -134,7 +143,7 @@ __device__ void persistent_forward(PERSISTENT_FORWARD_ARGS) {
   const int tid = (int)threadIdx.x, threads = (int)blockDim.x;
   const bool lstm = C::gates == 4;
   // Local gate row q * units + u is W_hh's row q * hidden + j0 + u.
-  float *w = shared, *hs = w + C::gates * g.per * padded(H), *gh = hs + g.rows * padded(H);
+  float *w = shared, *hs = w + C::gates * g.per * padded(H), *gh = hs + g.rows * padded(g.piece);
   for (int e = tid; e < lw * H; e += threads) {
     int r = e / H, k = e % H, q = r / s.units, u = r % s.units;
     w[r * padded(H) + k] = w_hh[(q * H + s.j0 + u) * ldw + k];
@@ -142,14 +151,15 @@ __device__ void persistent_forward(PERSISTENT_FORWARD_ARGS) {
   __syncthreads();
   for (int t = 0; t < g.time; ++t) {
     const float *h_prev = t > 0 ? out + (t - 1) * state : out;
-    if (t > 0) {
-      // Every unit of the chunk's texts, written by the chunk's other blocks: read through L2.
-      for (int e = tid; e < s.n * H; e += threads) {
-        int i = e / H, k = e % H;
-        hs[i * padded(H) + k] = __ldcg(h_prev + (s.b0 + i) * H + k);
+    // Every unit of the chunk's texts, written by the chunk's other blocks: read through L2.
+    for (int k0 = 0; t > 0 && k0 < H; k0 += g.piece) {
+      const int width = H - k0 < g.piece ? H - k0 : g.piece;
+      for (int e = tid; e < s.n * width; e += threads) {
+        int i = e / width, k = e % width;
+        hs[i * padded(g.piece) + k] = __ldcg(h_prev + (s.b0 + i) * H + k0 + k);
       }
       __syncthreads();
-      block_dots(s.n, lw, H, hs, padded(H), w, padded(H), gh);
+      block_dots(s.n, lw, width, hs, padded(g.piece), w + k0, padded(H), gh, k0 > 0);
     }
     for (int e = tid; e < s.n * s.units; e += threads) {
       int i = e / s.units, u = e % s.units, b = s.b0 + i, j = s.j0 + u, k = b * H + j;
@@ -170,11 +180,12 @@ __device__ void persistent_forward(PERSISTENT_FORWARD_ARGS) {
   }
 }
 
-// Backward's shared memory, in floats: the block's columns of W_hh, (per, gates * hidden); the
-// hidden side's gradients of its texts at one step, (rows, gates * hidden); their products
+// Backward's shared memory, in floats: the block's columns of W_hh, (per, gates * hidden); a
+// piece of the hidden side's gradients of its texts at one step, (rows, piece); their products
 // with the columns, (rows, per).
-__device__ __host__ inline int backward_shared_floats(int gates, int per, int rows, int hidden) {
-  return per * (gates * hidden + 1) + rows * (gates * hidden + 1) + rows * per;
+__device__ __host__ inline int backward_shared_floats(int gates, int per, int rows, int hidden,
+                                                    int piece) {
+  return per * (gates * hidden + 1) + rows * (piece + 1) + rows * per;
 }
 
 // Backward over every step, last first:
@@ -201,7 +212,7 @@ __device__ void persistent_backward(PERSISTENT_BACKWARD_ARGS) {
   const int tid = (int)threadIdx.x, threads = (int)blockDim.x;
   const bool lstm = C::gates == 4, gru = C::gates == 3;
   // Column u of the block's units: W_hh's column j0 + u, gw long.
-  float *wc = shared, *tile = wc + g.per * padded(gw), *sums = tile + g.rows * padded(gw);
+  float *wc = shared, *tile = wc + g.per * padded(gw), *sums = tile + g.rows * padded(g.piece);
   const float *d_hidden = gru ? d_gh : d_gi;
   for (int e = tid; e < s.units * gw; e += threads) {
     int u = e / gw, r = e % gw;
@@ -223,12 +234,15 @@ __device__ void persistent_backward(PERSISTENT_BACKWARD_ARGS) {
     if (t == 0) break;
     // dh += d_gh_t W_hh for the block's units, from every unit's gate gradients of its texts.
     chunk_barrier(arrived + blockIdx.y, (g.time - t) * gridDim.x);
-    for (int e = tid; e < s.n * gw; e += threads) {
-      int i = e / gw, r = e % gw;
-      tile[i * padded(gw) + r] = __ldcg(d_hidden + (t * g.batch + s.b0 + i) * gw + r);
+    for (int k0 = 0; k0 < gw; k0 += g.piece) {
+      const int width = gw - k0 < g.piece ? gw - k0 : g.piece;
+      for (int e = tid; e < s.n * width; e += threads) {
+        int i = e / width, r = e % width;
+        tile[i * padded(g.piece) + r] = __ldcg(d_hidden + (t * g.batch + s.b0 + i) * gw + k0 + r);
+      }
+      __syncthreads();
+      block_dots(s.n, s.units, width, tile, padded(g.piece), wc + k0, padded(gw), sums, k0 > 0);
     }
-    __syncthreads();
-    block_dots(s.n, s.units, gw, tile, padded(gw), wc, padded(gw), sums);
     for (int e = tid; e < s.n * s.units; e += threads) {
       int i = e / s.units, u = e % s.units, b = s.b0 + i;
       // A text past its length has zero gate gradients: its dh passes back as it is.

@@ -22,6 +22,9 @@ use candle_core::cuda::{CudaDevice, WrapErr};
 use candle_core::{bail, Result};
 use std::sync::{Arc, OnceLock};
 
+/// Pieces of the product with W_hh, longest first, for layers whose whole tile does not fit.
+const PIECES: [usize; 3] = [256, 128, 64];
+
 /// Threads per block: `PERSISTENT_THREADS` of `persistent.cu`, which caps the kernels'
 /// registers for it.
 const THREADS: u32 = 512;
@@ -68,9 +71,11 @@ pub struct Geometry {
     per: i32,
     /// Texts per block (the grid's y).
     rows: i32,
+    /// The longest piece of the product with W_hh that a block's tile holds at once.
+    piece: i32,
 }
 
-// SAFETY: five i32s in C layout, as the kernels declare them.
+// SAFETY: six i32s in C layout, as the kernels declare them.
 unsafe impl DeviceRepr for Geometry {}
 
 /// Forward or backward: their kernels keep different things in shared memory.
@@ -88,15 +93,23 @@ impl Way {
         }
     }
 
-    /// The kernel's shared memory in floats: `forward_shared_floats` and
-    /// `backward_shared_floats` of `persistent.cu`, which must agree with these.
-    fn shared_floats(self, gates: usize, per: usize, rows: usize, hidden: usize) -> usize {
+    /// The length of the product with W_hh: forward sums over the units, backward over
+    /// every gate of every unit.
+    fn length(self, gates: usize, hidden: usize) -> usize {
         match self {
-            Way::Forward => gates * per * (hidden + 1) + rows * (hidden + 1) + rows * gates * per,
-            Way::Backward => {
-                let gw = gates * hidden;
-                per * (gw + 1) + rows * (gw + 1) + rows * per
-            }
+            Way::Forward => hidden,
+            Way::Backward => gates * hidden,
+        }
+    }
+
+    /// The kernel's shared memory in floats, for blocks of `per` units and `rows` texts and
+    /// pieces of `piece`: `forward_shared_floats` and `backward_shared_floats` of
+    /// `persistent.cu`, which must agree with these.
+    fn shared_floats(self, gates: usize, (per, rows, piece): Split, hidden: usize) -> usize {
+        let tile = rows * (piece + 1);
+        match self {
+            Way::Forward => gates * per * (hidden + 1) + tile + rows * gates * per,
+            Way::Backward => per * (gates * hidden + 1) + tile + rows * per,
         }
     }
 }
@@ -117,11 +130,16 @@ pub struct Plan {
     pub shared_bytes: usize,
 }
 
+/// Units per block, texts per block, and the longest piece of the product with W_hh.
+type Split = (usize, usize, usize);
+
 /// The grid for a layer of `hidden` units over `batch` texts and `time` steps, or None where
 /// no grid fits. The fewer blocks split the units, the less each step reads (every block reads
 /// all units of its texts), so the units go to as few blocks as shared memory allows, the
 /// texts to as many as the multiprocessors left over allow; a small batch leaves room for more
-/// unit groups, which then share the work.
+/// unit groups, which then share the work. The product with W_hh runs in one piece where the
+/// tile fits, else in the longest of [`PIECES`] that does: every piece costs the block a wait
+/// and a round of sums.
 pub fn plan(
     way: Way,
     cell: Cell,
@@ -137,16 +155,20 @@ pub fn plan(
         let groups = least.max((room.multiprocessors / chunks).min(hidden));
         let per = hidden.div_ceil(groups);
         let rows = batch.div_ceil(chunks);
-        let floats = way.shared_floats(gates, per, rows, hidden);
-        if floats > room.shared_floats {
+        let length = way.length(gates, hidden);
+        let floats = |piece| way.shared_floats(gates, (per, rows, piece), hidden);
+        let mut pieces = std::iter::once(length).chain(PIECES.into_iter().filter(|&p| p < length));
+        let Some(piece) = pieces.find(|&piece| floats(piece) <= room.shared_floats) else {
             continue;
-        }
+        };
+        let floats = floats(piece);
         let geometry = Geometry {
             batch: int(batch).ok()?,
             hidden: int(hidden).ok()?,
             time: int(time).ok()?,
             per: int(per).ok()?,
             rows: int(rows).ok()?,
+            piece: int(piece).ok()?,
         };
         let grid = (
             u32::try_from(hidden.div_ceil(per)).ok()?,
@@ -287,7 +309,12 @@ mod tests {
             "{what}: {plan:?}"
         );
         assert!(groups * chunks <= room.multiprocessors, "{what}: {plan:?}");
-        let floats = way.shared_floats(cell.gates(), per, rows, hidden);
+        let piece = g.piece as usize;
+        assert!(
+            piece >= 1 && piece <= way.length(cell.gates(), hidden),
+            "{what}: {plan:?}"
+        );
+        let floats = way.shared_floats(cell.gates(), (per, rows, piece), hidden);
         assert_eq!(plan.shared_bytes, 4 * floats, "{what}");
         assert!(floats <= room.shared_floats, "{what}: {plan:?}");
     }
@@ -297,7 +324,7 @@ mod tests {
         for way in [Way::Forward, Way::Backward] {
             for cell in [Cell::Lstm, Cell::Gru, Cell::Rnn] {
                 for batch in [1, 7, 64, 256] {
-                    for hidden in [1, 128, 256] {
+                    for hidden in [1, 128, 256, 512] {
                         check(way, cell, (batch, hidden, 40), H200);
                     }
                 }
@@ -311,6 +338,14 @@ mod tests {
         let many = plan(Way::Forward, Cell::Lstm, (256, 256, 20), H200).unwrap();
         assert!(one.grid.0 > many.grid.0, "{one:?} {many:?}");
         assert_eq!(one.grid.1, 1);
+    }
+
+    #[test]
+    fn a_tile_too_large_whole_is_taken_in_pieces() {
+        let whole = plan(Way::Backward, Cell::Lstm, (64, 256, 20), H200).unwrap();
+        assert_eq!(whole.geometry.piece, 4 * 256);
+        let wide = plan(Way::Backward, Cell::Lstm, (64, 512, 20), H200).unwrap();
+        assert!(wide.geometry.piece < 4 * 512, "{wide:?}");
     }
 
     #[test]
