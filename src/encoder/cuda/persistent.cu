@@ -35,12 +35,11 @@ __device__ __forceinline__ int padded(int len) { return len + 1; }
 #define TILE 4
 
 // out[i * nr + r] = sum_k a[i * lda + k] b[r * ldb + k] for i < ni, r < nr, added to what out
-// holds with `accumulate`. A thread sums a
-// TILE x TILE tile of outputs, reading TILE rows of each side (a tile with fewer rows repeats
-// its first one, and drops those sums); when there are fewer tiles than threads, `split`
-// neighbouring lanes of a warp share a tile, each summing every split-th k, and add their sums
-// across the warp. Every thread of the block runs every iteration, so that the whole warp
-// takes part in each exchange. Ends with __syncthreads().
+// holds with `accumulate`. A thread sums a TILE x TILE tile of outputs, reading TILE rows of
+// each side (a tile with fewer rows repeats its first one, and drops those sums); when there
+// are fewer tiles than threads, `split` neighbouring lanes of a warp share a tile, each summing
+// every split-th k, and add their sums across the warp. Every thread of the block runs every
+// iteration, so that the whole warp takes part in each exchange. Ends with __syncthreads().
 __device__ void block_dots(int ni, int nr, int len, const float *a, int lda, const float *b,
                            int ldb, float *out, bool accumulate) {
   const int threads = (int)blockDim.x, tid = (int)threadIdx.x;
