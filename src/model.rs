@@ -38,6 +38,11 @@ impl Batch {
         })
     }
 
+    /// The ids on the host, as `ids` holds them: (time, batch) row-major.
+    pub fn host_ids(&self) -> &[u32] {
+        &self.host_ids
+    }
+
     pub fn token_count(&self) -> usize {
         self.steps.lengths().iter().sum()
     }
@@ -162,10 +167,11 @@ impl Model {
                 return self.head(features, None);
             }
         }
-        let mut xs = self.embedding.forward(&batch.ids)?; // (time, batch, dim)
+        // (time, batch, dim)
+        let mut xs = (self.embedding).forward_with_host_ids(&batch.ids, ids)?;
         if let Some((buckets, table)) = buckets.zip(self.ngrams.as_ref()) {
-            let buckets = Tensor::from_vec(buckets, (time, size), batch.ids.device())?;
-            xs = (xs + table.forward(&buckets)?)?;
+            let at = Tensor::from_slice(&buckets, (time, size), batch.ids.device())?;
+            xs = (xs + table.forward_with_host_ids(&at, &buckets)?)?;
         }
         self.forward_embedded(xs, &batch.steps, dropout)
     }

@@ -4,9 +4,9 @@
 # scripts/dev/cuda_kernels/check.cpp: src/encoder/cuda/recurrent.cu, one step of each cell and a
 # whole layer run as the Rust side runs it, against PyTorch's equations in double precision
 # (gradients by central differences). scripts/dev/cuda_kernels/dropout.cpp: src/dropout/mask.cu,
-# the dropout masks, against the Rust generator's stream. scripts/dev/cuda_kernels/sparse_adamw.cpp:
-# src/optim/sparse_adamw.cu, the row-sparse AdamW step of a table kept on a GPU, against the
-# host's formula. Prints each failed check and a summary; exits 1 on a failure.
+# the dropout masks, against the Rust generator's stream. scripts/dev/cuda_kernels/adamw.cpp:
+# src/optim/adamw.cu, the AdamW steps of dense parameters and of a table's rows kept on a GPU,
+# against the host's formula. Prints each failed check and a summary; exits 1 on a failure.
 #
 #   scripts/dev/check_cuda_kernels.sh
 #
@@ -26,5 +26,5 @@ g++ "${flags[@]}" -o "$work/check" "$here/check.cpp"
 "$work/check"
 g++ "${flags[@]}" -I "$root/src/dropout" -o "$work/dropout" "$here/dropout.cpp"
 "$work/dropout"
-g++ "${flags[@]}" -I "$root/src/optim" -o "$work/sparse_adamw" "$here/sparse_adamw.cpp"
-"$work/sparse_adamw"
+g++ "${flags[@]}" -I "$root/src/optim" -o "$work/adamw" "$here/adamw.cpp"
+"$work/adamw"

@@ -38,7 +38,10 @@ fn ptx() -> Result<&'static str> {
 }
 
 /// (table (vocab, dim) f32, ids (n,) u32) -> the table's rows at the ids, (n, dim).
-pub struct Lookup;
+pub struct Lookup {
+    /// The ids on the host, where the caller has them; otherwise the backward copies them down.
+    pub host_ids: Option<Vec<u32>>,
+}
 
 impl CustomOp2 for Lookup {
     fn name(&self) -> &'static str {
@@ -74,8 +77,16 @@ impl CustomOp2 for Lookup {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let copied;
+        let ids = match &self.host_ids {
+            Some(ids) => ids,
+            None => {
+                copied = ids.to_vec1::<u32>()?;
+                &copied
+            }
+        };
         let sums = RowSums {
-            by_row: ByRow::new(&ids.to_vec1::<u32>()?, table.dim(0)?)?,
+            by_row: ByRow::new(ids, table.dim(0)?)?,
         };
         Ok((Some(grad.contiguous()?.apply_op1_no_bwd(&sums)?), None))
     }

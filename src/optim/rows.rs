@@ -99,8 +99,8 @@ impl SparseRows {
     }
 
     /// One AdamW step on rows `ids` (each at most once), whose gradients are the rows of
-    /// `grad` (ids.len(), dim).
-    pub fn update(&mut self, ids: &[u32], grad: &Tensor) -> Result<()> {
+    /// `grad` (ids.len(), dim) times `scale`.
+    pub fn update(&mut self, ids: &[u32], grad: &Tensor, scale: f32) -> Result<()> {
         self.step += 1;
         let step = AdamWStep::new(&self.params, self.step);
         match &mut self.store {
@@ -110,12 +110,12 @@ impl SparseRows {
                     let row = id as usize * self.dim..(id as usize + 1) * self.dim;
                     let g = &grad[k * self.dim..(k + 1) * self.dim];
                     let (w, m, v) = (&mut weight[row.clone()], &mut m[row.clone()], &mut v[row]);
-                    step.apply(w, m, v, g, 1.0);
+                    step.apply(w, m, v, g, scale);
                 }
                 Ok(())
             }
             #[cfg(feature = "cuda")]
-            Store::Device(stacked) => super::cuda::update_rows(stacked, ids, grad, &step),
+            Store::Device(stacked) => super::cuda::update_rows(stacked, ids, grad, scale, &step),
             #[cfg(not(feature = "cuda"))]
             Store::Device(_) => candle_core::bail!("a table on a GPU needs the `cuda` feature"),
         }
@@ -198,7 +198,7 @@ mod tests {
     fn untouched_rows_do_not_move() {
         let mut sparse = SparseRows::new(vec![1.0; 6], 2, ParamsAdamW::default());
         let g = Tensor::new(&[[0.5f32, -0.5]], &Device::Cpu).unwrap();
-        sparse.update(&[1], &g).unwrap();
+        sparse.update(&[1], &g, 1.0).unwrap();
         let w = weight(&sparse);
         assert_eq!(&w[0..2], &[1.0, 1.0]);
         assert_eq!(&w[4..6], &[1.0, 1.0]);
@@ -235,7 +235,7 @@ mod tests {
             ParamsAdamW::default(),
         );
         let g = Tensor::new(&[[0.5f32, -0.5, 1.0]], &Device::Cpu).unwrap();
-        host.update(&[2], &g).unwrap();
+        host.update(&[2], &g, 1.0).unwrap();
         let mut device = stacked(&host);
         let cpu = Device::Cpu;
         let ids = [3u32, 0, 2];

@@ -1,10 +1,11 @@
 //! The AdamW update itself, shared by the dense optimizer and the row-trained tables.
 
-use candle_core::{Result, Tensor};
 use candle_nn::ParamsAdamW;
 
 /// candle-nn's AdamW update for one step number, shared by the dense and the row-sparse
-/// optimizers so the two cannot drift apart.
+/// optimizers so the two cannot drift apart. In C layout: the GPU's kernels take it whole
+/// (`adamw.cu`).
+#[repr(C)]
 pub(super) struct AdamWStep {
     pub(super) b1: f32,
     pub(super) b2: f32,
@@ -26,27 +27,6 @@ impl AdamWStep {
             decay: (1.0 - p.lr * p.weight_decay) as f32,
             eps: p.eps as f32,
         }
-    }
-
-    /// [`apply`](Self::apply) as device ops, for a parameter on a GPU: the new weights, with
-    /// `m` and `v` replaced by the new moments. Nothing is copied to the host.
-    pub(super) fn apply_on_device(
-        &self,
-        w: &Tensor,
-        (m, v): (&mut Tensor, &mut Tensor),
-        g: &Tensor,
-        scale: f32,
-    ) -> Result<Tensor> {
-        let f = |x: f32| f64::from(x);
-        let g = g.affine(f(scale), 0.0)?;
-        *m = (m.affine(f(self.b1), 0.0)? + g.affine(f(1.0 - self.b1), 0.0)?)?;
-        *v = (v.affine(f(self.b2), 0.0)? + g.sqr()?.affine(f(1.0 - self.b2), 0.0)?)?;
-        let denominator = v
-            .affine(f(self.scale_v), 0.0)?
-            .sqrt()?
-            .affine(1.0, f(self.eps))?;
-        let update = (m.affine(f(self.lr * self.scale_m), 0.0)? / denominator)?;
-        w.detach().affine(f(self.decay), 0.0)? - update
     }
 
     /// Updates weights `w` and moments `m`, `v` in place from gradient `g` times `scale`.

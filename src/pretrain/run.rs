@@ -308,7 +308,8 @@ impl<'a> Run<'a> {
                 let (rows, local) = (tables.words, tables.word_ids);
                 let (local_windows, local_negatives) = local.split_at(windows.len());
                 let batch = Batch::new(local_windows, &device)?;
-                let xs = Embedding::new(rows.clone()).forward(&batch.ids)?;
+                let xs = Embedding::new(rows.clone())
+                    .forward_with_host_ids(&batch.ids, batch.host_ids())?;
                 let predicted =
                     (self.head).predict(&self.encoder, &xs, &batch.steps, Some(&mut dropout))?;
                 let (targets, targets_local) = (

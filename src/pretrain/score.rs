@@ -31,7 +31,8 @@ pub(super) fn score_windows(
     for chunk in order.chunks(batch_size.max(1)) {
         let chunk: Vec<Vec<u32>> = chunk.iter().map(|w| w.to_vec()).collect();
         let batch = Batch::new(&chunk, table.device())?;
-        let xs = Embedding::new(table.clone()).forward(&batch.ids)?;
+        let xs =
+            Embedding::new(table.clone()).forward_with_host_ids(&batch.ids, batch.host_ids())?;
         let predicted = head.predict(&encoder, &xs, &batch.steps, None)?;
         let targets = token_at(&chunk, &predicted.targets);
         nll += exact_nll(&predicted.z, table, head.bias(), &targets)?;

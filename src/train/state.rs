@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::metrics::Evaluation;
 use crate::model::{padded, Batch, Model, Weights};
 use crate::optim::{
-    clip_factor, compact_ids, global_norm, DenseAdamW, NewWeights, RowValues, SparseRows,
+    clip_factor, compact_ids, loss_and_norm, DenseAdamW, NewWeights, RowValues, SparseRows,
 };
 use candle_core::{Device, Tensor, Var};
 use candle_nn::ParamsAdamW;
@@ -197,12 +197,14 @@ impl TrainState {
         let stepped = self.step_rows(seqs, clip_norm, device, |rows| {
             let batch = Batch::new(rows.word_ids, device)?;
             let targets = Tensor::new(y, device)?;
-            let mut xs = Embedding::new(rows.words.clone()).forward(&batch.ids)?;
+            let mut xs = Embedding::new(rows.words.clone())
+                .forward_with_host_ids(&batch.ids, batch.host_ids())?;
             if let Some((table, ids)) = rows.ngrams {
                 let time = batch.ids.dim(0)?;
                 // Padding reads local row 0, one of the batch's own: no other row is touched.
-                let at = Tensor::from_vec(padded(ids, time), (time, ids.len()), device)?;
-                xs = (xs + Embedding::new(table.clone()).forward(&at)?)?;
+                let host = padded(ids, time);
+                let at = Tensor::from_slice(&host, (time, ids.len()), device)?;
+                xs = (xs + Embedding::new(table.clone()).forward_with_host_ids(&at, &host)?)?;
             }
             let mut loss_at = |xs: Tensor| -> Result<(Tensor, Tensor)> {
                 let out = model.forward_embedded(xs, &batch.steps, Some(&mut *dropout))?;
@@ -256,7 +258,6 @@ impl TrainState {
             word_ids: &local,
             ngrams: (ngram_rows.as_ref()).map(|(_, local, var)| (var.as_tensor(), &local[..])),
         })?;
-        let loss_value = f64::from(loss.value.to_scalar::<f32>()?);
         let grads = match loss.differentiate {
             None => loss.value.backward()?,
             Some((other, earlier)) => {
@@ -279,7 +280,8 @@ impl TrainState {
             .filter_map(|(_, v)| grads.get(v.as_tensor()));
         let word_counted = (!self.resting_embedding).then_some(word_grad);
         let ngram_counted = ngram_grad.map(|(_, g)| g);
-        let norm = global_norm(counted.chain(word_counted).chain(ngram_counted))?;
+        let gradients = counted.chain(word_counted).chain(ngram_counted);
+        let (loss_value, norm) = loss_and_norm(&loss.value, gradients)?;
         if let Some(what) = non_finite_step(loss_value, norm) {
             return Ok(Err(what));
         }
@@ -297,10 +299,10 @@ impl TrainState {
             None => self.dense.step(&grads, factor, None)?,
         }
         if !self.frozen_embedding && !self.resting_embedding {
-            (self.embedding).update(&rows, &word_grad.affine(factor, 0.0)?)?;
+            (self.embedding).update(&rows, word_grad, factor as f32)?;
         }
         if let (Some((table, _)), Some((rows, grad))) = (&mut self.ngrams, ngram_grad) {
-            table.update(rows, &grad.affine(factor, 0.0)?)?;
+            table.update(rows, grad, factor as f32)?;
         }
         self.mix_average_rows(&rows, ngram_rows)?;
         Ok(Ok((loss_value, out)))

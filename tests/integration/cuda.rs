@@ -316,13 +316,17 @@ fn embedding_gradient_follows_the_cpu() {
     let readout: Vec<f32> = (0..time * batch * dim)
         .map(|_| rng.random_range(-1.0..1.0))
         .collect();
-    let grad_on = |device: &Device| {
+    // With the ids also on the host, the gradient is summed from those; without, from a copy.
+    let grad_on = |device: &Device, host: bool| {
         let table = Var::from_vec(table.clone(), (vocab, dim), device).unwrap();
-        let ids = Tensor::from_vec(ids.clone(), (time, batch), device).unwrap();
+        let on_device = Tensor::from_vec(ids.clone(), (time, batch), device).unwrap();
         let readout = Tensor::from_vec(readout.clone(), (time, batch, dim), device).unwrap();
-        let xs = lstm_sentiment::embedding::Embedding::new(table.as_tensor().clone())
-            .forward(&ids)
-            .unwrap();
+        let embedding = lstm_sentiment::embedding::Embedding::new(table.as_tensor().clone());
+        let xs = match host {
+            true => embedding.forward_with_host_ids(&on_device, &ids),
+            false => embedding.forward(&on_device),
+        }
+        .unwrap();
         let grads = xs
             .mul(&readout)
             .unwrap()
@@ -334,10 +338,15 @@ fn embedding_gradient_follows_the_cpu() {
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         (flat(&xs), flat(grad))
     };
-    let (cpu_xs, cpu_grad) = grad_on(&Device::Cpu);
-    let (gpu_xs, gpu_grad) = grad_on(&gpu);
-    assert_eq!(cpu_xs, gpu_xs);
-    let d = max_diff(&cpu_grad, &gpu_grad);
-    assert!(d < 1e-5, "the table's gradient differs by {d}");
+    let (cpu_xs, cpu_grad) = grad_on(&Device::Cpu, false);
     assert!(cpu_grad[30 * dim..].iter().all(|&g| g == 0.0));
+    for host in [false, true] {
+        let (gpu_xs, gpu_grad) = grad_on(&gpu, host);
+        assert_eq!(cpu_xs, gpu_xs);
+        let d = max_diff(&cpu_grad, &gpu_grad);
+        assert!(
+            d < 1e-5,
+            "the table's gradient differs by {d} (host ids: {host})"
+        );
+    }
 }
