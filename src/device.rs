@@ -40,6 +40,21 @@ fn open_cuda(ordinal: usize) -> Result<Device> {
     })
 }
 
+/// The first GPU for a unit test that needs one, or `None` after saying, on stderr, that the
+/// test at `module` is skipped for want of one.
+#[cfg(all(test, feature = "cuda"))]
+pub(crate) fn test_gpu(module: &str) -> Option<Device> {
+    match open_cuda(0) {
+        Ok(gpu) => Some(gpu),
+        Err(e) => {
+            let line = format!("skipped in {module}: no GPU ({e})\n");
+            // Not eprintln!: the test harness drops what that prints for passing tests.
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+            None
+        }
+    }
+}
+
 #[cfg(not(feature = "cuda"))]
 fn open_cuda(ordinal: usize) -> Result<Device> {
     Err(Error::Config(format!(

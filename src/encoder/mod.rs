@@ -444,21 +444,13 @@ impl std::fmt::Debug for PredictCache {
 #[cfg(all(test, feature = "cuda"))]
 mod cuda_path {
     use super::{DirectionWeights, Kernel, Path};
-    use candle_core::{DType, Device, Tensor};
+    use candle_core::{DType, Tensor};
 
     /// Needs a GPU; says it is skipped where there is none.
     #[test]
     fn f32_tensors_on_a_gpu_take_the_fused_kernel() {
-        let gpu = match Device::new_cuda(0) {
-            Ok(gpu) => gpu,
-            Err(e) => {
-                let e = e.to_string();
-                let why = e.lines().next().unwrap_or_default();
-                let line = format!("skipped in {}: no GPU ({why})\n", module_path!());
-                // Not eprintln!: the test harness drops what that prints for passing tests.
-                let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
-                return;
-            }
+        let Some(gpu) = crate::device::test_gpu(module_path!()) else {
+            return;
         };
         let (hidden, input, batch, time) = (3, 4, 2, 5);
         let zeros = |shape: &[usize], dtype| Tensor::zeros(shape, dtype, &gpu).unwrap();

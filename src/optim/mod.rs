@@ -342,16 +342,8 @@ mod tests {
     #[cfg(feature = "cuda")]
     #[test]
     fn dense_adamw_on_a_gpu_follows_the_host() -> Result<()> {
-        let gpu = match Device::new_cuda(0) {
-            Ok(gpu) => gpu,
-            Err(e) => {
-                let e = e.to_string();
-                let why = e.lines().next().unwrap_or_default();
-                let line = format!("skipped in {}: no GPU ({why})\n", module_path!());
-                // Not eprintln!: the test harness drops what that prints for passing tests.
-                let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
-                return Ok(());
-            }
+        let Some(gpu) = crate::device::test_gpu(module_path!()) else {
+            return Ok(());
         };
         let init: Vec<f32> = (0..15).map(|i| (i as f32 * 0.61).sin()).collect();
         let on = |dev: &Device| {
