@@ -57,6 +57,6 @@ fn rows(table: &Tensor, ids: &Tensor, host_ids: Option<&[u32]>) -> Result<Tensor
         let host_ids = host_ids.map(<[u32]>::to_vec);
         return table.apply_op2(ids, cuda::Lookup { host_ids });
     }
-    let _ = host_ids;
+    let _ = host_ids; // index_select's gradient needs no copy of the ids
     table.index_select(ids, 0)
 }
